@@ -1,0 +1,125 @@
+"""PSA: onboarding and implementation project tracking.
+
+create_app() builds the Flask application: configuration, extensions, blueprints, CLI, error pages.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from psa.config import DEFAULTS, ROOT, ConfigError, from_environment
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application; `config` overrides what the environment says (tests pass it)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.update(DEFAULTS)
+    app.config.update(from_environment(ROOT / "instance"))
+    if config:
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        if app.debug or app.testing:
+            app.config["SECRET_KEY"] = "psa-development-only-secret"
+        else:
+            raise ConfigError("SECRET_KEY must be set (export SECRET_KEY=...; see README, Configuration).")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        (ROOT / "instance").mkdir(exist_ok=True)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from psa.core.errors import register_error_handlers
+    from psa.core.security import register_security_headers
+
+    register_error_handlers(app)
+    register_security_headers(app)
+    _register_template_helpers(app)
+
+    from psa.cli import register_commands
+
+    register_commands(app)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from psa.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+
+    # Every model module is imported so metadata (and Alembic) sees every table.
+    import psa.models  # noqa: F401
+    import psa.core.auth  # noqa: F401  (registers the user loader)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from sqlalchemy import event
+
+        with app.app_context():
+            @event.listens_for(db.engine, "connect")
+            def _sqlite_pragmas(dbapi_connection, _record):
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA busy_timeout=5000")
+                cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from psa.admin import bp as admin_bp
+    from psa.auth import bp as auth_bp
+    from psa.core.routes import bp as core_bp
+    from psa.dashboard import bp as dashboard_bp
+
+    for blueprint in (core_bp, auth_bp, dashboard_bp, admin_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from zoneinfo import ZoneInfo
+
+    from flask_login import current_user
+
+    from psa.admin.services import get_settings
+    from psa.auth.forms import LogoutForm
+    from psa.core.auth import can, is_internal
+    from psa.core.notifications import unread_count
+
+    @app.context_processor
+    def layout_context():
+        settings = get_settings()
+        return {
+            "can": can,
+            "settings": settings,
+            "logout_form": LogoutForm(),
+            "unread_notifications": unread_count(current_user) if is_internal(current_user) else 0,
+        }
+
+    @app.template_filter("localtime")
+    def localtime(value, fmt: str = "%Y-%m-%d %H:%M"):
+        """A UTC timestamp shown in the viewer's time zone (or the organisation's)."""
+        if value is None:
+            return ""
+        zone = getattr(current_user, "timezone", None) or get_settings().timezone
+        return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+    @app.template_filter("money")
+    def money(value) -> str:
+        if value is None:
+            return "—"
+        return f"{get_settings().currency} {value:,.2f}"

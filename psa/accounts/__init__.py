@@ -1,0 +1,1 @@
+"""Customer accounts: the companies projects are delivered to."""

@@ -1,0 +1,68 @@
+"""The rules of customer accounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from psa.accounts.models import SEGMENTS, Account
+from psa.auth.models import User
+from psa.core.audit import record_audit, snapshot
+from psa.core.errors import ValidationError
+from psa.extensions import db
+
+ACCOUNT_FIELDS = ("name", "segment", "owner_id", "arr")
+
+
+def account_list_query(search: str | None = None, segment: str | None = None):
+    """The accounts list as one select: filtered by a name search and segment, owner loaded with it."""
+    stmt = sa.select(Account).options(sa.orm.selectinload(Account.owner)).order_by(sa.func.lower(Account.name))
+    if search:
+        escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(sa.func.lower(Account.name).like(f"%{escaped}%", escape="\\"))
+    if segment in SEGMENTS:
+        stmt = stmt.where(Account.segment == segment)
+    return stmt
+
+
+def _check(name: str, segment: str, owner: User | None, arr: Decimal, account: Account | None) -> None:
+    errors = {}
+    clash = db.session.scalar(
+        sa.select(Account).where(sa.func.lower(Account.name) == name.strip().lower())
+    )
+    if clash is not None and clash is not account:
+        errors["name"] = "An account with this name already exists."
+    if segment not in SEGMENTS:
+        errors["segment"] = f"Choose one of {', '.join(SEGMENTS)}."
+    if owner is not None and not owner.is_active:
+        errors["owner_id"] = "The owner must be an active user."
+    if arr is None or arr < 0:
+        errors["arr"] = "ARR cannot be negative."
+    if errors:
+        raise ValidationError(errors)
+
+
+def create_account(actor, *, name: str, segment: str = "mid", owner: User | None = None,
+                   arr: Decimal = Decimal("0")) -> Account:
+    _check(name, segment, owner, arr, None)
+    account = Account(name=name.strip(), segment=segment, owner_id=owner.id if owner else None, arr=arr)
+    db.session.add(account)
+    db.session.flush()
+    record_audit(actor, "account.created", account, after=snapshot(account, ACCOUNT_FIELDS))
+    return account
+
+
+def update_account(actor, account: Account, *, name: str, segment: str, owner: User | None,
+                   arr: Decimal) -> Account:
+    _check(name, segment, owner, arr, account)
+    before = snapshot(account, ACCOUNT_FIELDS)
+    account.name = name.strip()
+    account.segment = segment
+    account.owner_id = owner.id if owner else None
+    account.arr = arr
+    db.session.flush()
+    after = snapshot(account, ACCOUNT_FIELDS)
+    if before != after:
+        record_audit(actor, "account.updated", account, before, after)
+    return account

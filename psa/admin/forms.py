@@ -1,0 +1,117 @@
+"""Forms of the admin pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    ColorField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    widgets,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+
+from psa.accounts.models import SEGMENT_LABELS
+from psa.admin.models import WEEKDAY_NAMES
+from psa.auth.models import ROLE_LABELS
+from psa.auth.services import PASSWORD_MAX, PASSWORD_MIN
+from psa.core.forms import email_field, hex_colour, name_field, timezone_field
+
+ROLE_CHOICES = list(ROLE_LABELS.items())
+DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
+
+
+class UserForm(FlaskForm):
+    email = email_field()
+    name = name_field()
+    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=True)
+    timezone = timezone_field()
+    weekly_capacity_hours = DecimalField(
+        "Weekly capacity (hours)", default=Decimal("40"), places=2,
+        validators=[InputRequired(message="Enter the hours a week, 0 to 168."),
+                    NumberRange(min=0, max=168, message="Enter the hours a week, 0 to 168.")],
+    )
+    submit = SubmitField("Save")
+
+
+class NewUserForm(UserForm):
+    password = PasswordField(
+        "Password",
+        description="Leave blank to e-mail an invitation with a link to choose one.",
+        validators=[Optional(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX,
+                                       message=f"Use {PASSWORD_MIN} to {PASSWORD_MAX} characters.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Create user")
+
+
+class ConfirmForm(FlaskForm):
+    """A bare form for POST buttons: it carries the CSRF token."""
+
+    submit = SubmitField("Confirm")
+
+
+class AccountForm(FlaskForm):
+    name = name_field("Company name", max_length=200)
+    segment = SelectField("Segment", choices=list(SEGMENT_LABELS.items()), default="mid", validate_choice=True)
+    owner_id = SelectField("Owner", coerce=int, validate_choice=True)
+    arr = DecimalField("ARR", places=2, default=Decimal("0"),
+                       validators=[InputRequired(message="Enter the annual contract value (0 if none)."),
+                                   NumberRange(min=0, max=Decimal("999999999999.99"),
+                                               message="Enter an amount from 0 to 999,999,999,999.99.")])
+    submit = SubmitField("Save")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def _days(label: str, low: int = 1, high: int = 60) -> IntegerField:
+    return IntegerField(label, validators=[InputRequired(message=f"Enter a whole number from {low} to {high}."),
+                                           NumberRange(min=low, max=high,
+                                                       message=f"Enter a whole number from {low} to {high}.")])
+
+
+class SettingsForm(FlaskForm):
+    org_name = name_field("Organisation name")
+    currency = StringField("Currency (ISO code)", validators=[
+        DataRequired(message="Enter a three-letter currency code."),
+        Regexp(r"^[A-Za-z]{3}$", message="Enter a three-letter currency code such as USD or EUR.")],
+        filters=[lambda v: v.strip().upper() if isinstance(v, str) else v])
+    timezone = timezone_field()
+    working_days = MultiCheckboxField("Working days", choices=[(str(i + 1), n) for i, n in enumerate(WEEKDAY_NAMES)],
+                                      validators=[DataRequired(message="Choose at least one working day.")])
+    time_lock_date = DateField("Time lock date", validators=[Optional()], format="%Y-%m-%d",
+                               description="No time entry on or before this date can be created, changed or deleted.")
+    escalation_level1_days = _days("Level 1 at slip of (working days)")
+    escalation_level2_days = _days("Level 2 at slip of (working days)")
+    escalation_level3_days = _days("Level 3 at slip of (working days)")
+    health_red_overdue_days = _days("Red when a milestone is overdue by more than (working days)", 0)
+    health_amber_burn_points = _days("Amber when hours burned exceed progress by more than (points)", 0, 100)
+    utilization_target_percent = DecimalField("Utilization target (%)", places=2, validators=[
+        InputRequired(message="Enter a percentage from 0 to 100."),
+        NumberRange(min=0, max=100, message="Enter a percentage from 0 to 100.")])
+    brand_name = name_field("Brand name (portal and customer reports)")
+    brand_accent_color = ColorField("Accent colour", validators=[DataRequired(message="Choose a colour."), hex_colour])
+    submit = SubmitField("Save settings")
+
+
+class HolidayForm(FlaskForm):
+    day = DateField("Date", format="%Y-%m-%d", validators=[InputRequired(message=DATE_MESSAGE)])
+    name = name_field("Holiday name")
+    submit = SubmitField("Add holiday")
+
+
+class LogoForm(FlaskForm):
+    logo = FileField("Logo (PNG, JPEG or WebP, at most 512 KB)", validators=[FileRequired(message="Choose a file.")])
+    submit = SubmitField("Upload logo")

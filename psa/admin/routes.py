@@ -1,0 +1,310 @@
+"""Admin pages: users, customer accounts, settings, holidays, branding, the audit log."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from psa.accounts import services as account_services
+from psa.accounts.models import SEGMENT_LABELS, Account
+from psa.admin import bp
+from psa.admin import services as admin
+from psa.admin.forms import AccountForm, ConfirmForm, HolidayForm, LogoForm, NewUserForm, SettingsForm, UserForm
+from psa.admin.models import Holiday
+from psa.auth import services as user_services
+from psa.auth.models import ROLE_LABELS, User
+from psa.core.auth import permission_required
+from psa.core.errors import ValidationError, apply_errors
+from psa.core.mail import dispatch_outbox
+from psa.core.models import AuditEvent
+from psa.core.pagination import paginate
+from psa.extensions import db
+
+
+def _get_or_404(model, object_id: int):
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+@bp.route("/")
+@permission_required("accounts.view")
+def index():
+    if current_user.role == "admin":
+        return redirect(url_for("admin.users"))
+    return redirect(url_for("admin.accounts"))
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+@bp.route("/users")
+@permission_required("admin.users")
+def users():
+    search = request.args.get("q", "").strip()
+    role = request.args.get("role", "")
+    stmt = sa.select(User).order_by(User.is_active_user.desc(), sa.func.lower(User.name))
+    if search:
+        like = f"%{search.lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like), User.email.like(like)))
+    if role in ROLE_LABELS:
+        stmt = stmt.where(User.role == role)
+    return render_template("admin/users.html", page=paginate(stmt), search=search, role=role,
+                           roles=ROLE_LABELS, confirm=ConfirmForm())
+
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@permission_required("admin.users")
+def user_new():
+    form = NewUserForm()
+    if form.validate_on_submit():
+        fields = dict(email=form.email.data, name=form.name.data, role=form.role.data,
+                      timezone=form.timezone.data, weekly_capacity_hours=form.weekly_capacity_hours.data)
+        try:
+            if form.password.data:
+                user = user_services.create_user(current_user, password=form.password.data, **fields)
+                message = f"{user.name} can sign in now with the password you set."
+            else:
+                user = user_services.invite_user(current_user, **fields)
+                message = f"Invitation e-mailed to {user.email}."
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            dispatch_outbox()
+            flash(message, "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=None)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@permission_required("admin.users")
+def user_edit(user_id: int):
+    user = _get_or_404(User, user_id)
+    form = UserForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            user_services.update_user(current_user, user, email=form.email.data, name=form.name.data,
+                              role=form.role.data, timezone=form.timezone.data,
+                              weekly_capacity_hours=form.weekly_capacity_hours.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{user.name} saved.", "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=user, confirm=ConfirmForm())
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@permission_required("admin.users")
+def user_set_active(user_id: int):
+    user = _get_or_404(User, user_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    active = request.form.get("active") == "1"
+    try:
+        user_services.set_user_active(current_user, user, active)
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(next(iter(exc.errors.values())), "danger")
+    else:
+        db.session.commit()
+        flash(f"{user.name} is {'active' if active else 'deactivated'}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/invite", methods=["POST"])
+@permission_required("admin.users")
+def user_reinvite(user_id: int):
+    user = _get_or_404(User, user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if not user.is_active:
+        flash("Reactivate the user before inviting them again.", "warning")
+    else:
+        user_services.send_invitation(current_user, user)
+        db.session.commit()
+        dispatch_outbox()
+        flash(f"A new invitation went to {user.email}.", "success")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
+
+
+# --- customer accounts ---------------------------------------------------------------------------
+
+
+def _owner_choices():
+    owners = db.session.execute(
+        sa.select(User.id, User.name).where(User.is_active_user.is_(True)).order_by(User.name)
+    ).all()
+    return [(0, "— No owner —"), *[(row.id, row.name) for row in owners]]
+
+
+def _owner(owner_id: int | None) -> User | None:
+    return db.session.get(User, owner_id) if owner_id else None
+
+
+@bp.route("/accounts")
+@permission_required("accounts.view")
+def accounts():
+    search = request.args.get("q", "").strip()[:200]
+    segment = request.args.get("segment", "")
+    page = paginate(account_services.account_list_query(search, segment))
+    return render_template("admin/accounts.html", page=page, search=search, segment=segment,
+                           segments=SEGMENT_LABELS)
+
+
+
+@bp.route("/accounts/new", methods=["GET", "POST"])
+@permission_required("accounts.manage")
+def account_new():
+    form = AccountForm()
+    form.owner_id.choices = _owner_choices()
+    if form.validate_on_submit():
+        try:
+            account = account_services.create_account(current_user, name=form.name.data, segment=form.segment.data,
+                                              owner=_owner(form.owner_id.data), arr=form.arr.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Account {account.name} created.", "success")
+            return redirect(url_for("admin.accounts"))
+    return render_template("admin/account_form.html", form=form, account=None)
+
+
+@bp.route("/accounts/<int:account_id>", methods=["GET", "POST"])
+@permission_required("accounts.manage")
+def account_edit(account_id: int):
+    account = _get_or_404(Account, account_id)
+    form = AccountForm(obj=account)
+    form.owner_id.choices = _owner_choices()
+    if request.method == "GET":
+        form.owner_id.data = account.owner_id or 0
+    if form.validate_on_submit():
+        try:
+            account_services.update_account(current_user, account, name=form.name.data, segment=form.segment.data,
+                                    owner=_owner(form.owner_id.data), arr=form.arr.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Account {account.name} saved.", "success")
+            return redirect(url_for("admin.accounts"))
+    return render_template("admin/account_form.html", form=form, account=account)
+
+
+# --- settings, holidays, branding ----------------------------------------------------------------
+
+
+def _settings_page(form=None, holiday_form=None, logo_form=None, status=200):
+    settings = admin.get_settings()
+    if form is None:
+        form = SettingsForm(obj=settings)
+        form.working_days.data = list(settings.working_days)
+    return render_template(
+        "admin/settings.html", form=form, settings=settings,
+        holiday_form=holiday_form or HolidayForm(formdata=None), logo_form=logo_form or LogoForm(formdata=None),
+        holidays=admin.list_holidays(), confirm=ConfirmForm(),
+    ), status
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@permission_required("admin.settings")
+def settings():
+    if request.method == "GET":
+        return _settings_page()
+    form = SettingsForm()
+    if form.validate_on_submit():
+        fields = {name: getattr(form, name).data for name in admin.SETTINGS_FIELDS if name != "working_days"}
+        fields["working_days"] = "".join(form.working_days.data)
+        try:
+            admin.update_settings(current_user, **fields)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash("Settings saved.", "success")
+            return redirect(url_for("admin.settings"))
+    return _settings_page(form=form, status=400)
+
+
+@bp.route("/settings/holidays", methods=["POST"])
+@permission_required("admin.settings")
+def holiday_add():
+    form = HolidayForm()
+    if form.validate_on_submit():
+        try:
+            holiday = admin.add_holiday(current_user, form.day.data, form.name.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{holiday.name} on {holiday.day.isoformat()} added.", "success")
+            return redirect(url_for("admin.settings", _anchor="holidays"))
+    return _settings_page(holiday_form=form, status=400)
+
+
+@bp.route("/settings/holidays/<int:holiday_id>/delete", methods=["POST"])
+@permission_required("admin.settings")
+def holiday_delete(holiday_id: int):
+    holiday = _get_or_404(Holiday, holiday_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    admin.delete_holiday(current_user, holiday)
+    db.session.commit()
+    flash("Holiday removed.", "success")
+    return redirect(url_for("admin.settings", _anchor="holidays"))
+
+
+@bp.route("/settings/logo", methods=["POST"])
+@permission_required("admin.settings")
+def logo_upload():
+    form = LogoForm()
+    if form.validate_on_submit():
+        try:
+            admin.save_logo(current_user, form.logo.data.read())
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash("Logo uploaded.", "success")
+            return redirect(url_for("admin.settings", _anchor="branding"))
+    return _settings_page(logo_form=form, status=400)
+
+
+@bp.route("/settings/logo/delete", methods=["POST"])
+@permission_required("admin.settings")
+def logo_delete():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    admin.remove_logo(current_user)
+    db.session.commit()
+    flash("Logo removed.", "success")
+    return redirect(url_for("admin.settings", _anchor="branding"))
+
+
+# --- audit log -----------------------------------------------------------------------------------
+
+
+@bp.route("/audit")
+@permission_required("admin.audit")
+def audit():
+    stmt = sa.select(AuditEvent).options(sa.orm.selectinload(AuditEvent.actor))
+    object_type = request.args.get("type", "").strip()
+    if object_type:
+        stmt = stmt.where(AuditEvent.object_type == object_type)
+    stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    page = paginate(stmt, per_page=50)
+    return render_template("admin/audit.html", page=page, object_type=object_type)

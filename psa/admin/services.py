@@ -1,0 +1,123 @@
+"""The rules of settings, holidays and branding."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app, g, has_app_context
+
+from psa.admin.models import Holiday, Settings
+from psa.core.audit import record_audit, snapshot
+from psa.core.errors import ValidationError
+from psa.extensions import db
+
+SETTINGS_FIELDS = (
+    "org_name", "currency", "timezone", "working_days", "time_lock_date",
+    "escalation_level1_days", "escalation_level2_days", "escalation_level3_days",
+    "health_red_overdue_days", "health_amber_burn_points", "utilization_target_percent",
+    "brand_name", "brand_accent_color",
+)
+#: Image types accepted as a logo, by their first bytes (SVG is refused: it can carry script).
+LOGO_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg", b"RIFF": "webp"}
+
+
+def get_settings() -> Settings:
+    """The settings row, created with defaults on first use; loaded once per request."""
+    cached = g.get("psa_settings") if has_app_context() else None
+    if cached is not None:
+        return cached
+    settings = db.session.get(Settings, 1)
+    if settings is None:
+        settings = Settings(id=1)
+        db.session.add(settings)
+        db.session.flush()
+    if has_app_context():
+        g.psa_settings = settings
+    return settings
+
+
+def update_settings(actor, **fields) -> Settings:
+    """Change settings; escalation levels must rise, at least one weekday must be a working day."""
+    settings = get_settings()
+    unknown = set(fields) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Not a setting." for name in unknown})
+    merged = {name: fields.get(name, getattr(settings, name)) for name in SETTINGS_FIELDS}
+    errors = {}
+    if not merged["working_days"] or any(ch not in "1234567" for ch in merged["working_days"]):
+        errors["working_days"] = "Choose at least one working day."
+    l1, l2, l3 = (merged[f"escalation_level{n}_days"] for n in (1, 2, 3))
+    if not (1 <= l1 < l2 < l3):
+        errors["escalation_level2_days"] = "Levels must rise: level 1 < level 2 < level 3, level 1 at least 1."
+    if errors:
+        raise ValidationError(errors)
+    merged["working_days"] = "".join(sorted(set(merged["working_days"])))
+    merged["currency"] = merged["currency"].upper()
+    before = snapshot(settings, SETTINGS_FIELDS)
+    for name, value in merged.items():
+        setattr(settings, name, value)
+    db.session.flush()
+    after = snapshot(settings, SETTINGS_FIELDS)
+    if before != after:
+        record_audit(actor, "settings.updated", settings, before, after)
+    return settings
+
+
+def list_holidays(year: int | None = None) -> list[Holiday]:
+    stmt = sa.select(Holiday).order_by(Holiday.day)
+    if year is not None:
+        stmt = stmt.where(Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31))
+    return list(db.session.scalars(stmt))
+
+
+def add_holiday(actor, day: date, name: str) -> Holiday:
+    if db.session.scalar(sa.select(Holiday.id).where(Holiday.day == day)) is not None:
+        raise ValidationError({"day": f"{day.isoformat()} is already a holiday."})
+    holiday = Holiday(day=day, name=name.strip())
+    db.session.add(holiday)
+    db.session.flush()
+    record_audit(actor, "holiday.added", holiday, after=snapshot(holiday, ("day", "name")))
+    return holiday
+
+
+def delete_holiday(actor, holiday: Holiday) -> None:
+    record_audit(actor, "holiday.deleted", holiday, before=snapshot(holiday, ("day", "name")))
+    db.session.delete(holiday)
+
+
+def logo_folder() -> Path:
+    return Path(current_app.config["UPLOAD_FOLDER"]) / "branding"
+
+
+def save_logo(actor, data: bytes) -> Settings:
+    """Store an uploaded logo under a random name outside the web root and point the branding at it."""
+    limit = current_app.config["LOGO_MAX_BYTES"]
+    if len(data) > limit:
+        raise ValidationError({"logo": f"The logo must be at most {limit // 1024} KB."})
+    kind = next((ext for magic, ext in LOGO_SIGNATURES.items() if data.startswith(magic)), None)
+    if kind == "webp" and data[8:12] != b"WEBP":
+        kind = None
+    if kind is None:
+        raise ValidationError({"logo": "Upload a PNG, JPEG or WebP image."})
+    folder = logo_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    filename = f"{secrets.token_hex(16)}.{kind}"
+    (folder / filename).write_bytes(data)
+    settings = get_settings()
+    before = snapshot(settings, ("brand_logo_filename",))
+    settings.brand_logo_filename = filename
+    record_audit(actor, "settings.logo_changed", settings, before, snapshot(settings, ("brand_logo_filename",)))
+    return settings
+
+
+def remove_logo(actor) -> Settings:
+    settings = get_settings()
+    if settings.brand_logo_filename:
+        before = snapshot(settings, ("brand_logo_filename",))
+        settings.brand_logo_filename = None
+        record_audit(actor, "settings.logo_removed", settings, before, snapshot(settings, ("brand_logo_filename",)))
+    return settings
+

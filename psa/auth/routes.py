@@ -1,0 +1,96 @@
+"""Sign-in, sign-out and password reset pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from psa.auth import bp, services
+from psa.auth.forms import ForgotPasswordForm, LoginForm, LogoutForm, ResetPasswordForm
+from psa.core.auth import public
+from psa.core.errors import ValidationError, apply_errors
+from psa.core.mail import dispatch_outbox
+from psa.extensions import db, limiter, login_attempt_key
+
+LOGIN_THROTTLED = ("Too many failed sign-in attempts for this e-mail from your address. "
+                   "Wait 15 minutes and try again, or reset your password.")
+
+
+def safe_next(target: str | None, default: str = "dashboard.index") -> str:
+    """The `next` path if it stays on this site, else the default page."""
+    if target:
+        parts = urlsplit(target)
+        if (not parts.scheme and not parts.netloc and target.startswith("/")
+                and not target.startswith(("//", "/\\")) and "\\" not in target):
+            return target
+    return url_for(default)
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_FAILURE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, key_func=login_attempt_key, methods=["POST"],
+               deduct_when=lambda response: response.status_code != 302, error_message=LOGIN_THROTTLED)
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    status = 200
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            db.session.commit()
+            login_user(user, remember=form.remember.data)
+            return redirect(safe_next(form.next.data))
+        form.password.errors = ["Wrong e-mail or password."]
+        status = 401
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    if LogoutForm().validate_on_submit():
+        logout_user()
+        flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@public
+@limiter.limit("10 per hour", key_func=login_attempt_key, methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        dispatch_outbox()
+        flash("If that address belongs to an active user, a reset link is on its way. It works once.", "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str):
+    user, purpose_or_error = services.load_token(token)
+    if user is None:
+        return render_template("auth/reset_invalid.html", message=purpose_or_error), 410
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(user, form.password.data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash("Your password is set. Sign in with it now.", "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form, user=user, purpose=purpose_or_error)

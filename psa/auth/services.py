@@ -1,0 +1,220 @@
+"""The rules of internal users: creating, inviting, changing, deactivating, signing in, resetting."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from psa.auth.models import ROLES, User
+from psa.core.audit import record_audit, snapshot
+from psa.core.db import utcnow
+from psa.core.errors import ValidationError
+from psa.core.mail import queue_email
+from psa.extensions import db
+
+#: Password length bounds.
+PASSWORD_MIN = 10
+PASSWORD_MAX = 128
+#: Token purposes and the config key holding each one's lifetime in seconds.
+TOKEN_PURPOSES = {"reset": "PASSWORD_RESET_MAX_AGE", "invite": "INVITATION_MAX_AGE"}
+#: A hash compared against when the e-mail is unknown, so timing does not reveal who has an account.
+_DUMMY_HASH = "scrypt:32768:8:1$k1hbm2ZeCGNy9Bcr$" + "0" * 128
+
+USER_FIELDS = ("email", "name", "role", "timezone", "weekly_capacity_hours", "is_active_user")
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+
+
+def check_password_rules(password: str, field: str = "password") -> None:
+    if len(password) < PASSWORD_MIN:
+        raise ValidationError({field: f"Use at least {PASSWORD_MIN} characters."})
+    if len(password) > PASSWORD_MAX:
+        raise ValidationError({field: f"Use at most {PASSWORD_MAX} characters."})
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or None."""
+    user = find_user_by_email(email)
+    if user is None or not user.password_hash:
+        from werkzeug.security import check_password_hash
+
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not user.check_password(password or "") or not user.is_active:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def _unique_email(email: str, user: User | None = None) -> str:
+    email = normalise_email(email)
+    existing = find_user_by_email(email)
+    if existing is not None and existing is not user:
+        raise ValidationError({"email": "A user with this e-mail already exists."})
+    return email
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValidationError({"role": f"Unknown role {role!r}; choose one of {', '.join(ROLES)}."})
+
+
+def _active_admin_count() -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(User.id)).where(User.role == "admin", User.is_active_user.is_(True))
+    )
+
+
+def create_user(
+    actor,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str | None = None,
+    timezone: str = "UTC",
+    weekly_capacity_hours: Decimal | int = Decimal("40"),
+) -> User:
+    """Create an internal user; without a password the user can sign in only after an invitation link."""
+    _check_role(role)
+    user = User(
+        email=_unique_email(email),
+        name=name.strip(),
+        role=role,
+        timezone=timezone,
+        weekly_capacity_hours=Decimal(weekly_capacity_hours),
+        is_active_user=True,
+    )
+    if password is not None:
+        check_password_rules(password)
+        user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    record_audit(actor, "user.created", user, after=snapshot(user, USER_FIELDS))
+    return user
+
+
+def invite_user(actor, **fields) -> User:
+    """Create a user without a password and e-mail them a link to choose one."""
+    user = create_user(actor, password=None, **fields)
+    send_invitation(actor, user)
+    return user
+
+
+def send_invitation(actor, user: User) -> None:
+    link = external_url("auth.reset_password", token=make_token(user, "invite"))
+    days = current_app.config["INVITATION_MAX_AGE"] // 86400
+    inviter = getattr(actor, "name", None) or "An administrator"
+    queue_email(
+        user.email,
+        "You are invited to PSA",
+        f"Hello {user.name},\n\n{inviter} has invited you to PSA as {user.role_label}.\n"
+        f"Choose your password here (the link works once, for {days} days):\n\n{link}\n",
+    )
+    record_audit(actor, "user.invited", user)
+
+
+def update_user(actor, user: User, *, email: str, name: str, role: str, timezone: str,
+                weekly_capacity_hours: Decimal) -> User:
+    """Change a user's details and role; the last active admin keeps the admin role."""
+    _check_role(role)
+    before = snapshot(user, USER_FIELDS)
+    if user.role == "admin" and role != "admin" and user.is_active and _active_admin_count() <= 1:
+        raise ValidationError({"role": "This is the last active admin; make someone else admin first."})
+    user.email = _unique_email(email, user)
+    user.name = name.strip()
+    user.role = role
+    user.timezone = timezone
+    user.weekly_capacity_hours = Decimal(weekly_capacity_hours)
+    db.session.flush()
+    after = snapshot(user, USER_FIELDS)
+    if before != after:
+        action = "user.role_changed" if before["role"] != after["role"] else "user.updated"
+        record_audit(actor, action, user, before, after)
+    return user
+
+
+def set_user_active(actor, user: User, active: bool) -> User:
+    """Deactivate (signing the user out at their next request) or reactivate a user."""
+    if not active:
+        if actor is not None and actor.id == user.id:
+            raise ValidationError({"active": "You cannot deactivate yourself."})
+        if user.role == "admin" and user.is_active and _active_admin_count() <= 1:
+            raise ValidationError({"active": "This is the last active admin."})
+    if user.is_active_user != active:
+        before = snapshot(user, ("is_active_user",))
+        user.is_active_user = active
+        record_audit(actor, "user.activated" if active else "user.deactivated", user, before,
+                     snapshot(user, ("is_active_user",)))
+    return user
+
+
+# --- password reset ------------------------------------------------------------------------------
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"psa-password-{purpose}")
+
+
+def _fingerprint(user: User) -> str:
+    """Changes whenever the password does, which makes every token single-use."""
+    return hashlib.sha256((user.password_hash or "unset").encode()).hexdigest()[:20]
+
+
+def make_token(user: User, purpose: str = "reset") -> str:
+    return _serializer(purpose).dumps({"id": user.id, "fp": _fingerprint(user)})
+
+
+def load_token(token: str) -> tuple[User | None, str]:
+    """The user a reset or invitation token is for, or None with the reason."""
+    for purpose, max_age_key in TOKEN_PURPOSES.items():
+        try:
+            data = _serializer(purpose).loads(token, max_age=current_app.config[max_age_key])
+        except SignatureExpired:
+            return None, "This link has expired. Ask for a new one."
+        except BadSignature:
+            continue
+        user = db.session.get(User, data.get("id"))
+        if user is None or not user.is_active or data.get("fp") != _fingerprint(user):
+            return None, "This link has already been used or is no longer valid. Ask for a new one."
+        return user, purpose
+    return None, "This link is not valid. Ask for a new one."
+
+
+def request_password_reset(email: str) -> None:
+    """E-mail a reset link to an active user with this address; do nothing (silently) otherwise."""
+    user = find_user_by_email(email)
+    if user is None or not user.is_active:
+        return
+    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
+    link = external_url("auth.reset_password", token=make_token(user, "reset"))
+    queue_email(
+        user.email,
+        "Reset your PSA password",
+        f"Hello {user.name},\n\nSomeone (we hope you) asked to reset your PSA password.\n"
+        f"Choose a new one here; the link works once, for {minutes} minutes:\n\n{link}\n\n"
+        "If you did not ask, ignore this e-mail: your password stays as it is.\n",
+    )
+    record_audit(None, "user.password_reset_requested", user)
+
+
+def reset_password(user: User, password: str) -> User:
+    check_password_rules(password)
+    user.set_password(password)
+    record_audit(user, "user.password_reset", user)
+    return user
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for e-mails, built on PSA_BASE_URL rather than on the request's host."""
+    return current_app.config["PSA_BASE_URL"] + url_for(endpoint, _external=False, **values)

@@ -1,0 +1,111 @@
+"""The `psa` command: Flask's run and shell, Flask-Migrate's db, and PSA's own commands."""
+
+from __future__ import annotations
+
+import getpass
+import subprocess
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from psa import create_app
+
+
+def _create_app():
+    return create_app()
+
+
+cli = FlaskGroup(create_app=_create_app, help="PSA: onboarding and implementation project tracker.")
+
+
+@click.command("create-user")
+@click.option("--email", required=True, help="Sign-in e-mail.")
+@click.option("--role", required=True, type=click.Choice(["admin", "leader", "manager", "consultant"]))
+@click.option("--name", default=None, help="Full name (defaults to the part of the e-mail before @).")
+@click.option("--password", default=None, help="Prompted for (hidden, twice) when not given.")
+@with_appcontext
+def create_user_command(email, role, name, password):
+    """Create an internal user."""
+    from psa.auth.services import create_user
+    from psa.core.errors import ValidationError
+    from psa.extensions import db
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(None, email=email, name=name or email.split("@")[0], role=role, password=password)
+    except ValidationError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@click.command("demo")
+@click.option("--scale", type=click.Choice(["small", "large"]), default="small")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+@with_appcontext
+def demo_command(scale, if_empty):
+    """Load demo data and print the demo credentials."""
+    from psa.demo import database_is_empty, load_demo
+
+    if if_empty and not database_is_empty():
+        click.echo("The database has data already; demo not loaded.")
+        return
+    if not database_is_empty():
+        raise click.ClickException("The database has data already; the demo loads only into an empty one.")
+    credentials = load_demo(scale)
+    click.echo("Demo loaded. Sign in at /login with:")
+    for email, role, password in credentials:
+        click.echo(f"  {role:<11} {email:<28} {password}")
+
+
+@click.command("worker")
+@click.option("--cron/--no-cron", default=True, help="Also run the periodic-job scheduler (one per installation).")
+@click.option("--burst", is_flag=True, help="Run what is queued, then exit.")
+@with_appcontext
+def worker_command(cron, burst):
+    """Run the RQ worker (with its scheduler for delayed jobs) and the periodic jobs."""
+    from rq import Queue, SimpleWorker
+
+    from psa.core.queue import get_redis, redis_status
+
+    ok, message = redis_status()
+    if not ok:
+        raise click.ClickException(f"Redis at REDIS_URL is {message}; the worker needs it.")
+    connection = get_redis()
+    cron_process = None
+    if cron and not burst:
+        cron_process = subprocess.Popen([sys.executable, "-m", "psa.cli", "cron"])
+    try:
+        queue = Queue(current_app.config["RQ_QUEUE"], connection=connection)
+        SimpleWorker([queue], connection=connection).work(with_scheduler=not burst, burst=burst)
+    finally:
+        if cron_process is not None:
+            cron_process.terminate()
+
+
+@click.command("cron")
+@with_appcontext
+def cron_command():
+    """Enqueue the periodic jobs of psa.jobs.schedule at their intervals (started by `psa worker`)."""
+    from rq.cron import CronScheduler
+
+    from psa.core.queue import get_redis
+    from psa.jobs.schedule import SCHEDULE
+
+    scheduler = CronScheduler(connection=get_redis(), name="psa-cron")
+    for func, interval in SCHEDULE:
+        scheduler.register(func, queue_name=current_app.config["RQ_QUEUE"], interval=interval)
+    scheduler.start()
+
+
+def register_commands(app) -> None:
+    for command in (create_user_command, demo_command, worker_command, cron_command):
+        app.cli.add_command(command)
+
+
+if __name__ == "__main__":
+    cli()

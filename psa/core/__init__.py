@@ -1,0 +1,1 @@
+"""What every feature shares: database helpers, access rules, errors, audit, mail, pagination."""

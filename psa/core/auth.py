@@ -1,0 +1,79 @@
+"""Who may do what: every route's access check goes through this module.
+
+Permissions are named capabilities granted to internal roles. Routes use
+``@permission_required(name)``; templates use ``can(name)`` to draw navigation.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+
+from psa.extensions import db, login_manager
+
+#: The one table of who may do what.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # any signed-in internal user
+    "app.use": frozenset({"admin", "leader", "manager", "consultant"}),
+    # customer accounts: view, create and edit
+    "accounts.view": frozenset({"admin", "leader", "manager", "consultant"}),
+    "accounts.manage": frozenset({"admin", "leader", "manager"}),
+    # users, roles, settings, branding
+    "admin.users": frozenset({"admin"}),
+    "admin.settings": frozenset({"admin"}),
+    "admin.audit": frozenset({"admin", "leader"}),
+}
+
+
+def is_internal(user) -> bool:
+    """An internal user (not a portal contact, not anonymous)."""
+    return bool(getattr(user, "is_authenticated", False)) and getattr(user, "role", None) in PERMISSIONS["app.use"]
+
+
+def can(permission: str, user=None) -> bool:
+    """Whether the user (the current one by default) holds the permission."""
+    user = current_user if user is None else user
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return is_internal(user) and user.role in PERMISSIONS[permission]
+
+
+def permission_required(permission: str):
+    """Route decorator: sign-in required, then 403 unless the user holds the permission."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.permission = permission
+        return wrapped
+
+    return decorator
+
+
+def public(view):
+    """Mark a route as reachable without signing in (the URL-map tests read this)."""
+    view.is_public = True
+    return view
+
+
+@login_manager.user_loader
+def load_user(identity: str):
+    """Session ids carry their kind ("user:12") so portal contacts can share the mechanism."""
+    from psa.auth.models import User
+
+    kind, _, raw_id = identity.partition(":")
+    if kind != "user" or not raw_id.isdigit():
+        return None
+    user = db.session.get(User, int(raw_id))
+    if user is None or not user.is_active:
+        return None
+    return user

@@ -1,0 +1,1 @@
+"""Background jobs: RQ entry points and the worker."""

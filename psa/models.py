@@ -1,0 +1,6 @@
+"""Imports every model module, so the metadata knows every table (Alembic and tests rely on it)."""
+
+from psa.accounts.models import Account  # noqa: F401
+from psa.admin.models import Holiday, Settings  # noqa: F401
+from psa.auth.models import User  # noqa: F401
+from psa.core.models import AuditEvent, Notification, OutboxEmail  # noqa: F401

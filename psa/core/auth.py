@@ -18,7 +18,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # any signed-in internal user
     "app.use": frozenset({"admin", "leader", "manager", "consultant"}),
     # customer accounts: view, create and edit
-    "accounts.view": frozenset({"admin", "leader", "manager", "consultant"}),
+    "accounts.view": frozenset({"admin", "leader", "manager"}),
     "accounts.manage": frozenset({"admin", "leader", "manager"}),
     # users, roles, settings, branding
     "admin.users": frozenset({"admin"}),

@@ -1,0 +1,161 @@
+"""Test fixtures: every database test runs on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL.
+
+Route tests use `client` and never hold an app context across requests (each request gets its own,
+as in production). Service tests use `ctx`, which pushes one app context for the test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+from psa import create_app
+from psa.config import normalise_database_url
+from psa.extensions import db as _db
+from psa.extensions import limiter
+from tests.factories import PASSWORD, Factories
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def _database_url(backend: str, tmp_path_factory) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite'}"
+    return normalise_database_url(os.environ["TEST_DATABASE_URL"])
+
+
+def _reset_schema(url: str) -> None:
+    """Start from an empty database, so the migrations are what builds the schema."""
+    if url.startswith("sqlite"):
+        return
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def make_test_app(url: str, tmp_path, **overrides):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "PSA_INLINE_JOBS": True,
+        "PSA_BASE_URL": "http://localhost",
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "SMTP_HOST": "",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def app(request, tmp_path_factory):
+    """One application per database backend, its schema built by the migrations."""
+    from flask_migrate import upgrade
+
+    url = _database_url(request.param, tmp_path_factory)
+    _reset_schema(url)
+    application = make_test_app(url, tmp_path_factory.mktemp("files"))
+    application.config["BACKEND"] = request.param
+    with application.app_context():
+        upgrade()
+        _db.session.remove()
+    yield application
+    with application.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean(request):
+    """After every database test, empty every table and the rate limiter."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application = request.getfixturevalue("app")
+    with application.app_context():
+        _db.session.remove()
+        with _db.engine.begin() as conn:
+            for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        limiter.reset()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for the whole test: for service tests that do not use the client."""
+    with app.app_context():
+        yield app
+        _db.session.rollback()
+        _db.session.remove()
+
+
+@pytest.fixture
+def make(app):
+    return Factories(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The session's CSRF token, read from a page that carries a form."""
+    response = client.get(path)
+    match = CSRF_RE.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} (status {response.status_code})"
+    return match.group(1)
+
+
+def login_as(client, user, password: str = PASSWORD, **extra):
+    """Sign in through the real form, CSRF token included; returns the response."""
+    token = csrf_token(client, "/login")
+    data = {"csrf_token": token, "email": user.email, "password": password, **extra}
+    response = client.post("/login", data=data)
+    assert response.status_code == 302, f"sign-in failed for {user.email}: {response.status_code}"
+    return response
+
+
+def post_form(client, path: str, data: dict | None = None, token_from: str = "/", **kwargs):
+    """POST a form with a valid CSRF token taken from a page of the signed-in session."""
+    payload = {"csrf_token": csrf_token(client, token_from), **(data or {})}
+    return client.post(path, data=payload, **kwargs)
+
+
+@pytest.fixture
+def login(client):
+    def _login(user, **extra):
+        login_as(client, user, **extra)
+        return client
+
+    return _login
+
+
+@contextmanager
+def _count(app):
+    statements: list[str] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = _db.engine
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+
+
+@pytest.fixture
+def count_queries(app):
+    """`with count_queries() as statements:` collects every SQL statement run inside the block."""
+    return lambda: _count(app)

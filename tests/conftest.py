@@ -51,6 +51,8 @@ def make_test_app(url: str, tmp_path, **overrides):
         "PSA_BASE_URL": "http://localhost",
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         "SMTP_HOST": "",
+        # fast hashing keeps the suite quick; production uses scrypt
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
     config.update(overrides)
     return create_app(config)

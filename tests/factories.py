@@ -37,8 +37,10 @@ class Factories:
             with self.app.app_context():
                 yield True
 
-    def _save(self, obj):
+    def _save(self, obj, password: str | None = None):
         with self._context() as temporary:
+            if password is not None:
+                obj.set_password(password)
             db.session.add(obj)
             db.session.commit()
             if temporary:
@@ -54,10 +56,7 @@ class Factories:
         fields = dict(email=f"user{n}@example.com", name=f"User {n}", role="consultant", timezone="UTC",
                       weekly_capacity_hours=Decimal("40"), is_active_user=True)
         fields.update(overrides)
-        user = User(**fields)
-        if password is not None:
-            user.set_password(password)
-        return self._save(user)
+        return self._save(User(**fields), password=password)
 
     def account(self, **overrides):
         from psa.accounts.models import Account

@@ -40,6 +40,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     register_security_headers(app)
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     _register_template_helpers(app)
 
     from psa.cli import register_commands

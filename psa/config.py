@@ -45,6 +45,8 @@ def from_environment(instance_path: Path) -> dict:
         "RQ_QUEUE": env.get("RQ_QUEUE", "psa"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         "UPLOAD_FOLDER": env.get("PSA_UPLOAD_FOLDER") or str(instance_path / "uploads"),
+        #: Reverse proxies in front of the app (X-Forwarded-For/-Proto trusted that many hops).
+        "PROXY_COUNT": _int("PSA_PROXY_COUNT", 0),
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,
     }

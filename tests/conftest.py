@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from psa import create_app
+from psa.admin.models import Settings
 from psa.config import normalise_database_url
 from psa.extensions import db as _db
 from psa.extensions import limiter
@@ -87,6 +88,8 @@ def _clean(request):
         with _db.engine.begin() as conn:
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
+            # back to the state the migrations leave: the settings row with its defaults
+            conn.execute(Settings.__table__.insert().values(id=1))
         limiter.reset()
 
 
@@ -161,3 +164,34 @@ def _count(app):
 def count_queries(app):
     """`with count_queries() as statements:` collects every SQL statement run inside the block."""
     return lambda: _count(app)
+
+
+class _SMTPServer:
+    """A real SMTP server (aiosmtpd) on a free local port, keeping the messages it receives."""
+
+    def __init__(self):
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        self.messages = []
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                outer.messages.append(envelope)
+                return "250 Message accepted for delivery"
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.host = "127.0.0.1"
+        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
+
+
+@pytest.fixture
+def smtp_server():
+    server = _SMTPServer()
+    server.controller.start()
+    yield server
+    server.controller.stop()

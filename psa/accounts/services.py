@@ -13,6 +13,7 @@ from psa.core.errors import ValidationError
 from psa.extensions import db
 
 ACCOUNT_FIELDS = ("name", "segment", "owner_id", "arr")
+CENT = Decimal("0.01")
 
 
 def account_list_query(search: str | None = None, segment: str | None = None):
@@ -46,7 +47,8 @@ def _check(name: str, segment: str, owner: User | None, arr: Decimal, account: A
 def create_account(actor, *, name: str, segment: str = "mid", owner: User | None = None,
                    arr: Decimal = Decimal("0")) -> Account:
     _check(name, segment, owner, arr, None)
-    account = Account(name=name.strip(), segment=segment, owner_id=owner.id if owner else None, arr=arr)
+    account = Account(name=name.strip(), segment=segment, owner_id=owner.id if owner else None,
+                      arr=Decimal(arr).quantize(CENT))
     db.session.add(account)
     db.session.flush()
     record_audit(actor, "account.created", account, after=snapshot(account, ACCOUNT_FIELDS))
@@ -60,7 +62,7 @@ def update_account(actor, account: Account, *, name: str, segment: str, owner: U
     account.name = name.strip()
     account.segment = segment
     account.owner_id = owner.id if owner else None
-    account.arr = arr
+    account.arr = Decimal(arr).quantize(CENT)  # as stored, so an unchanged amount is not audited as a change
     db.session.flush()
     after = snapshot(account, ACCOUNT_FIELDS)
     if before != after:

@@ -24,9 +24,9 @@ from psa.accounts.models import SEGMENT_LABELS
 from psa.admin.models import WEEKDAY_NAMES
 from psa.auth.models import ROLE_LABELS
 from psa.auth.services import PASSWORD_MAX, PASSWORD_MIN
-from psa.core.forms import email_field, hex_colour, name_field, timezone_field
+from psa.core.forms import choices, email_field, hex_colour, name_field, timezone_field
 
-ROLE_CHOICES = list(ROLE_LABELS.items())
+ROLE_CHOICES = choices(ROLE_LABELS.items())
 DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
 
 
@@ -62,7 +62,7 @@ class ConfirmForm(FlaskForm):
 
 class AccountForm(FlaskForm):
     name = name_field("Company name", max_length=200)
-    segment = SelectField("Segment", choices=list(SEGMENT_LABELS.items()), default="mid", validate_choice=True)
+    segment = SelectField("Segment", choices=choices(SEGMENT_LABELS.items()), default="mid", validate_choice=True)
     owner_id = SelectField("Owner", coerce=int, validate_choice=True)
     arr = DecimalField("ARR", places=2, default=Decimal("0"),
                        validators=[InputRequired(message="Enter the annual contract value (0 if none)."),
@@ -89,7 +89,7 @@ class SettingsForm(FlaskForm):
         Regexp(r"^[A-Za-z]{3}$", message="Enter a three-letter currency code such as USD or EUR.")],
         filters=[lambda v: v.strip().upper() if isinstance(v, str) else v])
     timezone = timezone_field()
-    working_days = MultiCheckboxField("Working days", choices=[(str(i + 1), n) for i, n in enumerate(WEEKDAY_NAMES)],
+    working_days = MultiCheckboxField("Working days", choices=choices((str(i + 1), n) for i, n in enumerate(WEEKDAY_NAMES)),
                                       validators=[DataRequired(message="Choose at least one working day.")])
     time_lock_date = DateField("Time lock date", validators=[Optional()], format="%Y-%m-%d",
                                description="No time entry on or before this date can be created, changed or deleted.")

@@ -16,6 +16,7 @@ from psa.auth import services as user_services
 from psa.auth.models import ROLE_LABELS, User
 from psa.core.auth import permission_required
 from psa.core.errors import ValidationError, apply_errors
+from psa.core.forms import choices
 from psa.core.mail import dispatch_outbox
 from psa.core.models import AuditEvent
 from psa.core.pagination import paginate
@@ -143,7 +144,7 @@ def _owner_choices():
     owners = db.session.execute(
         sa.select(User.id, User.name).where(User.is_active_user.is_(True)).order_by(User.name)
     ).all()
-    return [(0, "— No owner —"), *[(row.id, row.name) for row in owners]]
+    return choices([(0, "— No owner —"), *[(row.id, row.name) for row in owners]])
 
 
 def _owner(owner_id: int | None) -> User | None:

@@ -69,6 +69,11 @@ def _check_role(role: str) -> None:
         raise ValidationError({"role": f"Unknown role {role!r}; choose one of {', '.join(ROLES)}."})
 
 
+def _hours(value: Decimal | int) -> Decimal:
+    """Weekly hours as stored (two places), so an unchanged value compares equal in the audit trail."""
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
 def _active_admin_count() -> int:
     return db.session.scalar(
         sa.select(sa.func.count(User.id)).where(User.role == "admin", User.is_active_user.is_(True))
@@ -92,7 +97,7 @@ def create_user(
         name=name.strip(),
         role=role,
         timezone=timezone,
-        weekly_capacity_hours=Decimal(weekly_capacity_hours),
+        weekly_capacity_hours=_hours(weekly_capacity_hours),
         is_active_user=True,
     )
     if password is not None:
@@ -135,7 +140,7 @@ def update_user(actor, user: User, *, email: str, name: str, role: str, timezone
     user.name = name.strip()
     user.role = role
     user.timezone = timezone
-    user.weekly_capacity_hours = Decimal(weekly_capacity_hours)
+    user.weekly_capacity_hours = _hours(weekly_capacity_hours)
     db.session.flush()
     after = snapshot(user, USER_FIELDS)
     if before != after:

@@ -6,10 +6,16 @@ import re
 from zoneinfo import available_timezones
 
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 #: IANA zones offered in selects, sorted, UTC first.
 TIMEZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))]
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """Select options from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def email_field(label: str = "E-mail", required: bool = True) -> StringField:
@@ -34,7 +40,7 @@ def name_field(label: str = "Name", max_length: int = 120) -> StringField:
 
 
 def timezone_field(label: str = "Time zone") -> SelectField:
-    return SelectField(label, choices=[(z, z) for z in TIMEZONES], default="UTC",
+    return SelectField(label, choices=choices((z, z) for z in TIMEZONES), default="UTC",
                        validate_choice=True)
 
 

@@ -16,11 +16,11 @@ def get_redis() -> Redis | None:
     url = current_app.config.get("REDIS_URL")
     if not url:
         return None
-    client = current_app.extensions.get("psa_redis")
-    if client is None:
-        client = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
-        current_app.extensions["psa_redis"] = client
-    return client
+    cached = current_app.extensions.get("psa_redis")
+    if cached is None or cached[0] != url:
+        cached = (url, Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2))
+        current_app.extensions["psa_redis"] = cached
+    return cached[1]
 
 
 def redis_status() -> tuple[bool, str]:

@@ -31,11 +31,31 @@ def register_security_headers(app) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-            cookies = headers.getlist("Set-Cookie")
-            if cookies:
-                headers.remove("Set-Cookie")
-                for cookie in cookies:
-                    if "; secure" not in cookie.lower():
-                        cookie += "; Secure"
-                    headers.add("Set-Cookie", cookie)
         return response
+
+    app.wsgi_app = SecureCookiesOverHTTPS(app.wsgi_app)
+
+
+class SecureCookiesOverHTTPS:
+    """WSGI middleware: on a request served over HTTPS, every cookie set gets the Secure flag.
+
+    Works at the WSGI layer because the session and remember-me cookies are written after the
+    app's own after_request hooks have run.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("wsgi.url_scheme") != "https":
+            return self.wsgi_app(environ, start_response)
+
+        def secure_start_response(status, headers, exc_info=None):
+            headers = [
+                (name, value + "; Secure")
+                if name.lower() == "set-cookie" and "; secure" not in value.lower() else (name, value)
+                for name, value in headers
+            ]
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, secure_start_response)

@@ -1,0 +1,59 @@
+# PSA — the two Quick-start commands are `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PSA := $(VENV)/bin/psa
+PYTHON ?= python3
+# Debian packages: Chromium for the browser journeys, WeasyPrint's libraries for PDFs.
+APT_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core
+
+.PHONY: run test install system-deps lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Installs the Debian packages the app and its tests need, when missing (needs root, as in CI).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "apt-get install$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "Missing Debian packages:$$missing (install them with apt-get as root)" >&2; exit 1; fi; \
+	fi
+
+instance/secret_key:
+	mkdir -p instance
+	$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
+	chmod 600 $@
+
+# Migrates SQLite at instance/psa.sqlite (or DATABASE_URL), loads the demo when the database is empty,
+# starts an RQ worker with its scheduler when Redis answers, and serves on 127.0.0.1:$${PORT:-5000}.
+run: install system-deps instance/secret_key
+	@set -e; \
+	export SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}"; \
+	redis_candidate="$${REDIS_URL:-redis://127.0.0.1:6379/0}"; \
+	if $(PY) -c "import redis,sys; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()" "$$redis_candidate" 2>/dev/null; then \
+	  export REDIS_URL="$$redis_candidate"; else unset REDIS_URL; fi; \
+	$(PSA) db upgrade; \
+	$(PSA) demo --if-empty; \
+	if [ -n "$${REDIS_URL:-}" ]; then \
+	  echo "Redis answers at $$REDIS_URL: starting the worker"; \
+	  $(PSA) worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	else echo "Redis does not answer: no worker; e-mail is sent from the web process."; fi; \
+	$(PSA) run --host 127.0.0.1 --port "$${PORT:-5000}"
+
+# The whole suite: SQLite always, PostgreSQL too when TEST_DATABASE_URL is set (.ci/run sets it).
+test: install system-deps
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/15}" $(PY) -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts

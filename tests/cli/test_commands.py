@@ -1,0 +1,89 @@
+"""The psa command: create-user, demo, db upgrade."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from psa.auth.models import User
+from psa.extensions import db
+
+
+def test_create_user_with_password(app):
+    result = app.test_cli_runner().invoke(args=["create-user", "--email", "New@Example.com", "--role", "leader",
+                                                "--password", "long-enough-password"])
+    assert result.exit_code == 0, result.output
+    assert "Created leader new@example.com" in result.output
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == "new@example.com"))
+        assert user.role == "leader" and user.check_password("long-enough-password")
+
+
+def test_create_user_prompts_for_the_password_twice(app):
+    result = app.test_cli_runner().invoke(args=["create-user", "--email", "prompt@example.com", "--role", "admin"],
+                                          input="prompted-password\nprompted-password\n")
+    assert result.exit_code == 0, result.output
+    assert "Password" in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(User).where(User.email == "prompt@example.com")).check_password(
+            "prompted-password")
+
+
+def test_create_user_refuses_bad_input_and_creates_nothing(app, make):
+    make.user(email="taken@example.com")
+    runner = app.test_cli_runner()
+    cases = [
+        (["--email", "taken@example.com", "--role", "admin", "--password", "long-enough-password"], "already exists"),
+        (["--email", "x@example.com", "--role", "wizard", "--password", "long-enough-password"], "wizard"),
+        (["--email", "y@example.com", "--role", "admin", "--password", "short"], "at least 10"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(args=["create-user", *args])
+        assert result.exit_code != 0
+        assert message in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
+
+
+def test_demo_loads_every_role_and_prints_credentials(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    for role in ("admin", "leader", "manager", "consultant"):
+        assert f"{role}@demo.psa" in result.output and f"{role}-demo-pass" in result.output
+    with app.app_context():
+        roles = set(db.session.scalars(sa.select(User.role)))
+        assert roles == {"admin", "leader", "manager", "consultant"}
+        assert db.session.get(User, db.session.scalar(sa.select(User.id).where(User.email == "admin@demo.psa")))\
+            .check_password("admin-demo-pass")
+    again = runner.invoke(args=["demo", "--if-empty"])
+    assert again.exit_code == 0 and "not loaded" in again.output
+    refused = runner.invoke(args=["demo"])
+    assert refused.exit_code != 0
+
+
+def test_demo_users_can_sign_in(app, client):
+    from tests.conftest import login_as
+
+    app.test_cli_runner().invoke(args=["demo"])
+
+    class Demo:
+        email = "manager@demo.psa"
+
+    login_as(client, Demo, password="manager-demo-pass")
+    assert "Mia Manager" in client.get("/").get_data(as_text=True)
+
+
+def test_psa_db_upgrade_from_empty_reaches_head_through_the_console_script(tmp_path):
+    import os
+    import shutil
+    import subprocess
+
+    psa = shutil.which("psa") or os.path.join(os.path.dirname(os.sys.executable), "psa")
+    database = tmp_path / "fresh.sqlite"
+    env = {**os.environ, "SECRET_KEY": "cli-test", "DATABASE_URL": f"sqlite:///{database}", "REDIS_URL": ""}
+    upgrade = subprocess.run([psa, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
+    assert upgrade.returncode == 0, upgrade.stderr
+    current = subprocess.run([psa, "db", "current"], env=env, capture_output=True, text=True, timeout=120)
+    assert "(head)" in current.stdout, current.stdout + current.stderr
+    check = subprocess.run([psa, "db", "check"], env=env, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr

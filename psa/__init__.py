@@ -70,8 +70,8 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
 
     # Every model module is imported so metadata (and Alembic) sees every table.
-    import psa.models  # noqa: F401
     import psa.core.auth  # noqa: F401  (registers the user loader)
+    import psa.models  # noqa: F401
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from sqlalchemy import event

@@ -10,7 +10,15 @@ from psa.accounts import services as account_services
 from psa.accounts.models import SEGMENT_LABELS, Account
 from psa.admin import bp
 from psa.admin import services as admin
-from psa.admin.forms import AccountForm, ConfirmForm, HolidayForm, LogoForm, NewUserForm, SettingsForm, UserForm
+from psa.admin.forms import (
+    AccountForm,
+    ConfirmForm,
+    HolidayForm,
+    LogoForm,
+    NewUserForm,
+    SettingsForm,
+    UserForm,
+)
 from psa.admin.models import Holiday
 from psa.auth import services as user_services
 from psa.auth.models import ROLE_LABELS, User

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 from flask import current_app, g, has_app_context
@@ -49,6 +52,12 @@ def update_settings(actor, **fields) -> Settings:
     errors = {}
     if not merged["working_days"] or any(ch not in "1234567" for ch in merged["working_days"]):
         errors["working_days"] = "Choose at least one working day."
+    if not re.fullmatch(r"[A-Za-z]{3}", merged["currency"] or ""):
+        errors["currency"] = "Enter a three-letter currency code such as USD or EUR."
+    if merged["timezone"] not in available_timezones():
+        errors["timezone"] = "Choose a time zone from the list."
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", merged["brand_accent_color"] or ""):
+        errors["brand_accent_color"] = "Use a colour like #0d6efd."
     l1, l2, l3 = (merged[f"escalation_level{n}_days"] for n in (1, 2, 3))
     if not (1 <= l1 < l2 < l3):
         errors["escalation_level2_days"] = "Levels must rise: level 1 < level 2 < level 3, level 1 at least 1."
@@ -56,6 +65,8 @@ def update_settings(actor, **fields) -> Settings:
         raise ValidationError(errors)
     merged["working_days"] = "".join(sorted(set(merged["working_days"])))
     merged["currency"] = merged["currency"].upper()
+    # as stored (two places), so an unchanged target is not audited as a change
+    merged["utilization_target_percent"] = Decimal(merged["utilization_target_percent"]).quantize(Decimal("0.01"))
     before = snapshot(settings, SETTINGS_FIELDS)
     for name, value in merged.items():
         setattr(settings, name, value)

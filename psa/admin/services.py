@@ -27,6 +27,12 @@ SETTINGS_FIELDS = (
 LOGO_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg", b"RIFF": "webp"}
 
 
+def forget_calendar() -> None:
+    """Drop the calendar cached for this request after working days or holidays change."""
+    if has_app_context():
+        g.pop("psa_calendar", None)
+
+
 def get_settings() -> Settings:
     """The settings row, created with defaults on first use; loaded once per request."""
     cached = g.get("psa_settings") if has_app_context() else None
@@ -74,6 +80,7 @@ def update_settings(actor, **fields) -> Settings:
     after = snapshot(settings, SETTINGS_FIELDS)
     if before != after:
         record_audit(actor, "settings.updated", settings, before, after)
+    forget_calendar()
     return settings
 
 
@@ -91,12 +98,15 @@ def add_holiday(actor, day: date, name: str) -> Holiday:
     db.session.add(holiday)
     db.session.flush()
     record_audit(actor, "holiday.added", holiday, after=snapshot(holiday, ("day", "name")))
+    forget_calendar()
     return holiday
 
 
 def delete_holiday(actor, holiday: Holiday) -> None:
     record_audit(actor, "holiday.deleted", holiday, before=snapshot(holiday, ("day", "name")))
     db.session.delete(holiday)
+    db.session.flush()
+    forget_calendar()
 
 
 def logo_folder() -> Path:

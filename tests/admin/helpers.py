@@ -23,10 +23,6 @@ def field_errors(page: str, field: str) -> list[str]:
     return [html.unescape(message.strip()) for message in _FEEDBACK_RE.findall(page[start:end])]
 
 
-def all_field_errors(page: str) -> list[str]:
-    return [html.unescape(message.strip()) for message in _FEEDBACK_RE.findall(page)]
-
-
 def row_count(app, model) -> int:
     """Rows of a table, counted in a short app context of its own."""
     from psa.extensions import db

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from psa.auth.models import User
 from psa.core.models import AuditEvent, OutboxEmail
 from psa.extensions import db
-from tests.admin.helpers import field_errors, row_count, count_testid
+from tests.admin.helpers import count_testid, field_errors, row_count
 from tests.conftest import csrf_token, login_as, post_form
 from tests.factories import PASSWORD
 

@@ -1,0 +1,74 @@
+"""Working-day arithmetic (SPEC §3, Working days), honouring the configured weekdays and holidays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Which days are working days: configured weekdays (0 = Monday) that are not holidays."""
+
+    weekdays: frozenset[int] = frozenset(range(5))
+    holidays: frozenset[date] = frozenset()
+
+    def __post_init__(self):
+        if not self.weekdays:
+            raise ValueError("a calendar needs at least one working weekday")
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() in self.weekdays and day not in self.holidays
+
+    def add_working_days(self, day: date, n: int) -> date:
+        """d + n working days: the n-th working day after d (d not counted); for n = 0, d itself when it
+        is a working day, else the next working day. A negative n counts back the same way."""
+        if n == 0:
+            while not self.is_working_day(day):
+                day += ONE_DAY
+            return day
+        step = ONE_DAY if n > 0 else -ONE_DAY
+        remaining = abs(n)
+        while remaining:
+            day += step
+            if self.is_working_day(day):
+                remaining -= 1
+        return day
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """The number of working days x with start < x <= end (0 when end <= start)."""
+        if end <= start:
+            return 0
+        span = (end - start).days
+        full_weeks, rest = divmod(span, 7)
+        count = full_weeks * len(self.weekdays)
+        day = start + timedelta(days=full_weeks * 7)
+        for _ in range(rest):
+            day += ONE_DAY
+            if day.weekday() in self.weekdays:
+                count += 1
+        count -= sum(1 for holiday in self.holidays if start < holiday <= end and holiday.weekday() in self.weekdays)
+        return count
+
+
+def get_calendar() -> WorkCalendar:
+    """The organisation's calendar from the settings and the holiday table; built once per request."""
+    import sqlalchemy as sa
+    from flask import g, has_app_context
+
+    from psa.admin.models import Holiday
+    from psa.admin.services import get_settings
+    from psa.extensions import db
+
+    cached = g.get("psa_calendar") if has_app_context() else None
+    if cached is not None:
+        return cached
+    calendar = WorkCalendar(
+        weekdays=get_settings().working_weekdays,
+        holidays=frozenset(db.session.scalars(sa.select(Holiday.day))),
+    )
+    if has_app_context():
+        g.psa_calendar = calendar
+    return calendar

@@ -90,8 +90,10 @@ def _register_blueprints(app: Flask) -> None:
     from psa.auth import bp as auth_bp
     from psa.core.routes import bp as core_bp
     from psa.dashboard import bp as dashboard_bp
+    from psa.project_templates import bp as templates_bp
+    from psa.projects import bp as projects_bp
 
-    for blueprint in (core_bp, auth_bp, dashboard_bp, admin_bp):
+    for blueprint in (core_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp):
         app.register_blueprint(blueprint)
 
 

@@ -4,3 +4,11 @@ from psa.accounts.models import Account  # noqa: F401
 from psa.admin.models import Holiday, Settings  # noqa: F401
 from psa.auth.models import User  # noqa: F401
 from psa.core.models import AuditEvent, Notification, OutboxEmail  # noqa: F401
+from psa.project_templates.models import (  # noqa: F401
+    Template,
+    TemplateCriterion,
+    TemplateMilestone,
+    TemplateTask,
+    TemplateVersion,
+)
+from psa.projects.models import Attachment, Comment, Milestone, Project, SuccessCriterion, Task  # noqa: F401

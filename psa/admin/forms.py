@@ -33,7 +33,7 @@ DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
 class UserForm(FlaskForm):
     email = email_field()
     name = name_field()
-    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=True)
+    role = SelectField("Role", choices=ROLE_CHOICES, default="consultant", validate_choice=True)
     timezone = timezone_field()
     weekly_capacity_hours = DecimalField(
         "Weekly capacity (hours)", default=Decimal("40"), places=2,

@@ -20,6 +20,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # customer accounts: view, create and edit
     "accounts.view": frozenset({"admin", "leader", "manager"}),
     "accounts.manage": frozenset({"admin", "leader", "manager"}),
+    # templates: everyone reads and uses published ones; admins and leaders build them
+    "templates.view": frozenset({"admin", "leader", "manager", "consultant"}),
+    "templates.manage": frozenset({"admin", "leader"}),
+    # projects: everyone sees the projects they belong to (object rule in projects.services.can_view_project)
+    "projects.view": frozenset({"admin", "leader", "manager", "consultant"}),
+    "projects.create": frozenset({"admin", "leader", "manager"}),
+    "projects.edit": frozenset({"admin", "leader", "manager"}),
     # users, roles, settings, branding
     "admin.users": frozenset({"admin"}),
     "admin.settings": frozenset({"admin"}),

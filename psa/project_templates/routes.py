@@ -1,0 +1,1 @@
+"""Template builder pages (filled in below)."""

@@ -1,0 +1,502 @@
+"""The rules of templates: drafts are edited, published versions are frozen, and every copy
+(new draft, duplicate, import) goes through the same export format, so a round trip loses nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import Conflict
+
+from psa.core.audit import record_audit, snapshot
+from psa.core.db import utcnow
+from psa.core.errors import ValidationError
+from psa.extensions import db
+from psa.project_templates.models import (
+    ASSIGNEE_ROLES,
+    VISIBILITIES,
+    Template,
+    TemplateCriterion,
+    TemplateMilestone,
+    TemplateTask,
+    TemplateVersion,
+)
+
+EXPORT_FORMAT = "psa-template"
+EXPORT_FORMAT_VERSION = 1
+MILESTONE_FIELDS = ("name", "offset_days", "is_customer_visible", "requires_signoff", "is_first_value",
+                    "fee_share_percent")
+TASK_FIELDS = ("name", "offset_days", "duration_days", "estimated_minutes", "assignee_role", "visibility")
+CRITERION_FIELDS = ("outcome", "metric", "baseline", "target", "due_offset_days")
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def load_version(version_id: int) -> TemplateVersion | None:
+    """A version with its milestones, tasks, predecessors and criteria, in a fixed number of queries."""
+    return db.session.scalar(
+        sa.select(TemplateVersion)
+        .where(TemplateVersion.id == version_id)
+        .options(
+            selectinload(TemplateVersion.milestones).selectinload(TemplateMilestone.tasks)
+            .selectinload(TemplateTask.predecessors),
+            selectinload(TemplateVersion.criteria),
+        )
+    )
+
+
+def latest_versions():
+    """Each template with its newest version and newest published version, for the list page."""
+    versions = db.session.scalars(sa.select(TemplateVersion).order_by(TemplateVersion.number)).all()
+    templates = db.session.scalars(sa.select(Template).order_by(sa.func.lower(Template.name))).all()
+    latest, published = {}, {}
+    for version in versions:
+        latest[version.template_id] = version
+        if version.state == "published":
+            published[version.template_id] = version
+    return [(t, latest.get(t.id), published.get(t.id)) for t in templates]
+
+
+def published_versions():
+    """(version id, label) of the newest published version of every template, for the project form."""
+    newest = (sa.select(TemplateVersion.template_id, sa.func.max(TemplateVersion.number).label("number"))
+              .where(TemplateVersion.state == "published").group_by(TemplateVersion.template_id).subquery())
+    rows = db.session.execute(
+        sa.select(TemplateVersion.id, Template.name, TemplateVersion.number)
+        .join(Template, Template.id == TemplateVersion.template_id)
+        .join(newest, sa.and_(newest.c.template_id == TemplateVersion.template_id,
+                              newest.c.number == TemplateVersion.number))
+        .order_by(Template.name)
+    ).all()
+    return [(row.id, f"{row.name} (v{row.number})") for row in rows]
+
+
+def draft_of(template: Template) -> TemplateVersion | None:
+    return db.session.scalar(sa.select(TemplateVersion).where(
+        TemplateVersion.template_id == template.id, TemplateVersion.state == "draft"))
+
+
+def _ensure_draft(version: TemplateVersion) -> None:
+    if not version.is_draft:
+        raise Conflict(f"Version {version.number} is published and frozen; create a new draft to change it.")
+
+
+# --- templates and versions ----------------------------------------------------------------------
+
+
+def _check_name(name: str, template: Template | None = None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the template a name."})
+    if len(name) > 120:
+        raise ValidationError({"name": "Use at most 120 characters."})
+    clash = db.session.scalar(sa.select(Template).where(sa.func.lower(Template.name) == name.lower()))
+    if clash is not None and clash is not template:
+        raise ValidationError({"name": "A template with this name already exists."})
+    return name
+
+
+def create_template(actor, *, name: str, description: str = "", target_ttv_days: int | None = None) -> TemplateVersion:
+    """A new template with an empty draft, version 1."""
+    template = Template(name=_check_name(name), description=(description or "").strip())
+    version = TemplateVersion(template=template, number=1, state="draft", target_ttv_days=target_ttv_days)
+    db.session.add_all([template, version])
+    db.session.flush()
+    record_audit(actor, "template.created", template, after={"name": template.name})
+    return version
+
+
+def update_version_details(actor, version: TemplateVersion, *, name: str, description: str,
+                           target_ttv_days: int | None, notes: str) -> TemplateVersion:
+    _ensure_draft(version)
+    if target_ttv_days is not None and target_ttv_days <= 0:
+        raise ValidationError({"target_ttv_days": "Enter a number of days above 0, or leave it empty."})
+    version.template.name = _check_name(name, version.template)
+    version.template.description = (description or "").strip()
+    version.target_ttv_days = target_ttv_days
+    version.notes = (notes or "").strip()
+    db.session.flush()
+    return version
+
+
+def publish_version(actor, version: TemplateVersion) -> TemplateVersion:
+    """Freeze a draft. It needs a milestone, fee shares summing to 100 %, and at most one first-value milestone."""
+    _ensure_draft(version)
+    version = load_version(version.id)
+    errors = publish_problems(version)
+    if errors:
+        raise ValidationError({"publish": " ".join(errors)})
+    version.state = "published"
+    version.published_at = utcnow()
+    version.published_by_id = getattr(actor, "id", None)
+    db.session.flush()
+    record_audit(actor, "template.published", version.template, after={"version": version.number})
+    return version
+
+
+def publish_problems(version: TemplateVersion) -> list[str]:
+    """What stands in the way of publishing a loaded version (shown on the builder before publishing)."""
+    problems = []
+    if not version.milestones:
+        problems.append("Add at least one milestone.")
+    total = sum((m.fee_share_percent for m in version.milestones), Decimal("0"))
+    if version.milestones and total != Decimal("100"):
+        problems.append(f"Fee shares sum to {total:g} %, not 100 %.")
+    first_value = [m.name for m in version.milestones if m.is_first_value]
+    if len(first_value) > 1:
+        problems.append(f"Only one milestone can be the first value; now: {', '.join(first_value)}.")
+    return problems
+
+
+def new_draft(actor, template: Template) -> TemplateVersion:
+    """The template's draft: the existing one, or a copy of its newest version numbered one higher."""
+    existing = draft_of(template)
+    if existing is not None:
+        return existing
+    newest = db.session.scalar(sa.select(TemplateVersion).where(TemplateVersion.template_id == template.id)
+                               .order_by(TemplateVersion.number.desc()).limit(1))
+    data = export_version(load_version(newest.id))
+    draft = TemplateVersion(template=template, number=newest.number + 1, state="draft")
+    db.session.add(draft)
+    _fill_version(draft, data)
+    record_audit(actor, "template.draft_created", template, after={"version": draft.number})
+    return draft
+
+
+def duplicate_template(actor, template: Template, name: str) -> TemplateVersion:
+    """A new template whose draft v1 copies the newest version of this one."""
+    newest = db.session.scalar(sa.select(TemplateVersion).where(TemplateVersion.template_id == template.id)
+                               .order_by(TemplateVersion.number.desc()).limit(1))
+    data = export_version(load_version(newest.id))
+    copy = Template(name=_check_name(name), description=template.description)
+    draft = TemplateVersion(template=copy, number=1, state="draft")
+    db.session.add_all([copy, draft])
+    _fill_version(draft, data)
+    record_audit(actor, "template.duplicated", copy, after={"from": template.name})
+    return draft
+
+
+# --- milestones, tasks, criteria of a draft -------------------------------------------------------
+
+
+def _int(value, field: str, low: int, message: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError({field: message}) from None
+    if number < low or number > 10000:
+        raise ValidationError({field: message})
+    return number
+
+
+def _clean_milestone(fields: dict) -> dict:
+    name = (fields.get("name") or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError({"name": "Give the milestone a name of at most 200 characters."})
+    try:
+        share = Decimal(str(fields.get("fee_share_percent", 0) or 0))
+    except InvalidOperation:
+        raise ValidationError({"fee_share_percent": "Enter a percentage from 0 to 100."}) from None
+    if share < 0 or share > 100:
+        raise ValidationError({"fee_share_percent": "Enter a percentage from 0 to 100."})
+    return {
+        "name": name,
+        "offset_days": _int(fields.get("offset_days", 0), "offset_days", 0, "Enter 0 or more working days."),
+        "is_customer_visible": bool(fields.get("is_customer_visible", True)),
+        "requires_signoff": bool(fields.get("requires_signoff", False)),
+        "is_first_value": bool(fields.get("is_first_value", False)),
+        "fee_share_percent": share.quantize(Decimal("0.01")),
+    }
+
+
+def _clean_task(fields: dict) -> dict:
+    name = (fields.get("name") or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError({"name": "Give the task a name of at most 200 characters."})
+    role = fields.get("assignee_role", "consultant")
+    if role not in ASSIGNEE_ROLES:
+        raise ValidationError({"assignee_role": f"Choose one of {', '.join(ASSIGNEE_ROLES)}."})
+    visibility = fields.get("visibility", "internal")
+    if visibility not in VISIBILITIES:
+        raise ValidationError({"visibility": "Choose internal or shared."})
+    return {
+        "name": name,
+        "offset_days": _int(fields.get("offset_days", 0), "offset_days", 0, "Enter 0 or more working days."),
+        "duration_days": _int(fields.get("duration_days", 1), "duration_days", 1, "Enter 1 or more working days."),
+        "estimated_minutes": _int(fields.get("estimated_minutes", 0), "estimated_minutes", 0,
+                                  "Enter 0 or more minutes of estimated effort."),
+        "assignee_role": role,
+        "visibility": visibility,
+    }
+
+
+def _clean_criterion(fields: dict) -> dict:
+    outcome = (fields.get("outcome") or "").strip()
+    if not outcome or len(outcome) > 200:
+        raise ValidationError({"outcome": "Describe the outcome in at most 200 characters."})
+    due = fields.get("due_offset_days")
+    return {
+        "outcome": outcome,
+        "metric": (fields.get("metric") or "").strip()[:200],
+        "baseline": (fields.get("baseline") or "").strip()[:120],
+        "target": (fields.get("target") or "").strip()[:120],
+        "due_offset_days": None if due in (None, "") else _int(due, "due_offset_days", 0, "Enter 0 or more days."),
+    }
+
+
+def _next_position(model, parent_column, parent_id) -> int:
+    return (db.session.scalar(sa.select(sa.func.max(model.position)).where(parent_column == parent_id)) or 0) + 1
+
+
+def _check_first_value(version_id: int, milestone: TemplateMilestone | None, wants: bool) -> None:
+    if not wants:
+        return
+    other = db.session.scalar(sa.select(TemplateMilestone.name).where(
+        TemplateMilestone.version_id == version_id, TemplateMilestone.is_first_value.is_(True),
+        TemplateMilestone.id != (milestone.id if milestone else -1)))
+    if other is not None:
+        raise ValidationError({"is_first_value": f"“{other}” is already the first-value milestone."})
+
+
+def add_milestone(actor, version: TemplateVersion, **fields) -> TemplateMilestone:
+    _ensure_draft(version)
+    clean = _clean_milestone(fields)
+    _check_first_value(version.id, None, clean["is_first_value"])
+    milestone = TemplateMilestone(version_id=version.id, position=_next_position(
+        TemplateMilestone, TemplateMilestone.version_id, version.id), **clean)
+    db.session.add(milestone)
+    db.session.flush()
+    return milestone
+
+
+def update_milestone(actor, milestone: TemplateMilestone, **fields) -> TemplateMilestone:
+    version = db.session.get(TemplateVersion, milestone.version_id)
+    _ensure_draft(version)
+    clean = _clean_milestone(fields)
+    _check_first_value(version.id, milestone, clean["is_first_value"])
+    for name, value in clean.items():
+        setattr(milestone, name, value)
+    db.session.flush()
+    return milestone
+
+
+def delete_milestone(actor, milestone: TemplateMilestone) -> None:
+    _ensure_draft(db.session.get(TemplateVersion, milestone.version_id))
+    db.session.delete(milestone)
+    db.session.flush()
+
+
+def add_task(actor, milestone: TemplateMilestone, **fields) -> TemplateTask:
+    _ensure_draft(db.session.get(TemplateVersion, milestone.version_id))
+    task = TemplateTask(milestone_id=milestone.id, position=_next_position(
+        TemplateTask, TemplateTask.milestone_id, milestone.id), **_clean_task(fields))
+    db.session.add(task)
+    db.session.flush()
+    return task
+
+
+def task_version_id(task: TemplateTask) -> int:
+    return db.session.scalar(sa.select(TemplateMilestone.version_id).where(TemplateMilestone.id == task.milestone_id))
+
+
+def update_task(actor, task: TemplateTask, **fields) -> TemplateTask:
+    _ensure_draft(db.session.get(TemplateVersion, task_version_id(task)))
+    for name, value in _clean_task(fields).items():
+        setattr(task, name, value)
+    db.session.flush()
+    return task
+
+
+def delete_task(actor, task: TemplateTask) -> None:
+    _ensure_draft(db.session.get(TemplateVersion, task_version_id(task)))
+    db.session.delete(task)
+    db.session.flush()
+
+
+def set_predecessors(actor, task: TemplateTask, predecessor_ids: list[int]) -> TemplateTask:
+    """Replace a task's predecessors: tasks of the same version, without making a cycle."""
+    version_id = task_version_id(task)
+    _ensure_draft(db.session.get(TemplateVersion, version_id))
+    rows = db.session.execute(
+        sa.select(TemplateTask.id, TemplateTask.name, TemplateMilestone.version_id)
+        .join(TemplateMilestone, TemplateMilestone.id == TemplateTask.milestone_id)
+        .where(TemplateMilestone.version_id == version_id)
+    ).all()
+    names = {row.id: row.name for row in rows}
+    wanted = set(predecessor_ids)
+    foreign = wanted - set(names)
+    if foreign:
+        raise ValidationError({"predecessors": "A predecessor must be a task of this template version."})
+    if task.id in wanted:
+        raise ValidationError({"predecessors": f"“{task.name}” cannot be its own predecessor."})
+    from psa.project_templates.models import template_task_dependencies as deps
+
+    graph: dict[int, set[int]] = {}
+    for task_id, predecessor_id in db.session.execute(
+        sa.select(deps.c.task_id, deps.c.predecessor_id).where(deps.c.task_id.in_(list(names)))
+    ):
+        graph.setdefault(task_id, set()).add(predecessor_id)
+    graph[task.id] = wanted
+    cycle = find_cycle(graph, task.id)
+    if cycle:
+        path = " → ".join(f"“{names[i]}”" for i in cycle)
+        raise ValidationError({"predecessors": f"That would make a cycle: {path}."})
+    task.predecessors = [db.session.get(TemplateTask, i) for i in sorted(wanted)]
+    db.session.flush()
+    return task
+
+
+def find_cycle(graph: dict[int, set[int]], start: int) -> list[int] | None:
+    """A path start → … → start through the predecessor graph, or None."""
+    stack = [(start, [start])]
+    seen = set()
+    while stack:
+        node, path = stack.pop()
+        for nxt in sorted(graph.get(node, ())):
+            if nxt == start:
+                return [*path, start]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*path, nxt]))
+    return None
+
+
+def move(actor, item, direction: int) -> None:
+    """Swap a milestone, task or criterion with its neighbour (direction −1 up, +1 down)."""
+    if isinstance(item, TemplateMilestone):
+        parent, version_id = TemplateMilestone.version_id, item.version_id
+    elif isinstance(item, TemplateTask):
+        parent, version_id = TemplateTask.milestone_id, task_version_id(item)
+    else:
+        parent, version_id = TemplateCriterion.version_id, item.version_id
+    _ensure_draft(db.session.get(TemplateVersion, version_id))
+    model = type(item)
+    siblings = db.session.scalars(sa.select(model).where(parent == getattr(item, parent.key))
+                                  .order_by(model.position)).all()
+    index = siblings.index(item)
+    other = index + direction
+    if 0 <= other < len(siblings):
+        siblings[index], siblings[other] = siblings[other], siblings[index]
+        for position, sibling in enumerate(siblings, start=1):
+            sibling.position = position
+        db.session.flush()
+
+
+def add_criterion(actor, version: TemplateVersion, **fields) -> TemplateCriterion:
+    _ensure_draft(version)
+    criterion = TemplateCriterion(version_id=version.id, position=_next_position(
+        TemplateCriterion, TemplateCriterion.version_id, version.id), **_clean_criterion(fields))
+    db.session.add(criterion)
+    db.session.flush()
+    return criterion
+
+
+def delete_criterion(actor, criterion: TemplateCriterion) -> None:
+    _ensure_draft(db.session.get(TemplateVersion, criterion.version_id))
+    db.session.delete(criterion)
+    db.session.flush()
+
+
+# --- export and import ---------------------------------------------------------------------------
+
+
+def export_version(version: TemplateVersion) -> dict:
+    """The whole content of a loaded version as plain JSON-ready data."""
+    keys = {}
+    for m in version.milestones:
+        for t in m.tasks:
+            keys[t.id] = f"t{len(keys) + 1}"
+    return {
+        "format": EXPORT_FORMAT,
+        "format_version": EXPORT_FORMAT_VERSION,
+        "template": {"name": version.template.name, "description": version.template.description},
+        "version": {"number": version.number, "target_ttv_days": version.target_ttv_days, "notes": version.notes},
+        "milestones": [
+            {**snapshot(m, MILESTONE_FIELDS),
+             "tasks": [{"key": keys[t.id], **snapshot(t, TASK_FIELDS),
+                        "predecessors": sorted((keys[p.id] for p in t.predecessors), key=lambda k: int(k[1:]))}
+                       for t in m.tasks]}
+            for m in version.milestones
+        ],
+        "criteria": [snapshot(c, CRITERION_FIELDS) for c in version.criteria],
+    }
+
+
+def import_template(actor, data) -> TemplateVersion:
+    """A new draft from exported data: a new template, or a new version of the template of that name."""
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise ValidationError({"file": "This is not a PSA template export (its \"format\" is not psa-template)."})
+    if data.get("format_version") != EXPORT_FORMAT_VERSION:
+        raise ValidationError({"file": f"Unsupported format_version {data.get('format_version')!r}."})
+    info = data.get("template") or {}
+    name = (info.get("name") or "").strip() if isinstance(info, dict) else ""
+    template = db.session.scalar(sa.select(Template).where(sa.func.lower(Template.name) == name.lower())) if name else None
+    if template is None:
+        template = Template(name=_check_name(name), description=str(info.get("description") or ""))
+        number = 1
+    else:
+        if draft_of(template) is not None:
+            raise ValidationError({"file": f"“{template.name}” already has a draft; publish or discard it first."})
+        number = db.session.scalar(sa.select(sa.func.max(TemplateVersion.number))
+                                   .where(TemplateVersion.template_id == template.id)) + 1
+    draft = TemplateVersion(template=template, number=number, state="draft")
+    db.session.add_all([template, draft])
+    try:
+        _fill_version(draft, data)
+    except ValidationError as exc:
+        detail = "; ".join(exc.errors.values())
+        raise ValidationError({"file": f"The file has a problem: {detail}"}) from exc
+    record_audit(actor, "template.imported", template, after={"version": draft.number})
+    return draft
+
+
+def _fill_version(version: TemplateVersion, data: dict) -> None:
+    """Create the milestones, tasks, predecessors and criteria described by exported data."""
+    info = data.get("version") or {}
+    ttv = info.get("target_ttv_days") if isinstance(info, dict) else None
+    version.target_ttv_days = None if ttv in (None, "") else _int(ttv, "target_ttv_days", 1, "target_ttv_days must be 1 or more")
+    version.notes = str(info.get("notes") or "") if isinstance(info, dict) else ""
+    db.session.flush()
+    milestones = data.get("milestones")
+    if not isinstance(milestones, list):
+        raise ValidationError({"milestones": "milestones must be a list"})
+    by_key: dict[str, TemplateTask] = {}
+    wanted: list[tuple[TemplateTask, list]] = []
+    for m_position, m_data in enumerate(milestones, start=1):
+        if not isinstance(m_data, dict):
+            raise ValidationError({"milestones": f"milestone {m_position} is not an object"})
+        milestone = TemplateMilestone(version_id=version.id, position=m_position, **_clean_milestone(m_data))
+        db.session.add(milestone)
+        db.session.flush()
+        for t_position, t_data in enumerate(m_data.get("tasks") or [], start=1):
+            if not isinstance(t_data, dict):
+                raise ValidationError({"tasks": f"task {t_position} of “{milestone.name}” is not an object"})
+            task = TemplateTask(milestone_id=milestone.id, position=t_position, **_clean_task(t_data))
+            db.session.add(task)
+            key = str(t_data.get("key") or f"m{m_position}t{t_position}")
+            if key in by_key:
+                raise ValidationError({"tasks": f"task key {key!r} is used twice"})
+            by_key[key] = task
+            wanted.append((task, t_data.get("predecessors") or []))
+    db.session.flush()
+    graph = {}
+    for task, keys in wanted:
+        unknown = [k for k in keys if k not in by_key]
+        if unknown:
+            raise ValidationError({"predecessors": f"“{task.name}” names unknown predecessors {unknown}"})
+        task.predecessors = [by_key[k] for k in keys]
+        graph[task.id] = {by_key[k].id for k in keys}
+    for task, _ in wanted:
+        cycle = find_cycle(graph, task.id)
+        if cycle:
+            names = {t.id: t.name for t in by_key.values()}
+            raise ValidationError({"predecessors": "cycle " + " → ".join(names[i] for i in cycle)})
+    if sum(1 for m in milestones if isinstance(m, dict) and m.get("is_first_value")) > 1:
+        raise ValidationError({"is_first_value": "more than one first-value milestone"})
+    for c_position, c_data in enumerate(data.get("criteria") or [], start=1):
+        if not isinstance(c_data, dict):
+            raise ValidationError({"criteria": f"criterion {c_position} is not an object"})
+        db.session.add(TemplateCriterion(version_id=version.id, position=c_position, **_clean_criterion(c_data)))
+    db.session.flush()

@@ -1,0 +1,1 @@
+"""Project pages (filled in below)."""

@@ -1,0 +1,663 @@
+"""The rules of projects (SPEC §3: progress, forecast, slip, health, each in one function) and the
+operations that change a project: creating it from a template, changing tasks and milestones,
+shifting successors, success criteria, comments and attachments."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
+
+from psa.accounts.models import Account
+from psa.admin.services import get_settings
+from psa.auth.models import User
+from psa.core.audit import record_audit, snapshot
+from psa.core.calendar import WorkCalendar, get_calendar
+from psa.core.db import utcnow
+from psa.core.errors import ValidationError
+from psa.extensions import db
+from psa.project_templates.models import TemplateVersion
+from psa.project_templates.services import load_version
+from psa.projects.models import (
+    BILLING_MODELS,
+    CRITERION_STATUSES,
+    OPEN_PROJECT_STATUSES,
+    PROJECT_STATUSES,
+    WORK_STATUSES,
+    Attachment,
+    Comment,
+    Milestone,
+    Project,
+    SuccessCriterion,
+    Task,
+    task_dependencies,
+)
+
+# =================================================================================================
+# SPEC §3 rules. Pure functions over plain values; refresh_schedule() applies them to stored rows.
+# =================================================================================================
+
+
+@dataclass(frozen=True)
+class PlanTask:
+    """What the rules need to know of a task."""
+
+    id: int
+    milestone_id: int
+    status: str
+    due_date: date
+    duration_days: int
+    estimated_minutes: int
+    completed_on: date | None = None
+    predecessor_ids: tuple[int, ...] = ()
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == "done"
+
+
+def progress(tasks: Iterable[PlanTask], done_without_tasks: bool = False) -> Fraction:
+    """SPEC §3 Progress: estimated hours of done tasks / estimated hours of all tasks; by task count
+    where no task has an estimate. With no tasks at all: 1 if the milestone is marked done, else 0."""
+    tasks = list(tasks)
+    if not tasks:
+        return Fraction(1 if done_without_tasks else 0)
+    total = sum(t.estimated_minutes for t in tasks)
+    if total:
+        return Fraction(sum(t.estimated_minutes for t in tasks if t.is_done), total)
+    return Fraction(sum(1 for t in tasks if t.is_done), len(tasks))
+
+
+def forecast_tasks(tasks: Iterable[PlanTask], today: date, calendar: WorkCalendar) -> dict[int, date]:
+    """SPEC §3 Forecast of every task: a done task's completion date; an open task's forecast end is the
+    latest of its due date, today if it is overdue, and its predecessors' latest forecast end plus its
+    duration in working days."""
+    by_id = {t.id: t for t in tasks}
+    forecasts: dict[int, date] = {}
+
+    def visit(task: PlanTask, trail: frozenset[int]) -> date:
+        if task.id in forecasts:
+            return forecasts[task.id]
+        if task.is_done:
+            result = task.completed_on or task.due_date
+        else:
+            candidates = [task.due_date]
+            if task.due_date < today:
+                candidates.append(today)
+            ends = [visit(by_id[p], trail | {task.id}) for p in task.predecessor_ids
+                    if p in by_id and p not in trail]
+            if ends:
+                candidates.append(calendar.add_working_days(max(ends), task.duration_days))
+            result = max(candidates)
+        forecasts[task.id] = result
+        return result
+
+    for task in by_id.values():
+        visit(task, frozenset())
+    return forecasts
+
+
+def milestone_forecast(due_date: date, tasks: Iterable[PlanTask], forecasts: dict[int, date]) -> date:
+    """SPEC §3: a milestone's forecast is the latest forecast of its open tasks, or its due date if none."""
+    open_ends = [forecasts[t.id] for t in tasks if not t.is_done]
+    return max(open_ends) if open_ends else due_date
+
+
+def slip(due_date: date, forecast: date, calendar: WorkCalendar) -> int:
+    """SPEC §3 Slip: working days from the milestone's due date to its forecast (0 if not later)."""
+    return calendar.working_days_between(due_date, forecast)
+
+
+@dataclass(frozen=True)
+class MilestoneState:
+    due_date: date
+    is_done: bool
+    slip_days: int
+
+
+def health(milestones: Iterable[MilestoneState], *, today: date, calendar: WorkCalendar, progress_ratio: Fraction,
+           burned_minutes: int, budget_minutes: int | None, open_escalation_level: int = 0,
+           red_overdue_days: int = 5, amber_burn_points: int = 15) -> str:
+    """SPEC §3 Health: red if an open escalation is at level ≥ 2 or a milestone is overdue by more than
+    red_overdue_days working days; amber if a milestone slips, or hours burned / budget hours exceeds
+    progress by more than amber_burn_points percentage points; green otherwise."""
+    milestones = list(milestones)
+    if open_escalation_level >= 2:
+        return "red"
+    for m in milestones:
+        if not m.is_done and calendar.working_days_between(m.due_date, today) > red_overdue_days:
+            return "red"
+    if any(m.slip_days > 0 for m in milestones if not m.is_done):
+        return "amber"
+    if budget_minutes:
+        burn = Fraction(burned_minutes, budget_minutes)
+        if (burn - progress_ratio) * 100 > amber_burn_points:
+            return "amber"
+    return "green"
+
+
+# --- applying the rules to stored projects -------------------------------------------------------
+
+
+def org_today() -> date:
+    """Today in the organisation's time zone."""
+    return datetime.now(ZoneInfo(get_settings().timezone)).date()
+
+
+def _local_date(moment: datetime | None) -> date | None:
+    return moment.astimezone(ZoneInfo(get_settings().timezone)).date() if moment else None
+
+
+def burned_minutes_by_project(project_ids: list[int]) -> dict[int, int]:
+    """Minutes logged per project, for health's burn clause. No time is logged until timesheets exist."""
+    return {}
+
+
+def open_escalation_levels(project_ids: list[int]) -> dict[int, int]:
+    """Highest open escalation level per project, for health's escalation clause (escalations come with
+    the jobs feature; until then no project has one)."""
+    return {}
+
+
+def refresh_schedule(project_ids: Iterable[int], today: date | None = None) -> None:
+    """Recompute and store forecasts, slips, progress and health of the given projects, in a fixed
+    number of queries whatever their size."""
+    project_ids = sorted(set(project_ids))
+    if not project_ids:
+        return
+    today = today or org_today()
+    calendar = get_calendar()
+    settings = get_settings()
+    projects = db.session.scalars(sa.select(Project).where(Project.id.in_(project_ids))).all()
+    milestones = db.session.scalars(sa.select(Milestone).where(Milestone.project_id.in_(project_ids))
+                                    .order_by(Milestone.position)).all()
+    tasks = db.session.scalars(sa.select(Task).where(Task.project_id.in_(project_ids))).all()
+    edges: dict[int, list[int]] = {}
+    for task_id, predecessor_id in db.session.execute(
+        sa.select(task_dependencies.c.task_id, task_dependencies.c.predecessor_id)
+        .join(Task, Task.id == task_dependencies.c.task_id).where(Task.project_id.in_(project_ids))
+    ):
+        edges.setdefault(task_id, []).append(predecessor_id)
+    burned = burned_minutes_by_project(project_ids)
+    escalations = open_escalation_levels(project_ids)
+
+    plans_by_project: dict[int, list[PlanTask]] = {}
+    for t in tasks:
+        plans_by_project.setdefault(t.project_id, []).append(PlanTask(
+            id=t.id, milestone_id=t.milestone_id, status=t.status, due_date=t.due_date,
+            duration_days=t.duration_days, estimated_minutes=t.estimated_minutes,
+            completed_on=_local_date(t.completed_at), predecessor_ids=tuple(edges.get(t.id, ()))))
+    milestones_by_project: dict[int, list[Milestone]] = {}
+    for m in milestones:
+        milestones_by_project.setdefault(m.project_id, []).append(m)
+    task_rows = {t.id: t for t in tasks}
+
+    for project in projects:
+        plans = plans_by_project.get(project.id, [])
+        forecasts = forecast_tasks(plans, today, calendar)
+        for task_id, forecast in forecasts.items():
+            task_rows[task_id].forecast_date = forecast
+        states = []
+        for m in milestones_by_project.get(project.id, []):
+            own = [p for p in plans if p.milestone_id == m.id]
+            if m.status == "done":
+                m.forecast_date = _local_date(m.completed_at) or m.due_date
+                m.slip_days = 0
+            else:
+                m.forecast_date = milestone_forecast(m.due_date, own, forecasts)
+                m.slip_days = slip(m.due_date, m.forecast_date, calendar)
+            states.append(MilestoneState(m.due_date, m.status == "done", m.slip_days))
+        ratio = progress(plans) if plans else progress([], done_without_tasks=bool(states) and all(
+            s.is_done for s in states))
+        project.progress_percent = int(ratio * 100)
+        project.max_slip_days = max((s.slip_days for s in states), default=0)
+        project.health = health(
+            states, today=today, calendar=calendar, progress_ratio=ratio,
+            burned_minutes=burned.get(project.id, 0), budget_minutes=project.budget_minutes,
+            open_escalation_level=escalations.get(project.id, 0),
+            red_overdue_days=settings.health_red_overdue_days, amber_burn_points=settings.health_amber_burn_points,
+        ) if project.status != "cancelled" else "green"
+        project.schedule_refreshed_on = today
+    db.session.flush()
+
+
+def refresh_stale_schedules(today: date | None = None) -> int:
+    """Refresh open projects not yet refreshed today (forecasts move with the calendar); one query when none."""
+    today = today or org_today()
+    stale = db.session.scalars(sa.select(Project.id).where(
+        Project.status.in_(OPEN_PROJECT_STATUSES),
+        sa.or_(Project.schedule_refreshed_on.is_(None), Project.schedule_refreshed_on < today))).all()
+    refresh_schedule(stale, today)
+    return len(stale)
+
+
+# =================================================================================================
+# Operations
+# =================================================================================================
+
+PROJECT_FIELDS = ("name", "account_id", "kickoff_date", "contract_signed_date", "target_go_live_date", "manager_id",
+                  "billing_model", "fee_amount", "budget_minutes", "status")
+TASK_AUDIT_FIELDS = ("status", "start_date", "due_date", "assignee_id", "blocked_reason")
+
+
+def _check_project_fields(*, account, name, kickoff_date, contract_signed_date, manager, billing_model, fee_amount,
+                          budget_minutes, status, target_go_live_date=None) -> None:
+    errors = {}
+    if not isinstance(account, Account):
+        errors["account_id"] = "Choose an existing customer account."
+    if not (name or "").strip():
+        errors["name"] = "Give the project a name."
+    elif len(name.strip()) > 200:
+        errors["name"] = "Use at most 200 characters."
+    if not isinstance(kickoff_date, date):
+        errors["kickoff_date"] = "Enter the kickoff date as YYYY-MM-DD."
+    if contract_signed_date and isinstance(kickoff_date, date) and contract_signed_date > kickoff_date:
+        errors["contract_signed_date"] = "The contract is signed on or before kickoff."
+    if target_go_live_date and isinstance(kickoff_date, date) and target_go_live_date < kickoff_date:
+        errors["target_go_live_date"] = "Go-live cannot be before kickoff."
+    if not isinstance(manager, User) or not manager.is_active or manager.role == "consultant":
+        errors["manager_id"] = "Choose an active manager, leader or admin."
+    if billing_model not in BILLING_MODELS:
+        errors["billing_model"] = "Choose fixed fee, time and materials or non-billable."
+    if billing_model == "fixed_fee" and not fee_amount:
+        errors["fee_amount"] = "A fixed-fee project needs its fee."
+    if billing_model == "non_billable" and fee_amount:
+        errors["fee_amount"] = "A non-billable project has no fee."
+    if fee_amount is not None and fee_amount < 0:
+        errors["fee_amount"] = "The amount cannot be negative."
+    if budget_minutes is not None and budget_minutes < 0:
+        errors["budget_minutes"] = "The budget cannot be negative."
+    if status not in PROJECT_STATUSES:
+        errors["status"] = "Choose a status from the list."
+    if errors:
+        raise ValidationError(errors)
+
+
+def create_project(actor, *, account: Account, name: str, kickoff_date: date, manager: User,
+                   template_version: TemplateVersion | None = None, contract_signed_date: date | None = None,
+                   target_go_live_date: date | None = None, members: Iterable[User] = (),
+                   billing_model: str = "fixed_fee", fee_amount: Decimal | None = None,
+                   budget_minutes: int | None = None, status: str = "active") -> Project:
+    """Create a project, from a published template version or blank. Every date comes from the template's
+    working-day offsets from K = kickoff + 0 working days, and is stored as baseline and current date."""
+    _check_project_fields(account=account, name=name, kickoff_date=kickoff_date,
+                          contract_signed_date=contract_signed_date, manager=manager, billing_model=billing_model,
+                          fee_amount=fee_amount, budget_minutes=budget_minutes, status=status,
+                          target_go_live_date=target_go_live_date)
+    if template_version is not None and template_version.state != "published":
+        raise ValidationError({"template_version_id": "Only a published template version can be used."})
+    calendar = get_calendar()
+    project = Project(account_id=account.id, name=name.strip(), kickoff_date=kickoff_date,
+                      contract_signed_date=contract_signed_date, manager_id=manager.id, billing_model=billing_model,
+                      fee_amount=fee_amount, budget_minutes=budget_minutes, status=status,
+                      template_version_id=template_version.id if template_version else None)
+    db.session.add(project)
+    db.session.flush()
+    member_ids = {manager.id, *(u.id for u in members)}
+    db.session.execute(sa.insert(project_members_table()), [{"project_id": project.id, "user_id": i}
+                                                             for i in sorted(member_ids)])
+    last_due = kickoff_date
+    if template_version is not None:
+        version = load_version(template_version.id)
+        k = calendar.add_working_days(kickoff_date, 0)
+        copies: dict[int, Task] = {}
+        total_estimate = 0
+        for tm in version.milestones:
+            due = calendar.add_working_days(k, tm.offset_days)
+            milestone = Milestone(project_id=project.id, position=tm.position, name=tm.name, baseline_due_date=due,
+                                  due_date=due, is_customer_visible=tm.is_customer_visible,
+                                  requires_signoff=tm.requires_signoff, is_first_value=tm.is_first_value,
+                                  fee_share_percent=tm.fee_share_percent)
+            db.session.add(milestone)
+            db.session.flush()
+            last_due = max(last_due, due)
+            for tt in tm.tasks:
+                start = calendar.add_working_days(k, tt.offset_days)
+                task_due = calendar.add_working_days(start, tt.duration_days - 1)
+                task = Task(project_id=project.id, milestone_id=milestone.id, position=tt.position, name=tt.name,
+                            baseline_start_date=start, baseline_due_date=task_due, start_date=start,
+                            due_date=task_due, duration_days=tt.duration_days,
+                            estimated_minutes=tt.estimated_minutes, assignee_role=tt.assignee_role,
+                            assignee_id=manager.id if tt.assignee_role == "manager" else None,
+                            visibility=tt.visibility)
+                db.session.add(task)
+                copies[tt.id] = task
+                total_estimate += tt.estimated_minutes
+        db.session.flush()
+        rows = [{"task_id": copies[tt.id].id, "predecessor_id": copies[p.id].id}
+                for tm in version.milestones for tt in tm.tasks for p in tt.predecessors]
+        if rows:
+            db.session.execute(sa.insert(task_dependencies), rows)
+        for tc in version.criteria:
+            db.session.add(SuccessCriterion(
+                project_id=project.id, position=tc.position, outcome=tc.outcome, metric=tc.metric,
+                baseline=tc.baseline, target=tc.target,
+                due_date=date.fromordinal(kickoff_date.toordinal() + tc.due_offset_days)
+                if tc.due_offset_days is not None else None))
+        if budget_minutes is None and total_estimate:
+            project.budget_minutes = total_estimate
+    project.target_go_live_date = target_go_live_date or last_due
+    db.session.flush()
+    record_audit(actor, "project.created", project, after=snapshot(project, PROJECT_FIELDS))
+    refresh_schedule([project.id])
+    return project
+
+
+def project_members_table():
+    from psa.projects.models import project_members
+
+    return project_members
+
+
+def update_project(actor, project: Project, *, account: Account, name: str, kickoff_date: date,
+                   contract_signed_date: date | None, target_go_live_date: date | None, manager: User,
+                   members: Iterable[User], billing_model: str, fee_amount: Decimal | None,
+                   budget_minutes: int | None, status: str) -> Project:
+    """Change a project's details; the kickoff date is kept for reference, planned dates do not move."""
+    _check_project_fields(account=account, name=name, kickoff_date=kickoff_date,
+                          contract_signed_date=contract_signed_date, manager=manager, billing_model=billing_model,
+                          fee_amount=fee_amount, budget_minutes=budget_minutes, status=status,
+                          target_go_live_date=target_go_live_date)
+    before = snapshot(project, PROJECT_FIELDS)
+    project.account_id, project.name, project.kickoff_date = account.id, name.strip(), kickoff_date
+    project.contract_signed_date, project.target_go_live_date = contract_signed_date, target_go_live_date
+    project.manager_id, project.billing_model, project.fee_amount = manager.id, billing_model, fee_amount
+    project.budget_minutes, project.status = budget_minutes, status
+    table = project_members_table()
+    db.session.execute(sa.delete(table).where(table.c.project_id == project.id))
+    member_ids = {manager.id, *(u.id for u in members)}
+    db.session.execute(sa.insert(table), [{"project_id": project.id, "user_id": i} for i in sorted(member_ids)])
+    db.session.flush()
+    record_audit(actor, "project.updated", project, before, snapshot(project, PROJECT_FIELDS))
+    refresh_schedule([project.id])
+    return project
+
+
+def successors_of(task_id: int, project_id: int) -> list[int]:
+    """Every task that waits, directly or through others, for the given task."""
+    edges: dict[int, list[int]] = {}
+    for successor, predecessor in db.session.execute(
+        sa.select(task_dependencies.c.task_id, task_dependencies.c.predecessor_id)
+        .join(Task, Task.id == task_dependencies.c.task_id).where(Task.project_id == project_id)
+    ):
+        edges.setdefault(predecessor, []).append(successor)
+    found, stack = [], [task_id]
+    while stack:
+        for nxt in edges.get(stack.pop(), ()):
+            if nxt not in found and nxt != task_id:
+                found.append(nxt)
+                stack.append(nxt)
+    return found
+
+
+def _sync_milestone_status(milestone_id: int) -> None:
+    """A milestone is done when all its tasks are done; otherwise its status follows its tasks."""
+    milestone = db.session.get(Milestone, milestone_id)
+    statuses = db.session.scalars(sa.select(Task.status).where(Task.milestone_id == milestone_id)).all()
+    if not statuses:
+        return
+    before = snapshot(milestone, ("status",))
+    if all(s == "done" for s in statuses):
+        new = "done"
+    elif "blocked" in statuses:
+        new = "blocked"
+    elif any(s in ("in_progress", "done") for s in statuses):
+        new = "in_progress"
+    else:
+        new = "todo"
+    if new != milestone.status:
+        milestone.status = new
+        milestone.completed_at = utcnow() if new == "done" else None
+        record_audit(None, "milestone.status_changed", milestone, before, snapshot(milestone, ("status",)))
+
+
+def update_task(actor, task: Task, *, status: str | None = None, due_date: date | None = None,
+                assignee: User | None | bool = False, blocked_reason: str | None = None,
+                shift_successors: bool = True) -> Task:
+    """Change a task's status, due date, assignee or blocked reason. Moving the due date later by n working
+    days moves every successor's dates by n working days too, unless shift_successors is False; the
+    baseline never moves."""
+    errors = {}
+    calendar = get_calendar()
+    if status is not None and status not in WORK_STATUSES:
+        errors["status"] = "Choose to do, in progress, blocked or done."
+    new_status = status or task.status
+    reason = (blocked_reason if blocked_reason is not None else task.blocked_reason or "").strip()
+    if new_status == "blocked" and not reason:
+        errors["blocked_reason"] = "Say why the task is blocked."
+    if len(reason) > 500:
+        errors["blocked_reason"] = "Use at most 500 characters."
+    if due_date is not None and due_date < task.start_date:
+        errors["due_date"] = f"The due date cannot be before the task starts ({task.start_date.isoformat()})."
+    if assignee not in (False, None) and (not isinstance(assignee, User) or not assignee.is_active):
+        errors["assignee_id"] = "Choose an active user."
+    if errors:
+        raise ValidationError(errors)
+    before = snapshot(task, TASK_AUDIT_FIELDS)
+    if status is not None and status != task.status:
+        task.status = status
+        task.completed_at = utcnow() if status == "done" else None
+    task.blocked_reason = reason if new_status == "blocked" else None
+    if assignee is not False:
+        task.assignee_id = assignee.id if assignee else None
+    shifted = 0
+    if due_date is not None and due_date != task.due_date:
+        moved_by = calendar.working_days_between(task.due_date, due_date)
+        task.due_date = due_date
+        if shift_successors and moved_by > 0:
+            for successor in db.session.scalars(sa.select(Task).where(
+                    Task.id.in_(successors_of(task.id, task.project_id)))):
+                successor_before = snapshot(successor, ("start_date", "due_date"))
+                successor.start_date = calendar.add_working_days(successor.start_date, moved_by)
+                successor.due_date = calendar.add_working_days(successor.due_date, moved_by)
+                record_audit(actor, "task.shifted", successor, successor_before,
+                             snapshot(successor, ("start_date", "due_date")))
+                shifted += 1
+    db.session.flush()
+    after = snapshot(task, TASK_AUDIT_FIELDS)
+    if before != after:
+        record_audit(actor, "task.updated", task, before, after)
+    _sync_milestone_status(task.milestone_id)
+    refresh_schedule([task.project_id])
+    return task
+
+
+def update_milestone(actor, milestone: Milestone, *, due_date: date | None = None, status: str | None = None) -> Milestone:
+    """Move a milestone's due date, or mark a milestone without tasks done or open again."""
+    before = snapshot(milestone, ("due_date", "status"))
+    if status is not None:
+        if status not in WORK_STATUSES:
+            raise ValidationError({"status": "Choose to do, in progress, blocked or done."})
+        has_tasks = db.session.scalar(sa.select(sa.func.count(Task.id)).where(Task.milestone_id == milestone.id))
+        if has_tasks:
+            raise ValidationError({"status": "This milestone is done when all its tasks are done."})
+        milestone.status = status
+        milestone.completed_at = utcnow() if status == "done" else None
+    if due_date is not None:
+        milestone.due_date = due_date
+    db.session.flush()
+    after = snapshot(milestone, ("due_date", "status"))
+    if before != after:
+        record_audit(actor, "milestone.updated", milestone, before, after)
+    refresh_schedule([milestone.project_id])
+    return milestone
+
+
+def add_task_to_milestone(actor, milestone: Milestone, *, name: str, start_date: date, duration_days: int = 1,
+                          estimated_minutes: int = 0, assignee_role: str = "consultant",
+                          visibility: str = "internal") -> Task:
+    """Add a task to a running project (for blank projects and additions to a plan)."""
+    from psa.project_templates.services import _clean_task
+
+    clean = _clean_task({"name": name, "offset_days": 0, "duration_days": duration_days,
+                         "estimated_minutes": estimated_minutes, "assignee_role": assignee_role,
+                         "visibility": visibility})
+    if not isinstance(start_date, date):
+        raise ValidationError({"start_date": "Enter the start date as YYYY-MM-DD."})
+    calendar = get_calendar()
+    start = calendar.add_working_days(start_date, 0)
+    due = calendar.add_working_days(start, clean["duration_days"] - 1)
+    position = (db.session.scalar(sa.select(sa.func.max(Task.position)).where(Task.milestone_id == milestone.id))
+                or 0) + 1
+    task = Task(project_id=milestone.project_id, milestone_id=milestone.id, position=position, name=clean["name"],
+                baseline_start_date=start, baseline_due_date=due, start_date=start, due_date=due,
+                duration_days=clean["duration_days"], estimated_minutes=clean["estimated_minutes"],
+                assignee_role=clean["assignee_role"], visibility=clean["visibility"])
+    db.session.add(task)
+    db.session.flush()
+    record_audit(actor, "task.created", task, after=snapshot(task, ("name", "start_date", "due_date")))
+    _sync_milestone_status(milestone.id)
+    refresh_schedule([milestone.project_id])
+    return task
+
+
+def add_milestone_to_project(actor, project: Project, *, name: str, due_date: date) -> Milestone:
+    if not (name or "").strip() or len(name.strip()) > 200:
+        raise ValidationError({"name": "Give the milestone a name of at most 200 characters."})
+    if not isinstance(due_date, date):
+        raise ValidationError({"due_date": "Enter the due date as YYYY-MM-DD."})
+    position = (db.session.scalar(sa.select(sa.func.max(Milestone.position))
+                                  .where(Milestone.project_id == project.id)) or 0) + 1
+    milestone = Milestone(project_id=project.id, position=position, name=name.strip(), baseline_due_date=due_date,
+                          due_date=due_date)
+    db.session.add(milestone)
+    db.session.flush()
+    record_audit(actor, "milestone.created", milestone, after=snapshot(milestone, ("name", "due_date")))
+    refresh_schedule([project.id])
+    return milestone
+
+
+# --- success criteria ----------------------------------------------------------------------------
+
+CRITERION_FIELDS = ("outcome", "metric", "baseline", "target", "current_value", "due_date", "status")
+
+
+def save_criterion(actor, project: Project, criterion: SuccessCriterion | None = None, **fields) -> SuccessCriterion:
+    outcome = (fields.get("outcome") or "").strip()
+    errors = {}
+    if not outcome or len(outcome) > 200:
+        errors["outcome"] = "Describe the outcome in at most 200 characters."
+    if fields.get("status", "not_started") not in CRITERION_STATUSES:
+        errors["status"] = "Choose a status from the list."
+    for name, limit in (("metric", 200), ("baseline", 120), ("target", 120), ("current_value", 120)):
+        if len((fields.get(name) or "").strip()) > limit:
+            errors[name] = f"Use at most {limit} characters."
+    if errors:
+        raise ValidationError(errors)
+    if criterion is None:
+        position = (db.session.scalar(sa.select(sa.func.max(SuccessCriterion.position))
+                                      .where(SuccessCriterion.project_id == project.id)) or 0) + 1
+        criterion = SuccessCriterion(project_id=project.id, position=position)
+        db.session.add(criterion)
+        before = None
+    else:
+        before = snapshot(criterion, CRITERION_FIELDS)
+    criterion.outcome = outcome
+    for name in ("metric", "baseline", "target", "current_value"):
+        setattr(criterion, name, (fields.get(name) or "").strip())
+    criterion.due_date = fields.get("due_date")
+    criterion.status = fields.get("status", "not_started")
+    db.session.flush()
+    record_audit(actor, "criterion.saved", criterion, before, snapshot(criterion, CRITERION_FIELDS))
+    return criterion
+
+
+# --- comments and attachments --------------------------------------------------------------------
+
+#: Attachment types accepted, by extension, with the content type they are served as.
+ATTACHMENT_TYPES = {
+    "pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
+    "txt": "text/plain", "csv": "text/csv", "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation", "zip": "application/zip",
+}
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+
+
+def add_comment(actor, project: Project, *, body: str, visibility: str = "internal", milestone: Milestone | None = None,
+                task: Task | None = None) -> Comment:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "Write something first."})
+    if len(body) > 5000:
+        raise ValidationError({"body": "Use at most 5,000 characters."})
+    if visibility not in ("internal", "shared"):
+        raise ValidationError({"visibility": "Choose internal or shared."})
+    comment = Comment(project_id=project.id, milestone_id=milestone.id if milestone else None,
+                      task_id=task.id if task else None, author_id=getattr(actor, "id", None),
+                      visibility=visibility, body=body)
+    db.session.add(comment)
+    db.session.flush()
+    return comment
+
+
+def attachment_folder() -> Path:
+    return Path(current_app.config["UPLOAD_FOLDER"]) / "attachments"
+
+
+def add_attachment(actor, project: Project, *, filename: str, data: bytes, task: Task | None = None,
+                   comment: Comment | None = None) -> Attachment:
+    """Store a file under a random name outside the web root, within the size and type limits."""
+    name = Path((filename or "").replace("\\", "/")).name.strip()[:255]
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if not name:
+        raise ValidationError({"file": "Choose a file."})
+    if extension not in ATTACHMENT_TYPES:
+        raise ValidationError({"file": "Allowed types: " + ", ".join(sorted(ATTACHMENT_TYPES)) + "."})
+    if len(data) > ATTACHMENT_MAX_BYTES:
+        raise ValidationError({"file": "A file can be at most 10 MB."})
+    folder = attachment_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = secrets.token_hex(24)
+    (folder / stored).write_bytes(data)
+    attachment = Attachment(project_id=project.id, task_id=task.id if task else None,
+                            comment_id=comment.id if comment else None, original_name=name, stored_name=stored,
+                            content_type=ATTACHMENT_TYPES[extension], size_bytes=len(data),
+                            uploaded_by_id=getattr(actor, "id", None))
+    db.session.add(attachment)
+    db.session.flush()
+    record_audit(actor, "attachment.added", attachment, after={"name": name, "project_id": project.id})
+    return attachment
+
+
+# --- loading for pages ---------------------------------------------------------------------------
+
+
+def load_project(project_id: int) -> Project | None:
+    """A project with its account, manager, members, milestones, tasks (with assignees and predecessors)."""
+    return db.session.scalar(
+        sa.select(Project).where(Project.id == project_id).options(
+            selectinload(Project.account), selectinload(Project.manager), selectinload(Project.members),
+            selectinload(Project.milestones).selectinload(Milestone.tasks).options(
+                selectinload(Task.assignee), selectinload(Task.predecessors)),
+        )
+    )
+
+
+def can_view_project(user, project: Project) -> bool:
+    """Admins and leaders see every project; managers and consultants see projects they manage or belong to."""
+    if user.role in ("admin", "leader"):
+        return True
+    if project.manager_id == user.id:
+        return True
+    table = project_members_table()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(table).where(
+        table.c.project_id == project.id, table.c.user_id == user.id)) > 0
+
+
+def visible_projects_filter(user):
+    """A WHERE clause limiting projects to those the user may see (see can_view_project)."""
+    if user.role in ("admin", "leader"):
+        return sa.true()
+    table = project_members_table()
+    return sa.or_(Project.manager_id == user.id,
+                  Project.id.in_(sa.select(table.c.project_id).where(table.c.user_id == user.id)))

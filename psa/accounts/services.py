@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from psa.accounts.models import SEGMENTS, Account
 from psa.auth.models import User
 from psa.core.audit import record_audit, snapshot
+from psa.core.db import contains_pattern
 from psa.core.errors import ValidationError
 from psa.extensions import db
 
@@ -20,8 +21,7 @@ def account_list_query(search: str | None = None, segment: str | None = None):
     """The accounts list as one select: filtered by a name search and segment, owner loaded with it."""
     stmt = sa.select(Account).options(sa.orm.selectinload(Account.owner)).order_by(sa.func.lower(Account.name))
     if search:
-        escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(sa.func.lower(Account.name).like(f"%{escaped}%", escape="\\"))
+        stmt = stmt.where(sa.func.lower(Account.name).like(contains_pattern(search), escape="\\"))
     if segment in SEGMENTS:
         stmt = stmt.where(Account.segment == segment)
     return stmt

@@ -23,6 +23,7 @@ from psa.admin.models import Holiday
 from psa.auth import services as user_services
 from psa.auth.models import ROLE_LABELS, User
 from psa.core.auth import permission_required
+from psa.core.db import contains_pattern
 from psa.core.errors import ValidationError, apply_errors
 from psa.core.forms import choices
 from psa.core.mail import dispatch_outbox
@@ -56,8 +57,8 @@ def users():
     role = request.args.get("role", "")
     stmt = sa.select(User).order_by(User.is_active_user.desc(), sa.func.lower(User.name))
     if search:
-        like = f"%{search.lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like), User.email.like(like)))
+        like = contains_pattern(search)
+        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like, escape="\\"), User.email.like(like, escape="\\")))
     if role in ROLE_LABELS:
         stmt = stmt.where(User.role == role)
     return render_template("admin/users.html", page=paginate(stmt), search=search, role=role,

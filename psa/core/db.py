@@ -56,3 +56,9 @@ class Model(DeclarativeBase):
     def __repr__(self) -> str:
         fields = " ".join(f"{name}={getattr(self, name, None)!r}" for name in self.__repr_fields__)
         return f"<{type(self).__name__} {getattr(self, 'id', None)}{' ' + fields if fields else ''}>"
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, lower-cased, with %, _ and \\ taken literally (escape='\\')."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

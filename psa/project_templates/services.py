@@ -343,8 +343,10 @@ def set_predecessors(actor, task: TemplateTask, predecessor_ids: list[int]) -> T
     if cycle:
         path = " → ".join(f"“{names[i]}”" for i in cycle)
         raise ValidationError({"predecessors": f"That would make a cycle: {path}."})
-    task.predecessors = [db.session.get(TemplateTask, i) for i in sorted(wanted)]
-    db.session.flush()
+    db.session.execute(sa.delete(deps).where(deps.c.task_id == task.id))
+    if wanted:
+        db.session.execute(sa.insert(deps), [{"task_id": task.id, "predecessor_id": i} for i in sorted(wanted)])
+    db.session.expire(task, ["predecessors"])
     return task
 
 
@@ -486,8 +488,12 @@ def _fill_version(version: TemplateVersion, data: dict) -> None:
         unknown = [k for k in keys if k not in by_key]
         if unknown:
             raise ValidationError({"predecessors": f"“{task.name}” names unknown predecessors {unknown}"})
-        task.predecessors = [by_key[k] for k in keys]
         graph[task.id] = {by_key[k].id for k in keys}
+    rows = [{"task_id": task_id, "predecessor_id": p} for task_id, preds in graph.items() for p in sorted(preds)]
+    if rows:
+        from psa.project_templates.models import template_task_dependencies
+
+        db.session.execute(sa.insert(template_task_dependencies), rows)
     for task, _ in wanted:
         cycle = find_cycle(graph, task.id)
         if cycle:

@@ -112,6 +112,13 @@ class HolidayForm(FlaskForm):
     submit = SubmitField("Add holiday")
 
 
+class LoadHolidaysForm(FlaskForm):
+    country = SelectField("Country", validate_choice=True)
+    year = IntegerField("Year", validators=[InputRequired(message="Enter a year from 1970 to 2100."),
+                                            NumberRange(min=1970, max=2100, message="Enter a year from 1970 to 2100.")])
+    submit = SubmitField("Load public holidays")
+
+
 class LogoForm(FlaskForm):
     logo = FileField("Logo (PNG, JPEG or WebP, at most 512 KB)", validators=[FileRequired(message="Choose a file.")])
     submit = SubmitField("Upload logo")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -14,6 +16,7 @@ from psa.admin.forms import (
     AccountForm,
     ConfirmForm,
     HolidayForm,
+    LoadHolidaysForm,
     LogoForm,
     NewUserForm,
     SettingsForm,
@@ -215,15 +218,19 @@ def account_edit(account_id: int):
 # --- settings, holidays, branding ----------------------------------------------------------------
 
 
-def _settings_page(form=None, holiday_form=None, logo_form=None, status=200):
+def _settings_page(form=None, holiday_form=None, logo_form=None, load_form=None, status=200):
     settings = admin.get_settings()
+    if load_form is None:
+        load_form = LoadHolidaysForm(formdata=None)
+        load_form.country.choices = choices(admin.holiday_countries())
+        load_form.year.data = date.today().year
     if form is None:
         form = SettingsForm(obj=settings)
         form.working_days.data = list(settings.working_days)
     return render_template(
         "admin/settings.html", form=form, settings=settings,
         holiday_form=holiday_form or HolidayForm(formdata=None), logo_form=logo_form or LogoForm(formdata=None),
-        holidays=admin.list_holidays(), confirm=ConfirmForm(),
+        holidays=admin.list_holidays(), confirm=ConfirmForm(), load_form=load_form,
     ), status
 
 
@@ -263,6 +270,25 @@ def holiday_add():
             flash(f"{holiday.name} on {holiday.day.isoformat()} added.", "success")
             return redirect(url_for("admin.settings", _anchor="holidays"))
     return _settings_page(holiday_form=form, status=400)
+
+
+@bp.route("/settings/holidays/load", methods=["POST"])
+@permission_required("admin.settings")
+def holidays_load():
+    form = LoadHolidaysForm()
+    form.country.choices = choices(admin.holiday_countries())
+    if form.validate_on_submit():
+        try:
+            added = admin.load_public_holidays(current_user, form.country.data, form.year.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{len(added)} public holiday{'s' if len(added) != 1 else ''} of {form.country.data} "
+                  f"for {form.year.data} added; edit the list below.", "success")
+            return redirect(url_for("admin.settings", _anchor="holidays"))
+    return _settings_page(load_form=form, status=400)
 
 
 @bp.route("/settings/holidays/<int:holiday_id>/delete", methods=["POST"])

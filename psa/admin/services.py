@@ -102,6 +102,44 @@ def add_holiday(actor, day: date, name: str) -> Holiday:
     return holiday
 
 
+def holiday_countries() -> list[tuple[str, str]]:
+    """(ISO code, country name) of every country the `holidays` package knows, sorted by name."""
+    from holidays.registry import COUNTRIES
+
+    names = {codes[1]: codes[0] for codes in COUNTRIES.values()}
+    return sorted(((code, re.sub(r"(?<=[a-z])(?=[A-Z])", " ", names.get(code, code)))
+                   for code in holidays_package().list_supported_countries(include_aliases=False)),
+                  key=lambda pair: pair[1])
+
+
+def holidays_package():
+    import holidays
+
+    return holidays
+
+
+def load_public_holidays(actor, country: str, year: int) -> list[Holiday]:
+    """Add a country's public holidays for a year (from the `holidays` package); days already listed are kept."""
+    package = holidays_package()
+    if country not in package.list_supported_countries(include_aliases=False):
+        raise ValidationError({"country": "Choose a country from the list."})
+    if not 1970 <= year <= 2100:
+        raise ValidationError({"year": "Enter a year from 1970 to 2100."})
+    existing = set(db.session.scalars(sa.select(Holiday.day).where(
+        Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31))))
+    added = []
+    for day, name in sorted(package.country_holidays(country, years=year).items()):
+        if day not in existing:
+            holiday = Holiday(day=day, name=name[:120])
+            db.session.add(holiday)
+            added.append(holiday)
+            existing.add(day)
+    db.session.flush()
+    record_audit(actor, "holiday.loaded", get_settings(), after={"country": country, "year": year, "added": len(added)})
+    forget_calendar()
+    return added
+
+
 def delete_holiday(actor, holiday: Holiday) -> None:
     record_audit(actor, "holiday.deleted", holiday, before=snapshot(holiday, ("day", "name")))
     db.session.delete(holiday)

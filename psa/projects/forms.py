@@ -1,0 +1,208 @@
+"""Forms of the project pages. They check the shape of the input (a date is a date, a number a number);
+the rules (who may manage, which account exists, what a fixed fee needs) are the services' to judge."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from psa.core.forms import choices
+from psa.project_templates.models import ASSIGNEE_ROLE_LABELS
+from psa.projects.models import (
+    BILLING_LABELS,
+    CRITERION_STATUS_LABELS,
+    PROJECT_STATUS_LABELS,
+    WORK_STATUS_LABELS,
+)
+
+DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+def lenient_int(value) -> int:
+    """An id from a select: 0 when it is not a number, so the service (not WTForms) says what is wrong."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+class IsoDateField(DateField):
+    """A YYYY-MM-DD date whose parse error says what to type."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, format="%Y-%m-%d", **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(DATE_MESSAGE) from None
+
+
+class IdSelectField(SelectField):
+    """A select of ids whose value must be one of its choices, with a message of ours."""
+
+    def __init__(self, label=None, validators=None, message="Choose an option from the list.", **kwargs):
+        super().__init__(label, validators, coerce=lenient_int, validate_choice=False, **kwargs)
+        self.choice_message = message
+
+    def pre_validate(self, form):
+        if self.choices is not None and self.data not in {value for value, *_ in self.iter_choices()}:
+            raise ValidationError(self.choice_message)
+
+
+class IdMultipleField(SelectMultipleField):
+    """A multi-select of ids; every chosen id must be offered."""
+
+    def __init__(self, label=None, validators=None, message="Choose people from the list.", **kwargs):
+        super().__init__(label, validators, coerce=lenient_int, validate_choice=False, **kwargs)
+        self.choice_message = message
+
+    def pre_validate(self, form):
+        offered = {value for value, *_ in self.iter_choices()} if self.choices is not None else set()
+        if any(value not in offered for value in self.data or ()):
+            raise ValidationError(self.choice_message)
+
+
+def required_date(label: str, **kwargs) -> IsoDateField:
+    return IsoDateField(label, validators=[InputRequired(message=DATE_MESSAGE)], **kwargs)
+
+
+def optional_date(label: str, **kwargs) -> IsoDateField:
+    return IsoDateField(label, validators=[Optional()], **kwargs)
+
+
+def hours_to_minutes(hours: Decimal | None) -> int | None:
+    return None if hours is None else int((hours * 60).to_integral_value())
+
+
+def minutes_to_hours(minutes: int | None) -> Decimal | None:
+    return None if minutes is None else (Decimal(minutes) / 60).quantize(Decimal("0.01"))
+
+
+# --- the project -----------------------------------------------------------------------------------
+
+
+class ProjectForm(FlaskForm):
+    """The details of a project (edit page); ProjectCreateForm adds the template."""
+
+    #: Lenient: an unknown id reaches the service, which answers at the field.
+    account_id = SelectField("Customer account", coerce=lenient_int, validate_choice=False)
+    name = StringField("Project name", validators=[Length(max=200, message="Use at most 200 characters.")],
+                       filters=[lambda v: v.strip() if isinstance(v, str) else v])
+    kickoff_date = required_date("Kickoff date",
+                                 description="Planned dates count working days from it (moved to a working day).")
+    contract_signed_date = optional_date("Contract signed", description="Time to value counts from this day.")
+    target_go_live_date = optional_date("Target go-live",
+                                        description="Leave empty to use the last milestone's due date.")
+    manager_id = SelectField("Project manager", coerce=lenient_int, validate_choice=False)
+    member_ids = IdMultipleField("Members", description="The project manager is always a member.",
+                                 render_kw={"size": 6})
+    billing_model = SelectField("Billing model", choices=choices(BILLING_LABELS.items()), default="fixed_fee",
+                                validate_choice=False)
+    fee_amount = DecimalField(
+        "Fee or not-to-exceed amount", places=2,
+        description="The fixed fee, or the cap of a time-and-materials project (empty for none).",
+        validators=[Optional(), NumberRange(min=0, max=MAX_AMOUNT,
+                                            message="Enter an amount from 0 to 999,999,999,999.99.")])
+    budget_hours = DecimalField(
+        "Budget (hours)", places=2,
+        description="Empty to use the template's estimated hours.",
+        validators=[Optional(), NumberRange(min=0, max=1000000, message="Enter 0 to 1,000,000 hours.")])
+    status = SelectField("Status", choices=choices(PROJECT_STATUS_LABELS.items()), default="active",
+                         validate_choice=False)
+    submit = SubmitField("Save")
+
+
+class ProjectCreateForm(ProjectForm):
+    template_version_id = IdSelectField(
+        "Template", message="Choose a published template, or Blank project.",
+        description="Milestones, tasks and success criteria are copied from the newest published version.")
+    submit = SubmitField("Create project")
+
+
+# --- the plan ---------------------------------------------------------------------------------------
+
+
+class TaskForm(FlaskForm):
+    """The inline form of one task on the project page (each with its own prefix)."""
+
+    status = SelectField("Status", choices=choices(WORK_STATUS_LABELS.items()), validate_choice=False)
+    due_date = required_date("Due")
+    assignee_id = IdSelectField("Assignee", message="Choose a member of the project.")
+    blocked_reason = StringField("Blocked reason", validators=[Length(max=500, message="Use at most 500 characters.")],
+                                 filters=[lambda v: v.strip() if isinstance(v, str) else v])
+    shift_successors = BooleanField("Shift successors by the same working days", default=True)
+    submit = SubmitField("Save")
+
+
+class MilestoneForm(FlaskForm):
+    """The due date of a milestone, and its status when it has no tasks."""
+
+    due_date = required_date("Due")
+    #: Only rendered for a milestone without tasks; a missing value leaves the status alone.
+    status = SelectField("Status", choices=choices(WORK_STATUS_LABELS.items()), validate_choice=False)
+    submit = SubmitField("Save")
+
+
+class NewTaskForm(FlaskForm):
+    milestone_id = IdSelectField("Milestone", message="Choose a milestone of this project.")
+    name = StringField("Task name", validators=[Length(max=200, message="Use at most 200 characters.")])
+    start_date = required_date("Start")
+    duration_days = IntegerField("Duration (working days)", default=1, validators=[
+        InputRequired(message="Enter 1 or more working days."),
+        NumberRange(min=1, max=10000, message="Enter 1 or more working days.")])
+    estimated_hours = DecimalField("Estimated hours", places=2, default=Decimal("0"), validators=[
+        Optional(), NumberRange(min=0, max=100000, message="Enter 0 or more hours.")])
+    assignee_role = SelectField("For", choices=choices(ASSIGNEE_ROLE_LABELS.items()), default="consultant",
+                                validate_choice=False)
+    visibility = SelectField("Visibility", choices=choices([("internal", "Internal"), ("shared", "Shared with customer")]),
+                             default="internal", validate_choice=False)
+    submit = SubmitField("Add task")
+
+
+class NewMilestoneForm(FlaskForm):
+    name = StringField("Milestone name", validators=[Length(max=200, message="Use at most 200 characters.")])
+    due_date = required_date("Due")
+    submit = SubmitField("Add milestone")
+
+
+class CriterionForm(FlaskForm):
+    outcome = StringField("Outcome", validators=[Length(max=200, message="Use at most 200 characters.")])
+    metric = StringField("Metric", validators=[Length(max=200, message="Use at most 200 characters.")])
+    baseline = StringField("Baseline", validators=[Length(max=120, message="Use at most 120 characters.")])
+    target = StringField("Target", validators=[Length(max=120, message="Use at most 120 characters.")])
+    current_value = StringField("Current value", validators=[Length(max=120, message="Use at most 120 characters.")])
+    due_date = optional_date("Due")
+    status = SelectField("Status", choices=choices(CRITERION_STATUS_LABELS.items()), default="not_started",
+                         validate_choice=False)
+    submit = SubmitField("Save")
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Comment", render_kw={"rows": 3})
+    visibility = SelectField("Visibility", choices=choices([("internal", "Internal (team only)"),
+                                                            ("shared", "Shared (shown in the portal)")]),
+                             default="internal", validate_choice=False)
+    submit = SubmitField("Add comment")
+
+
+class AttachmentForm(FlaskForm):
+    file = FileField("File", description="PDF, images, office documents, text, CSV or ZIP; at most 10 MB.")
+    task_id = IdSelectField("Task", message="Choose a task of this project.")
+    submit = SubmitField("Upload")

@@ -306,3 +306,21 @@ def test_shifting_successors_moves_them_by_the_same_working_days(ctx, make):
     # without shifting, the successors stay
     update_task(manager, tasks["A"], due_date=D(2026, 11, 16), shift_successors=False)
     assert tasks["B"].due_date == D(2026, 11, 17)
+
+
+def test_the_schedule_job_refreshes_stale_projects_once_a_day(ctx, make):
+    from psa.projects.models import Project
+    from psa.projects.services import create_project, org_today
+    from psa.projects.tasks import refresh_schedules_job
+    from psa.extensions import db
+
+    manager = make.user(role="manager")
+    project = create_project(manager, account=make.account(), name="Blank", kickoff_date=D(2026, 11, 9),
+                             manager=manager, billing_model="non_billable")
+    db.session.commit()
+    assert refresh_schedules_job() == 0  # refreshed today when it was created
+    db.session.get(Project, project.id).schedule_refreshed_on = D(2020, 1, 1)
+    db.session.commit()
+    assert refresh_schedules_job() == 1
+    assert db.session.get(Project, project.id).schedule_refreshed_on == org_today()
+    assert refresh_schedules_job() == 0

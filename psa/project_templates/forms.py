@@ -9,7 +9,7 @@ the template services hold the rules (ranges, names, cycles) and their messages.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -48,25 +48,20 @@ class WholeNumberField(IntegerField):
 
 
 class NumberField(DecimalField):
-    """A decimal input that refuses NaN and infinity, which Decimal() would otherwise accept."""
+    """A decimal input that says what to type, and refuses NaN and infinity (which Decimal() accepts)."""
 
     def process_formdata(self, valuelist):
         if not valuelist or valuelist[0] in ("", None):
             self.data = None
             return
-        super().process_formdata(valuelist)
-        if self.data is not None and not self.data.is_finite():
+        try:
+            self.data = Decimal(valuelist[0].strip())
+        except (InvalidOperation, ValueError):
             self.data = None
-            raise ValueError("Enter a number.")
-
-    def process_formdata_error(self):  # pragma: no cover - kept for WTForms API symmetry
-        return None
-
-
-def _decimal_message(form, field):
-    """Parse errors of DecimalField read "Not a valid decimal value"; say what to type instead."""
-    if field.process_errors:
-        field.process_errors[:] = ["Enter a number."]
+            raise ValueError("Enter a number, like 12.5.") from None
+        if not self.data.is_finite():
+            self.data = None
+            raise ValueError("Enter a number, like 12.5.")
 
 
 def hours_to_minutes(hours: Decimal | None) -> int:
@@ -127,7 +122,7 @@ class MilestoneForm(_BuilderForm):
     offset_days = WholeNumberField("Due (working days after kickoff)", default=0,
                                    render_kw={"inputmode": "numeric"})
     fee_share_percent = NumberField("Fee share (%)", places=2, default=Decimal("0"),
-                                    validators=[_decimal_message], render_kw={"inputmode": "decimal"})
+                                    render_kw={"inputmode": "decimal"})
     is_customer_visible = BooleanField("Customer-visible", default=True)
     requires_signoff = BooleanField("Requires customer sign-off")
     is_first_value = BooleanField("First value (time to value stops here)")
@@ -145,7 +140,7 @@ class TaskForm(_BuilderForm):
                                    render_kw={"inputmode": "numeric"})
     duration_days = WholeNumberField("Duration (working days)", default=1, render_kw={"inputmode": "numeric"})
     estimated_hours = NumberField("Estimated hours", places=2, default=Decimal("0"),
-                                  validators=[_decimal_message, _hours], render_kw={"inputmode": "decimal"})
+                                  validators=[_hours], render_kw={"inputmode": "decimal"})
     assignee_role = SelectField("Assignee", choices=choices(ASSIGNEE_ROLE_LABELS.items()), default="consultant",
                                 validate_choice=False)
     visibility = SelectField("Visibility", choices=choices(VISIBILITY_LABELS.items()), default="internal",

@@ -42,7 +42,7 @@ DUE_SOON_DAYS = 14
 BLOCK_LIMIT = 20
 HEALTH_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
 #: Status filter choices: the open ones (the default), everything, or one status.
-STATUS_CHOICES = [("open", "Open (planned, active, on hold)"), ("all", "All statuses"),
+STATUS_CHOICES = [("open", "Open projects"), ("all", "All statuses"),
                   *((s, PROJECT_STATUS_LABELS[s]) for s in PROJECT_STATUSES)]
 #: Health sorts by severity: green < amber < red.
 _HEALTH_RANK = sa.case({"green": 0, "amber": 1, "red": 2}, value=Project.health, else_=0)
@@ -86,8 +86,8 @@ class Filters:
             where.append(Project.status.in_(OPEN_PROJECT_STATUSES))
         elif self.status != "all":
             where.append(Project.status == self.status)
-        if with_health and self.health:
-            where.append(Project.health == self.health)
+        if with_health and self.health:  # a cancelled project has no health worth the name
+            where.extend([Project.health == self.health, Project.status != "cancelled"])
         if self.manager is not None:
             where.append(Project.manager_id == self.manager)
         if self.account is not None:
@@ -144,11 +144,11 @@ def _filter_options(visible) -> dict:
 
 def _health_counts(visible, filters: Filters) -> dict[str, int]:
     """Projects per health in the filtered set (every filter but health itself, so the counts can be
-    used to narrow by health), in one GROUP BY query."""
+    used to narrow by health; cancelled projects left out), in one GROUP BY query."""
     rows = db.session.execute(
         sa.select(Project.health, sa.func.count(Project.id))
         .join(Account, Account.id == Project.account_id)
-        .where(visible, *filters.clauses(with_health=False))
+        .where(visible, Project.status != "cancelled", *filters.clauses(with_health=False))
         .group_by(Project.health)).all()
     counts = dict.fromkeys(HEALTHS, 0)
     counts.update({health: count for health, count in rows})

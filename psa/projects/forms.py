@@ -57,12 +57,17 @@ class IsoDateField(DateField):
 class IdSelectField(SelectField):
     """A select of ids whose value must be one of its choices, with a message of ours."""
 
-    def __init__(self, label=None, validators=None, message="Choose an option from the list.", **kwargs):
+    def __init__(self, label=None, validators=None, message="Choose an option from the list.", zero_ok=True,
+                 **kwargs):
         super().__init__(label, validators, coerce=lenient_int, validate_choice=False, **kwargs)
+        self.type = "SelectField"  # drawn as a select by bootstrap5/form.html's render_field
         self.choice_message = message
+        #: Whether the 0 option ("none", "blank project") is an answer or only a prompt.
+        self.zero_ok = zero_ok
 
     def pre_validate(self, form):
-        if self.choices is not None and self.data not in {value for value, *_ in self.iter_choices()}:
+        offered = {value for value, *_ in self.iter_choices()} if self.choices is not None else set()
+        if self.data not in offered or (self.data == 0 and not self.zero_ok):
             raise ValidationError(self.choice_message)
 
 
@@ -71,6 +76,7 @@ class IdMultipleField(SelectMultipleField):
 
     def __init__(self, label=None, validators=None, message="Choose people from the list.", **kwargs):
         super().__init__(label, validators, coerce=lenient_int, validate_choice=False, **kwargs)
+        self.type = "SelectField"  # drawn as a select by bootstrap5/form.html's render_field
         self.choice_message = message
 
     def pre_validate(self, form):
@@ -136,10 +142,19 @@ class ProjectCreateForm(ProjectForm):
     submit = SubmitField("Create project")
 
 
-# --- the plan ---------------------------------------------------------------------------------------
+# --- the forms of the project page ------------------------------------------------------------------
 
 
-class TaskForm(FlaskForm):
+class PageForm(FlaskForm):
+    """A form of the project page, which holds many, each under its own prefix. Their CSRF token is checked
+    once for every POST by the app-wide CSRFProtect (a prefixed form would otherwise expect its own
+    "<prefix>-csrf_token"), and the page writes one plain csrf_token input per form."""
+
+    class Meta:
+        csrf = False
+
+
+class TaskForm(PageForm):
     """The inline form of one task on the project page (each with its own prefix)."""
 
     status = SelectField("Status", choices=choices(WORK_STATUS_LABELS.items()), validate_choice=False)
@@ -151,7 +166,7 @@ class TaskForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class MilestoneForm(FlaskForm):
+class MilestoneForm(PageForm):
     """The due date of a milestone, and its status when it has no tasks."""
 
     due_date = required_date("Due")
@@ -160,8 +175,8 @@ class MilestoneForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class NewTaskForm(FlaskForm):
-    milestone_id = IdSelectField("Milestone", message="Choose a milestone of this project.")
+class NewTaskForm(PageForm):
+    milestone_id = IdSelectField("Milestone", message="Choose a milestone of this project.", zero_ok=False)
     name = StringField("Task name", validators=[Length(max=200, message="Use at most 200 characters.")])
     start_date = required_date("Start")
     duration_days = IntegerField("Duration (working days)", default=1, validators=[
@@ -176,13 +191,13 @@ class NewTaskForm(FlaskForm):
     submit = SubmitField("Add task")
 
 
-class NewMilestoneForm(FlaskForm):
+class NewMilestoneForm(PageForm):
     name = StringField("Milestone name", validators=[Length(max=200, message="Use at most 200 characters.")])
     due_date = required_date("Due")
     submit = SubmitField("Add milestone")
 
 
-class CriterionForm(FlaskForm):
+class CriterionForm(PageForm):
     outcome = StringField("Outcome", validators=[Length(max=200, message="Use at most 200 characters.")])
     metric = StringField("Metric", validators=[Length(max=200, message="Use at most 200 characters.")])
     baseline = StringField("Baseline", validators=[Length(max=120, message="Use at most 120 characters.")])
@@ -194,7 +209,7 @@ class CriterionForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class CommentForm(FlaskForm):
+class CommentForm(PageForm):
     body = TextAreaField("Comment", render_kw={"rows": 3})
     visibility = SelectField("Visibility", choices=choices([("internal", "Internal (team only)"),
                                                             ("shared", "Shared (shown in the portal)")]),
@@ -202,7 +217,7 @@ class CommentForm(FlaskForm):
     submit = SubmitField("Add comment")
 
 
-class AttachmentForm(FlaskForm):
+class AttachmentForm(PageForm):
     file = FileField("File", description="PDF, images, office documents, text, CSV or ZIP; at most 10 MB.")
     task_id = IdSelectField("Task", message="Choose a task of this project.")
     submit = SubmitField("Upload")

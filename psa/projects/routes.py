@@ -1,1 +1,518 @@
-"""Project pages (filled in below)."""
+"""Project pages: creating a project, the project page (plan, timeline, success plan, comments, files,
+activity) and its forms, editing the details, and file downloads.
+
+Every view: load (404), authorize (403 unless the user may see the project), call one service, respond.
+A failed form re-renders the project page with that form's messages at its fields (HTTP 400).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from psa.accounts.models import Account
+from psa.auth.models import User
+from psa.core.auth import permission_required
+from psa.core.errors import ValidationError, apply_errors
+from psa.core.forms import choices
+from psa.core.models import AuditEvent
+from psa.extensions import db
+from psa.project_templates.models import TemplateVersion
+from psa.project_templates.services import published_versions
+from psa.projects import bp, services
+from psa.projects.forms import (
+    AttachmentForm,
+    CommentForm,
+    CriterionForm,
+    MilestoneForm,
+    NewMilestoneForm,
+    NewTaskForm,
+    ProjectCreateForm,
+    ProjectForm,
+    TaskForm,
+    hours_to_minutes,
+    minutes_to_hours,
+)
+from psa.projects.models import (
+    BILLING_LABELS,
+    CRITERION_STATUS_LABELS,
+    PROJECT_STATUS_LABELS,
+    WORK_STATUS_LABELS,
+    Attachment,
+    Comment,
+    Milestone,
+    Project,
+    SuccessCriterion,
+    Task,
+)
+from psa.projects.timeline import build_timeline
+
+#: How many comments and activity events the project page shows (newest first).
+COMMENT_LIMIT = 100
+ACTIVITY_LIMIT = 50
+#: Audit object types that belong to a project, and how the activity feed names them.
+ACTIVITY_OBJECTS = {"project": "Project", "milestone": "Milestone", "task": "Task",
+                    "successcriterion": "Success criterion", "attachment": "File"}
+ACTION_LABELS = {
+    "project.created": "created", "project.updated": "changed", "task.created": "added", "task.updated": "changed",
+    "task.shifted": "shifted", "milestone.created": "added", "milestone.updated": "changed",
+    "milestone.status_changed": "changed", "criterion.saved": "saved", "attachment.added": "uploaded",
+}
+FIELD_LABELS = {
+    "status": "status", "due_date": "due", "start_date": "start", "assignee_id": "assignee",
+    "blocked_reason": "blocked reason", "name": "name", "account_id": "account", "kickoff_date": "kickoff",
+    "contract_signed_date": "contract signed", "target_go_live_date": "target go-live", "manager_id": "manager",
+    "billing_model": "billing", "fee_amount": "fee", "budget_minutes": "budget (minutes)", "outcome": "outcome",
+    "metric": "metric", "baseline": "baseline", "target": "target", "current_value": "current value",
+}
+HEALTH_BADGES = {"green": ("On track", "text-bg-success"), "amber": ("At risk", "text-bg-warning"),
+                 "red": ("Off track", "text-bg-danger")}
+WORK_STATUS_BADGES = {"todo": "text-bg-light border", "in_progress": "text-bg-primary", "blocked": "text-bg-danger",
+                      "done": "text-bg-success"}
+CRITERION_STATUS_BADGES = {"not_started": "text-bg-light border", "on_track": "text-bg-success",
+                           "at_risk": "text-bg-warning", "achieved": "text-bg-primary", "missed": "text-bg-danger"}
+
+
+# --- loading and authorizing ---------------------------------------------------------------------
+
+
+def _get_or_404(model, object_id: int):
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def _authorize(project: Project) -> Project:
+    if not services.can_view_project(current_user, project):
+        abort(403)
+    return project
+
+
+def _viewable_project(project_id: int) -> Project:
+    """The project with everything the page draws (services.load_project), or 404; 403 if not visible."""
+    project = services.load_project(project_id)
+    if project is None:
+        abort(404)
+    return _authorize(project)
+
+
+def _user_or_none(user_id: int) -> User | None:
+    return db.session.get(User, user_id) if user_id else None
+
+
+# --- choices -------------------------------------------------------------------------------------
+
+
+def _active_users(*roles: str):
+    stmt = sa.select(User.id, User.name).where(User.is_active_user.is_(True)).order_by(User.name)
+    if roles:
+        stmt = stmt.where(User.role.in_(roles))
+    return db.session.execute(stmt).all()
+
+
+def _project_form_choices(form: ProjectForm, project: Project | None = None) -> None:
+    accounts = db.session.execute(sa.select(Account.id, Account.name).order_by(Account.name)).all()
+    form.account_id.choices = choices([(0, "— Choose an account —"), *[(a.id, a.name) for a in accounts]])
+    managers = [(u.id, u.name) for u in _active_users("admin", "leader", "manager")]
+    members = [(u.id, u.name) for u in _active_users()]
+    if project is not None:  # people on the project stay selectable even once deactivated
+        known = {user_id for user_id, _ in members}
+        members += [(u.id, f"{u.name} (inactive)") for u in project.members if u.id not in known]
+        if project.manager_id not in {user_id for user_id, _ in managers}:
+            managers.append((project.manager.id, project.manager.name))
+    form.manager_id.choices = choices([(0, "— Choose a project manager —"), *managers])
+    form.member_ids.choices = choices(members)
+    if isinstance(form, ProjectCreateForm):
+        form.template_version_id.choices = choices([(0, "Blank project"), *published_versions()])
+
+
+def _project_fields(form: ProjectForm) -> dict:
+    """The form's values as create_project / update_project take them (objects, minutes)."""
+    member_ids = [i for i in form.member_ids.data or () if i]
+    members = db.session.scalars(sa.select(User).where(User.id.in_(member_ids))).all() if member_ids else []
+    return dict(
+        account=db.session.get(Account, form.account_id.data) if form.account_id.data else None,
+        name=form.name.data or "", kickoff_date=form.kickoff_date.data,
+        contract_signed_date=form.contract_signed_date.data, target_go_live_date=form.target_go_live_date.data,
+        manager=_user_or_none(form.manager_id.data), members=members, billing_model=form.billing_model.data,
+        fee_amount=form.fee_amount.data, budget_minutes=hours_to_minutes(form.budget_hours.data),
+    )
+
+
+def _member_choices(members, current: User | None = None):
+    pairs = [(0, "— Unassigned —"), *[(u.id, u.name) for u in members]]
+    if current is not None and current.id not in {u.id for u in members}:
+        pairs.append((current.id, f"{current.name} (not a member)"))
+    return choices(pairs)
+
+
+def _project_members(project_id: int) -> list[User]:
+    table = services.project_members_table()
+    return db.session.scalars(sa.select(User).join(table, table.c.user_id == User.id)
+                              .where(table.c.project_id == project_id).order_by(User.name)).all()
+
+
+def _milestone_choices(project_id: int):
+    rows = db.session.execute(sa.select(Milestone.id, Milestone.name).where(Milestone.project_id == project_id)
+                              .order_by(Milestone.position)).all()
+    return choices([(0, "— Choose a milestone —"), *[(r.id, r.name) for r in rows]])
+
+
+def _task_choices(project_id: int):
+    rows = db.session.execute(sa.select(Task.id, Task.name).join(Milestone, Milestone.id == Task.milestone_id)
+                              .where(Task.project_id == project_id).order_by(Milestone.position, Task.position)).all()
+    return choices([(0, "— The project —"), *[(r.id, r.name) for r in rows]])
+
+
+# --- the project page ----------------------------------------------------------------------------
+
+
+def _activity(project: Project, names: dict, people: dict) -> list[dict]:
+    """The newest audit events of the project and of its milestones, tasks, criteria and files, as lines."""
+    def ids(model):
+        return sa.select(model.id).where(model.project_id == project.id)
+
+    events = db.session.scalars(
+        sa.select(AuditEvent).options(joinedload(AuditEvent.actor)).where(sa.or_(
+            sa.and_(AuditEvent.object_type == "project", AuditEvent.object_id == project.id),
+            sa.and_(AuditEvent.object_type == "milestone", AuditEvent.object_id.in_(ids(Milestone))),
+            sa.and_(AuditEvent.object_type == "task", AuditEvent.object_id.in_(ids(Task))),
+            sa.and_(AuditEvent.object_type == "successcriterion", AuditEvent.object_id.in_(ids(SuccessCriterion))),
+            sa.and_(AuditEvent.object_type == "attachment", AuditEvent.object_id.in_(ids(Attachment))),
+        )).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(ACTIVITY_LIMIT)
+    ).all()
+
+    def shown(field, value):
+        if value is None or value == "":
+            return "—"
+        if field in ("assignee_id", "manager_id"):
+            return people.get(value, f"user #{value}")
+        if field == "status":
+            return WORK_STATUS_LABELS.get(value) or CRITERION_STATUS_LABELS.get(value) \
+                or PROJECT_STATUS_LABELS.get(value, value)
+        if field == "billing_model":
+            return BILLING_LABELS.get(value, value)
+        return value
+
+    lines = []
+    for event in events:
+        changes = []
+        if event.before is not None and event.after:
+            changes = [(FIELD_LABELS.get(k, k.replace("_", " ")), shown(k, event.before.get(k)), shown(k, v))
+                       for k, v in event.after.items()]
+        lines.append({
+            "event": event,
+            "actor": event.actor.name if event.actor else "System",
+            "verb": ACTION_LABELS.get(event.action, event.action),
+            "kind": ACTIVITY_OBJECTS.get(event.object_type, event.object_type),
+            "name": names.get((event.object_type, event.object_id), f"#{event.object_id}"),
+            "changes": changes,
+        })
+    return lines
+
+
+def _render_page(project: Project, status: int = 200, **forms):
+    """The project page. `forms` replaces the blank form(s) of the one that failed: task_forms,
+    milestone_forms, criterion_forms (dicts by id), new_task_form, new_milestone_form, new_criterion_form,
+    comment_form, attachment_form; failed names the section to point at."""
+    failed = forms.pop("failed", None)
+    today = services.org_today()
+    criteria = db.session.scalars(sa.select(SuccessCriterion).where(SuccessCriterion.project_id == project.id)
+                                  .order_by(SuccessCriterion.position, SuccessCriterion.id)).all()
+    comments = db.session.scalars(
+        sa.select(Comment).options(joinedload(Comment.author)).where(Comment.project_id == project.id)
+        .order_by(Comment.created_at.desc(), Comment.id.desc()).limit(COMMENT_LIMIT)).all()
+    attachments = db.session.execute(
+        sa.select(Attachment, User.name.label("uploader")).outerjoin(User, User.id == Attachment.uploaded_by_id)
+        .where(Attachment.project_id == project.id).order_by(Attachment.created_at.desc(), Attachment.id.desc())
+    ).all()
+
+    tasks = [t for m in project.milestones for t in m.tasks]
+    task_names = {t.id: t.name for t in tasks}
+    names = {("project", project.id): project.name,
+             **{("milestone", m.id): m.name for m in project.milestones},
+             **{("task", t.id): t.name for t in tasks},
+             **{("successcriterion", c.id): c.outcome for c in criteria},
+             **{("attachment", row.Attachment.id): row.Attachment.original_name for row in attachments}}
+    people = {u.id: u.name for u in project.members} | {project.manager.id: project.manager.name}
+    people |= {t.assignee.id: t.assignee.name for t in tasks if t.assignee is not None}
+
+    task_forms = forms.pop("task_forms", {})
+    for task in tasks:
+        form = task_forms.get(task.id) or TaskForm(formdata=None, obj=task, prefix=f"task-{task.id}")
+        if task.id not in task_forms:
+            form.assignee_id.data = task.assignee_id or 0
+        form.assignee_id.choices = _member_choices(project.members, task.assignee)
+        task_forms[task.id] = form
+    milestone_forms = forms.pop("milestone_forms", {})
+    for milestone in project.milestones:
+        milestone_forms.setdefault(milestone.id, MilestoneForm(formdata=None, obj=milestone,
+                                                               prefix=f"milestone-{milestone.id}"))
+    criterion_forms = forms.pop("criterion_forms", {})
+    for criterion in criteria:
+        criterion_forms.setdefault(criterion.id, CriterionForm(formdata=None, obj=criterion,
+                                                               prefix=f"criterion-{criterion.id}"))
+    new_task_form = forms.pop("new_task_form", None) or NewTaskForm(formdata=None, prefix="new-task")
+    new_task_form.milestone_id.choices = choices(
+        [(0, "— Choose a milestone —"), *[(m.id, m.name) for m in project.milestones]])
+    attachment_form = forms.pop("attachment_form", None) or AttachmentForm(formdata=None, prefix="attachment")
+    attachment_form.task_id.choices = choices([(0, "— The project —"), *[(t.id, t.name) for t in tasks]])
+
+    return render_template(
+        "projects/show.html", project=project, today=today, tasks=tasks, task_names=task_names,
+        criteria=criteria, comments=comments, attachments=attachments,
+        activity=_activity(project, names, people),
+        timeline=build_timeline(project.milestones, today, project.kickoff_date),
+        days_since_contract=(today - project.contract_signed_date).days if project.contract_signed_date else None,
+        task_forms=task_forms, milestone_forms=milestone_forms, criterion_forms=criterion_forms,
+        new_task_form=new_task_form,
+        new_milestone_form=forms.pop("new_milestone_form", None) or NewMilestoneForm(formdata=None,
+                                                                                      prefix="new-milestone"),
+        new_criterion_form=forms.pop("new_criterion_form", None) or CriterionForm(formdata=None,
+                                                                                   prefix="new-criterion"),
+        comment_form=forms.pop("comment_form", None) or CommentForm(formdata=None, prefix="comment"),
+        attachment_form=attachment_form, failed=failed,
+        health_badges=HEALTH_BADGES, status_labels=WORK_STATUS_LABELS, status_badges=WORK_STATUS_BADGES,
+        criterion_labels=CRITERION_STATUS_LABELS, criterion_badges=CRITERION_STATUS_BADGES,
+        project_status_labels=PROJECT_STATUS_LABELS, billing_labels=BILLING_LABELS,
+        minutes_to_hours=minutes_to_hours,
+    ), status
+
+
+def _failed(project_id: int, anchor: str, label: str, **forms):
+    """Roll the failed change back and show the page again with the form's messages."""
+    db.session.rollback()
+    return _render_page(_viewable_project(project_id), status=400, failed={"anchor": anchor, "label": label},
+                        **forms)
+
+
+def _back(project_id: int, anchor: str, message: str):
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("projects.show", project_id=project_id, _anchor=anchor))
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required("projects.create")
+def new():
+    form = ProjectCreateForm()
+    _project_form_choices(form)
+    if request.method == "GET":
+        form.account_id.data = request.args.get("account_id", 0, type=int)
+        form.manager_id.data = current_user.id
+        form.kickoff_date.data = services.org_today()
+    if form.validate_on_submit():
+        version_id = form.template_version_id.data
+        try:
+            project = services.create_project(
+                current_user, template_version=db.session.get(TemplateVersion, version_id) if version_id else None,
+                **_project_fields(form))
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Project {project.name} created.", "success")
+            return redirect(url_for("projects.show", project_id=project.id))
+    return render_template("projects/form.html", form=form, project=None), 400 if form.errors else 200
+
+
+@bp.route("/<int:project_id>")
+@permission_required("projects.view")
+def show(project_id: int):
+    return _render_page(_viewable_project(project_id))
+
+
+@bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
+@permission_required("projects.edit")
+def edit(project_id: int):
+    project = _viewable_project(project_id)
+    form = ProjectForm(obj=project)
+    _project_form_choices(form, project)
+    if request.method == "GET":
+        form.member_ids.data = [u.id for u in project.members]
+        form.budget_hours.data = minutes_to_hours(project.budget_minutes)
+    if form.validate_on_submit():
+        try:
+            services.update_project(current_user, project, status=form.status.data, **_project_fields(form))
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Project {form.name.data} saved.", "success")
+            return redirect(url_for("projects.show", project_id=project_id))
+    return render_template("projects/form.html", form=form, project=project), 400 if form.errors else 200
+
+
+@bp.route("/tasks/<int:task_id>", methods=["POST"])
+@permission_required("projects.view")
+def task_update(task_id: int):
+    task = _get_or_404(Task, task_id)
+    _authorize(_get_or_404(Project, task.project_id))
+    form = TaskForm(prefix=f"task-{task.id}")
+    form.assignee_id.choices = _member_choices(_project_members(task.project_id),
+                                               _user_or_none(task.assignee_id))
+    if form.validate_on_submit():
+        try:
+            services.update_task(current_user, task, status=form.status.data, due_date=form.due_date.data,
+                                 assignee=_user_or_none(form.assignee_id.data),
+                                 blocked_reason=form.blocked_reason.data or "",
+                                 shift_successors=form.shift_successors.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            return _back(task.project_id, f"task-{task.id}", f"Task “{task.name}” saved.")
+    return _failed(task.project_id, f"task-{task.id}", f"Task “{task.name}”", task_forms={task.id: form})
+
+
+@bp.route("/milestones/<int:milestone_id>", methods=["POST"])
+@permission_required("projects.view")
+def milestone_update(milestone_id: int):
+    milestone = _get_or_404(Milestone, milestone_id)
+    _authorize(_get_or_404(Project, milestone.project_id))
+    form = MilestoneForm(prefix=f"milestone-{milestone.id}")
+    if form.validate_on_submit():
+        try:
+            services.update_milestone(current_user, milestone, due_date=form.due_date.data,
+                                      status=form.status.data or None)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            return _back(milestone.project_id, f"milestone-{milestone.id}", f"Milestone “{milestone.name}” saved.")
+    return _failed(milestone.project_id, f"milestone-{milestone.id}", f"Milestone “{milestone.name}”",
+                   milestone_forms={milestone.id: form})
+
+
+@bp.route("/<int:project_id>/tasks", methods=["POST"])
+@permission_required("projects.view")
+def task_add(project_id: int):
+    project = _authorize(_get_or_404(Project, project_id))
+    form = NewTaskForm(prefix="new-task")
+    form.milestone_id.choices = _milestone_choices(project.id)
+    if form.validate_on_submit():
+        try:
+            task = services.add_task_to_milestone(
+                current_user, db.session.get(Milestone, form.milestone_id.data), name=form.name.data or "",
+                start_date=form.start_date.data, duration_days=form.duration_days.data,
+                estimated_minutes=hours_to_minutes(form.estimated_hours.data) or 0,
+                assignee_role=form.assignee_role.data, visibility=form.visibility.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            return _back(project.id, f"task-{task.id}", f"Task “{task.name}” added.")
+    return _failed(project.id, "add-task", "The new task", new_task_form=form)
+
+
+@bp.route("/<int:project_id>/milestones", methods=["POST"])
+@permission_required("projects.view")
+def milestone_add(project_id: int):
+    project = _authorize(_get_or_404(Project, project_id))
+    form = NewMilestoneForm(prefix="new-milestone")
+    if form.validate_on_submit():
+        try:
+            milestone = services.add_milestone_to_project(current_user, project, name=form.name.data or "",
+                                                          due_date=form.due_date.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            return _back(project.id, f"milestone-{milestone.id}", f"Milestone “{milestone.name}” added.")
+    return _failed(project.id, "add-milestone", "The new milestone", new_milestone_form=form)
+
+
+def _criterion_fields(form: CriterionForm) -> dict:
+    return {name: getattr(form, name).data for name in services.CRITERION_FIELDS}
+
+
+@bp.route("/<int:project_id>/criteria", methods=["POST"])
+@permission_required("projects.view")
+def criterion_add(project_id: int):
+    project = _authorize(_get_or_404(Project, project_id))
+    form = CriterionForm(prefix="new-criterion")
+    if form.validate_on_submit():
+        try:
+            services.save_criterion(current_user, project, **_criterion_fields(form))
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            return _back(project.id, "success-plan", "Success criterion added.")
+    return _failed(project.id, "add-criterion", "The new success criterion", new_criterion_form=form)
+
+
+@bp.route("/criteria/<int:criterion_id>", methods=["POST"])
+@permission_required("projects.view")
+def criterion_update(criterion_id: int):
+    criterion = _get_or_404(SuccessCriterion, criterion_id)
+    project = _authorize(_get_or_404(Project, criterion.project_id))
+    form = CriterionForm(prefix=f"criterion-{criterion.id}")
+    if form.validate_on_submit():
+        try:
+            services.save_criterion(current_user, project, criterion, **_criterion_fields(form))
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            return _back(project.id, f"criterion-{criterion.id}", "Success criterion saved.")
+    return _failed(project.id, f"criterion-{criterion.id}", "The success criterion",
+                   criterion_forms={criterion.id: form})
+
+
+@bp.route("/<int:project_id>/comments", methods=["POST"])
+@permission_required("projects.view")
+def comment_add(project_id: int):
+    project = _authorize(_get_or_404(Project, project_id))
+    form = CommentForm(prefix="comment")
+    if form.validate_on_submit():
+        try:
+            services.add_comment(current_user, project, body=form.body.data or "", visibility=form.visibility.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            return _back(project.id, "comments", "Comment added.")
+    return _failed(project.id, "comments", "The comment", comment_form=form)
+
+
+@bp.route("/<int:project_id>/attachments", methods=["POST"])
+@permission_required("projects.view")
+def attachment_add(project_id: int):
+    project = _authorize(_get_or_404(Project, project_id))
+    form = AttachmentForm(prefix="attachment")
+    form.task_id.choices = _task_choices(project.id)
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            services.add_attachment(current_user, project, filename=getattr(upload, "filename", "") or "",
+                                    data=upload.read() if upload else b"",
+                                    task=db.session.get(Task, form.task_id.data) if form.task_id.data else None)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            return _back(project.id, "attachments", f"{Path(upload.filename).name} uploaded.")
+    return _failed(project.id, "attachments", "The upload", attachment_form=form)
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@permission_required("projects.view")
+def attachment_download(attachment_id: int):
+    attachment = _get_or_404(Attachment, attachment_id)
+    _authorize(_get_or_404(Project, attachment.project_id))
+    path = services.attachment_folder() / attachment.stored_name
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                     download_name=attachment.original_name, max_age=0)

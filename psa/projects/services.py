@@ -399,8 +399,9 @@ def successors_of(task_id: int, project_id: int) -> list[int]:
     return found
 
 
-def _sync_milestone_status(milestone_id: int) -> None:
-    """A milestone is done when all its tasks are done; otherwise its status follows its tasks."""
+def _sync_milestone_status(milestone_id: int, actor=None) -> None:
+    """A milestone is done when all its tasks are done; otherwise its status follows its tasks. The change
+    is recorded as the act of whoever changed the task."""
     milestone = db.session.get(Milestone, milestone_id)
     statuses = db.session.scalars(sa.select(Task.status).where(Task.milestone_id == milestone_id)).all()
     if not statuses:
@@ -417,7 +418,7 @@ def _sync_milestone_status(milestone_id: int) -> None:
     if new != milestone.status:
         milestone.status = new
         milestone.completed_at = utcnow() if new == "done" else None
-        record_audit(None, "milestone.status_changed", milestone, before, snapshot(milestone, ("status",)))
+        record_audit(actor, "milestone.status_changed", milestone, before, snapshot(milestone, ("status",)))
 
 
 def update_task(actor, task: Task, *, status: str | None = None, due_date: date | None = None,
@@ -466,7 +467,7 @@ def update_task(actor, task: Task, *, status: str | None = None, due_date: date 
     after = snapshot(task, TASK_AUDIT_FIELDS)
     if before != after:
         record_audit(actor, "task.updated", task, before, after)
-    _sync_milestone_status(task.milestone_id)
+    _sync_milestone_status(task.milestone_id, actor)
     refresh_schedule([task.project_id])
     return task
 
@@ -515,7 +516,7 @@ def add_task_to_milestone(actor, milestone: Milestone, *, name: str, start_date:
     db.session.add(task)
     db.session.flush()
     record_audit(actor, "task.created", task, after=snapshot(task, ("name", "start_date", "due_date")))
-    _sync_milestone_status(milestone.id)
+    _sync_milestone_status(milestone.id, actor)
     refresh_schedule([milestone.project_id])
     return task
 

@@ -16,7 +16,7 @@ WIDTH = 960
 LEFT = 16
 RIGHT = 16
 TOP = 34  # room for the tick labels
-ROW_HEIGHT = 46
+ROW_HEIGHT = 48
 LEGEND_HEIGHT = 40
 #: A span this much longer than the plan is not stretched to reach today; the line is pinned to the edge.
 MAX_STRETCH = 1.0
@@ -140,7 +140,7 @@ def build_timeline(milestones: Iterable, today: date, kickoff: date | None = Non
         y = TOP + index * ROW_HEIGHT
         forecast = m.forecast_date or m.due_date
         rows.append(Row(
-            name=m.name, status=m.status, y=y, label_y=y + 14, track_y=y + 30,
+            name=m.name, status=m.status, y=y, label_y=y + 14, track_y=y + 32,
             baseline_x=x_of(m.baseline_due_date), due_x=x_of(m.due_date), forecast_x=x_of(forecast),
             baseline_date=m.baseline_due_date, due_date=m.due_date, forecast_date=forecast,
             slip_days=m.slip_days or 0,

@@ -27,10 +27,11 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from psa.core.forms import choices
 from psa.project_templates.models import ASSIGNEE_ROLE_LABELS
+from psa.project_templates.services import MAX_ESTIMATED_MINUTES
 
 VISIBILITY_LABELS = {"internal": "Internal", "shared": "Shared with customer"}
-#: The most estimated effort a task may carry, in hours (the service's limit in minutes / 60).
-MAX_TASK_HOURS = 10000
+#: The most estimated effort a task may carry, in hours.
+MAX_TASK_HOURS = MAX_ESTIMATED_MINUTES // 60
 
 
 class WholeNumberField(IntegerField):
@@ -81,7 +82,7 @@ def _hours(form, field) -> None:
         return
     if value < 0 or value > MAX_TASK_HOURS:
         raise ValidationError(f"Enter 0 to {MAX_TASK_HOURS:,} hours.")
-    if value.as_tuple().exponent < -2:
+    if value != value.quantize(Decimal("0.01")):
         raise ValidationError("Use at most 2 decimals, like 1.25.")
 
 
@@ -94,6 +95,12 @@ class ConfirmForm(FlaskForm):
 class _BuilderForm(FlaskForm):
     class Meta:
         csrf = False  # checked app-wide by CSRFProtect; see the module docstring
+
+    def hide_labels(self):
+        """Keep the labels for screen readers only, where a table header already names each column."""
+        for field in self:
+            field.render_kw = {**(field.render_kw or {}), "label_class": "visually-hidden"}
+        return self
 
 
 class NewTemplateForm(FlaskForm):
@@ -158,8 +165,7 @@ class TaskForm(_BuilderForm):
 
 
 class PredecessorsForm(_BuilderForm):
-    predecessors = SelectMultipleField("Predecessors", coerce=int, validate_choice=False,
-                                       description="Tasks that must finish before this one starts.")
+    predecessors = SelectMultipleField("Predecessors", coerce=int, validate_choice=False)
 
 
 class CriterionForm(_BuilderForm):

@@ -2,12 +2,14 @@
 
 Every change is one POST endpoint doing one action: load (404), authorize (the decorator), call one
 service, commit, redirect back to the builder at the item. A ValidationError rolls back and re-renders
-the builder with the message at the field (400); a change to a published version is a Conflict (409).
+the builder with the message at the field (400); a change to a published version is refused by the
+service with a Conflict, which the app's error handler answers with 409.
 """
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -20,6 +22,7 @@ from psa.extensions import db
 from psa.project_templates import bp
 from psa.project_templates import services as templates
 from psa.project_templates.forms import (
+    VISIBILITY_LABELS,
     ConfirmForm,
     CriterionForm,
     DuplicateForm,
@@ -40,6 +43,8 @@ from psa.project_templates.models import (
     TemplateVersion,
 )
 
+DIRECTIONS = {"up": -1, "down": 1}
+
 
 def _get_or_404(model, object_id: int):
     obj = db.session.get(model, object_id)
@@ -49,36 +54,114 @@ def _get_or_404(model, object_id: int):
 
 
 def _confirmed() -> None:
-    """POST buttons carry only their CSRF token; a request without a valid one never gets here."""
+    """POST buttons carry only their CSRF token (a request without a valid one never gets here)."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
+
+
+def _direction() -> int:
+    direction = DIRECTIONS.get(request.form.get("direction", ""))
+    if direction is None:
+        abort(400)
+    return direction
 
 
 def _to_builder(version_id: int, anchor: str | None = None):
     return redirect(url_for("project_templates.builder", version_id=version_id, _anchor=anchor))
 
 
+# --- list, new, import ---------------------------------------------------------------------------
+
+
+@bp.route("/")
+@permission_required("templates.view")
+def index():
+    return render_template("project_templates/index.html", rows=templates.latest_versions())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required("templates.manage")
+def new():
+    form = NewTemplateForm()
+    if form.validate_on_submit():
+        try:
+            version = templates.create_template(current_user, name=form.name.data, description=form.description.data,
+                                                target_ttv_days=form.target_ttv_days.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Template {version.template.name} created. Add its milestones and tasks, then publish it.",
+                  "success")
+            return _to_builder(version.id)
+    status = 400 if request.method == "POST" else 200
+    return render_template("project_templates/new.html", form=form), status
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@permission_required("templates.manage")
+def import_file():
+    form = ImportForm()
+    if form.validate_on_submit():
+        try:
+            data = json.loads(form.file.data.read())
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            form.file.errors.append("This file is not valid JSON. Choose a file exported from PSA.")
+        else:
+            try:
+                version = templates.import_template(current_user, data)
+            except ValidationError as exc:
+                db.session.rollback()
+                apply_errors(form, exc)
+            else:
+                db.session.commit()
+                flash(f"Imported as {version.template.name} v{version.number} (draft).", "success")
+                return _to_builder(version.id)
+    status = 400 if request.method == "POST" else 200
+    return render_template("project_templates/import.html", form=form), status
+
+
+@bp.route("/<int:template_id>")
+@permission_required("templates.view")
+def newest_version(template_id: int):
+    template = _get_or_404(Template, template_id)
+    newest = db.session.scalar(sa.select(TemplateVersion.id).where(TemplateVersion.template_id == template.id)
+                               .order_by(TemplateVersion.number.desc()).limit(1))
+    if newest is None:
+        abort(404)
+    return _to_builder(newest)
+
+
 # --- the builder page ----------------------------------------------------------------------------
 
 
 def _builder_forms(version: TemplateVersion, failed: dict) -> dict:
-    """Every form of the builder, filled from the version, except the one that failed (kept as posted)."""
+    """Every form of the builder, filled from the version, except the one that failed (kept as posted).
+
+    Keys of `failed`: "details", "new_milestone", "new_criterion", "duplicate", "publish", or
+    ("milestone" | "new_task" | "task" | "predecessors", id).
+    """
 
     def pick(key, make):
         return failed[key] if key in failed else make()
 
-    all_tasks = [(t, m) for m in version.milestones for t in m.tasks]
     forms = {
+        "duplicate": pick("duplicate", lambda: DuplicateForm(
+            formdata=None, prefix="duplicate", name=f"{version.template.name} (copy)")),
+    }
+    if not version.is_draft:
+        return forms
+    all_tasks = [(t, m) for m in version.milestones for t in m.tasks]
+    forms.update({
         "details": pick("details", lambda: VersionDetailsForm(
             formdata=None, prefix="details", obj=version, name=version.template.name,
             description=version.template.description)),
         "new_milestone": pick("new_milestone", lambda: MilestoneForm(formdata=None, prefix="new-milestone")),
         "new_criterion": pick("new_criterion", lambda: CriterionForm(formdata=None, prefix="new-criterion")),
-        "duplicate": pick("duplicate", lambda: DuplicateForm(
-            formdata=None, prefix="duplicate", name=f"{version.template.name} (copy)")),
         "publish": pick("publish", lambda: ConfirmForm(formdata=None)),
         "milestones": {}, "new_tasks": {}, "tasks": {}, "predecessors": {},
-    }
+    })
     for m in version.milestones:
         forms["milestones"][m.id] = pick(("milestone", m.id), lambda m=m: MilestoneForm(
             formdata=None, prefix=f"m{m.id}", obj=m))
@@ -86,42 +169,289 @@ def _builder_forms(version: TemplateVersion, failed: dict) -> dict:
             formdata=None, prefix=f"new-task{m.id}"))
     for t, _m in all_tasks:
         forms["tasks"][t.id] = pick(("task", t.id), lambda t=t: TaskForm(
-            formdata=None, prefix=f"t{t.id}", obj=t, estimated_hours=minutes_to_hours(t.estimated_minutes)))
+            formdata=None, prefix=f"t{t.id}", obj=t, estimated_hours=minutes_to_hours(t.estimated_minutes)
+        )).hide_labels()
         form = pick(("predecessors", t.id), lambda t=t: PredecessorsForm(
-            formdata=None, prefix=f"p{t.id}", predecessors=[p.id for p in t.predecessors]))
+            formdata=None, prefix=f"p{t.id}", predecessors=[p.id for p in t.predecessors])).hide_labels()
         form.predecessors.choices = [(other.id, f"{other.name} ({m.name})") for other, m in all_tasks
                                      if other.id != t.id]
         forms["predecessors"][t.id] = form
     return forms
 
 
-def _render_builder(version_id: int, status: int = 200, **failed):
+def _render_builder(version_id: int, status: int = 200, failed: dict | None = None):
     version = templates.load_version(version_id)
     if version is None:
         abort(404)
-    failed = {(key.split("_", 1)[0] if isinstance(key, str) and key[-1].isdigit() else key): form
-              for key, form in failed.items()}
     versions = db.session.scalars(sa.select(TemplateVersion).where(TemplateVersion.template_id == version.template_id)
                                   .order_by(TemplateVersion.number)).all()
-    editable = version.is_draft and can("templates.manage")
+    manage = can("templates.manage")
     return render_template(
-        "project_templates/builder.html", version=version, versions=versions, editable=editable,
-        forms=_builder_forms(version, _failed_keys(failed)) if editable else None,
-        confirm=ConfirmForm(formdata=None), duplicate_form=DuplicateForm(formdata=None, prefix="duplicate",
-                                                                         name=f"{version.template.name} (copy)"),
+        "project_templates/builder.html", version=version, versions=versions, manage=manage,
+        editable=manage and version.is_draft, forms=_builder_forms(version, failed or {}) if manage else {},
+        confirm=ConfirmForm(formdata=None), draft=next((v for v in versions if v.is_draft), None),
         problems=templates.publish_problems(version) if version.is_draft else [],
-        fee_total=sum((m.fee_share_percent for m in version.milestones), 0),
-        role_labels=ASSIGNEE_ROLE_LABELS, minutes_to_hours=minutes_to_hours,
+        fee_total=sum((m.fee_share_percent for m in version.milestones), Decimal("0")),
+        role_labels=ASSIGNEE_ROLE_LABELS, visibility_labels=VISIBILITY_LABELS, hours=minutes_to_hours,
     ), status
 
 
-def _failed_keys(failed: dict) -> dict:
-    return failed
-
-
-def _refuse(version_id: int, key, form, exc: ValidationError | None = None):
-    """Undo what the service began, show the message at the field, and answer 400."""
+def _refused(version_id: int, key, form, exc: ValidationError | None = None):
+    """Undo what the service began, show its message at the field, and answer 400."""
     db.session.rollback()
     if exc is not None:
         apply_errors(form, exc)
-    return _render_builder(version_id, 400, **{"_failed": {key: form}})
+    return _render_builder(version_id, 400, failed={key: form})
+
+
+@bp.route("/versions/<int:version_id>")
+@permission_required("templates.view")
+def builder(version_id: int):
+    return _render_builder(version_id)
+
+
+@bp.route("/versions/<int:version_id>/export.json")
+@permission_required("templates.view")
+def export(version_id: int):
+    version = templates.load_version(version_id)
+    if version is None:
+        abort(404)
+    body = json.dumps(templates.export_version(version), indent=2, ensure_ascii=False)
+    filename = secure_filename(f"{version.template.name}-v{version.number}.json") or f"template-v{version.number}.json"
+    return Response(body + "\n", mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/versions/<int:version_id>/details", methods=["POST"])
+@permission_required("templates.manage")
+def details_update(version_id: int):
+    version = _get_or_404(TemplateVersion, version_id)
+    form = VersionDetailsForm(prefix="details")
+    if not form.validate_on_submit():
+        return _refused(version.id, "details", form)
+    try:
+        templates.update_version_details(current_user, version, **form.service_fields())
+    except ValidationError as exc:
+        return _refused(version.id, "details", form, exc)
+    db.session.commit()
+    flash("Details saved.", "success")
+    return _to_builder(version.id, "details")
+
+
+@bp.route("/versions/<int:version_id>/publish", methods=["POST"])
+@permission_required("templates.manage")
+def publish(version_id: int):
+    version = _get_or_404(TemplateVersion, version_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        templates.publish_version(current_user, version)
+    except ValidationError as exc:
+        return _refused(version.id, "publish", form, exc)
+    db.session.commit()
+    flash(f"Version {version.number} published. New projects can use it; it can no longer change.", "success")
+    return _to_builder(version.id)
+
+
+@bp.route("/versions/<int:version_id>/new-draft", methods=["POST"])
+@permission_required("templates.manage")
+def draft_new(version_id: int):
+    version = _get_or_404(TemplateVersion, version_id)
+    _confirmed()
+    draft = templates.new_draft(current_user, version.template)
+    db.session.commit()
+    flash(f"Draft v{draft.number} is ready to edit. Projects keep the version they were made from.", "success")
+    return _to_builder(draft.id)
+
+
+@bp.route("/versions/<int:version_id>/duplicate", methods=["POST"])
+@permission_required("templates.manage")
+def duplicate(version_id: int):
+    version = _get_or_404(TemplateVersion, version_id)
+    form = DuplicateForm(prefix="duplicate")
+    if not form.validate_on_submit():
+        return _refused(version.id, "duplicate", form)
+    try:
+        copy = templates.duplicate_template(current_user, version.template, form.name.data)
+    except ValidationError as exc:
+        return _refused(version.id, "duplicate", form, exc)
+    db.session.commit()
+    flash(f"{copy.template.name} created as a copy of {version.template.name}.", "success")
+    return _to_builder(copy.id)
+
+
+# --- milestones ----------------------------------------------------------------------------------
+
+
+@bp.route("/versions/<int:version_id>/milestones", methods=["POST"])
+@permission_required("templates.manage")
+def milestone_add(version_id: int):
+    version = _get_or_404(TemplateVersion, version_id)
+    form = MilestoneForm(prefix="new-milestone")
+    if not form.validate_on_submit():
+        return _refused(version.id, "new_milestone", form)
+    try:
+        milestone = templates.add_milestone(current_user, version, **form.service_fields())
+    except ValidationError as exc:
+        return _refused(version.id, "new_milestone", form, exc)
+    db.session.commit()
+    flash(f"Milestone {milestone.name} added.", "success")
+    return _to_builder(version.id, f"milestone-{milestone.id}")
+
+
+@bp.route("/milestones/<int:milestone_id>", methods=["POST"])
+@permission_required("templates.manage")
+def milestone_update(milestone_id: int):
+    milestone = _get_or_404(TemplateMilestone, milestone_id)
+    form = MilestoneForm(prefix=f"m{milestone.id}")
+    key = ("milestone", milestone.id)
+    if not form.validate_on_submit():
+        return _refused(milestone.version_id, key, form)
+    try:
+        templates.update_milestone(current_user, milestone, **form.service_fields())
+    except ValidationError as exc:
+        return _refused(milestone.version_id, key, form, exc)
+    db.session.commit()
+    flash(f"Milestone {milestone.name} saved.", "success")
+    return _to_builder(milestone.version_id, f"milestone-{milestone.id}")
+
+
+@bp.route("/milestones/<int:milestone_id>/move", methods=["POST"])
+@permission_required("templates.manage")
+def milestone_move(milestone_id: int):
+    milestone = _get_or_404(TemplateMilestone, milestone_id)
+    _confirmed()
+    templates.move(current_user, milestone, _direction())
+    db.session.commit()
+    return _to_builder(milestone.version_id, f"milestone-{milestone.id}")
+
+
+@bp.route("/milestones/<int:milestone_id>/delete", methods=["POST"])
+@permission_required("templates.manage")
+def milestone_delete(milestone_id: int):
+    milestone = _get_or_404(TemplateMilestone, milestone_id)
+    _confirmed()
+    version_id, name = milestone.version_id, milestone.name
+    templates.delete_milestone(current_user, milestone)
+    db.session.commit()
+    flash(f"Milestone {name} and its tasks deleted.", "success")
+    return _to_builder(version_id, "milestones")
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+@bp.route("/milestones/<int:milestone_id>/tasks", methods=["POST"])
+@permission_required("templates.manage")
+def task_add(milestone_id: int):
+    milestone = _get_or_404(TemplateMilestone, milestone_id)
+    form = TaskForm(prefix=f"new-task{milestone.id}")
+    key = ("new_task", milestone.id)
+    if not form.validate_on_submit():
+        return _refused(milestone.version_id, key, form)
+    try:
+        task = templates.add_task(current_user, milestone, **form.service_fields())
+    except ValidationError as exc:
+        return _refused(milestone.version_id, key, form, exc)
+    db.session.commit()
+    flash(f"Task {task.name} added.", "success")
+    return _to_builder(milestone.version_id, f"task-{task.id}")
+
+
+@bp.route("/tasks/<int:task_id>", methods=["POST"])
+@permission_required("templates.manage")
+def task_update(task_id: int):
+    task = _get_or_404(TemplateTask, task_id)
+    form = TaskForm(prefix=f"t{task.id}")
+    key, version_id = ("task", task.id), templates.task_version_id(task)
+    if not form.validate_on_submit():
+        return _refused(version_id, key, form)
+    try:
+        templates.update_task(current_user, task, **form.service_fields())
+    except ValidationError as exc:
+        return _refused(version_id, key, form, exc)
+    db.session.commit()
+    flash(f"Task {task.name} saved.", "success")
+    return _to_builder(version_id, f"task-{task.id}")
+
+
+@bp.route("/tasks/<int:task_id>/predecessors", methods=["POST"])
+@permission_required("templates.manage")
+def task_predecessors(task_id: int):
+    task = _get_or_404(TemplateTask, task_id)
+    form = PredecessorsForm(prefix=f"p{task.id}")
+    form.predecessors.choices = []  # any id may be posted; the service decides which are allowed
+    key, version_id = ("predecessors", task.id), templates.task_version_id(task)
+    if not form.validate_on_submit():
+        return _refused(version_id, key, form)
+    try:
+        templates.set_predecessors(current_user, task, form.predecessors.data or [])
+    except ValidationError as exc:
+        return _refused(version_id, key, form, exc)
+    db.session.commit()
+    flash(f"Predecessors of {task.name} saved.", "success")
+    return _to_builder(version_id, f"task-{task.id}")
+
+
+@bp.route("/tasks/<int:task_id>/move", methods=["POST"])
+@permission_required("templates.manage")
+def task_move(task_id: int):
+    task = _get_or_404(TemplateTask, task_id)
+    _confirmed()
+    templates.move(current_user, task, _direction())
+    db.session.commit()
+    return _to_builder(templates.task_version_id(task), f"task-{task.id}")
+
+
+@bp.route("/tasks/<int:task_id>/delete", methods=["POST"])
+@permission_required("templates.manage")
+def task_delete(task_id: int):
+    task = _get_or_404(TemplateTask, task_id)
+    _confirmed()
+    version_id, milestone_id, name = templates.task_version_id(task), task.milestone_id, task.name
+    templates.delete_task(current_user, task)
+    db.session.commit()
+    flash(f"Task {name} deleted.", "success")
+    return _to_builder(version_id, f"milestone-{milestone_id}")
+
+
+# --- success criteria ----------------------------------------------------------------------------
+
+
+@bp.route("/versions/<int:version_id>/criteria", methods=["POST"])
+@permission_required("templates.manage")
+def criterion_add(version_id: int):
+    version = _get_or_404(TemplateVersion, version_id)
+    form = CriterionForm(prefix="new-criterion")
+    if not form.validate_on_submit():
+        return _refused(version.id, "new_criterion", form)
+    try:
+        criterion = templates.add_criterion(current_user, version, **form.service_fields())
+    except ValidationError as exc:
+        return _refused(version.id, "new_criterion", form, exc)
+    db.session.commit()
+    flash(f"Success criterion {criterion.outcome} added.", "success")
+    return _to_builder(version.id, "criteria")
+
+
+@bp.route("/criteria/<int:criterion_id>/move", methods=["POST"])
+@permission_required("templates.manage")
+def criterion_move(criterion_id: int):
+    criterion = _get_or_404(TemplateCriterion, criterion_id)
+    _confirmed()
+    templates.move(current_user, criterion, _direction())
+    db.session.commit()
+    return _to_builder(criterion.version_id, "criteria")
+
+
+@bp.route("/criteria/<int:criterion_id>/delete", methods=["POST"])
+@permission_required("templates.manage")
+def criterion_delete(criterion_id: int):
+    criterion = _get_or_404(TemplateCriterion, criterion_id)
+    _confirmed()
+    version_id = criterion.version_id
+    templates.delete_criterion(current_user, criterion)
+    db.session.commit()
+    flash("Success criterion deleted.", "success")
+    return _to_builder(version_id, "criteria")

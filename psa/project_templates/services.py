@@ -29,6 +29,8 @@ MILESTONE_FIELDS = ("name", "offset_days", "is_customer_visible", "requires_sign
                     "fee_share_percent")
 TASK_FIELDS = ("name", "offset_days", "duration_days", "estimated_minutes", "assignee_role", "visibility")
 CRITERION_FIELDS = ("outcome", "metric", "baseline", "target", "due_offset_days")
+#: 10,000 hours: more than any one task of a template should carry.
+MAX_ESTIMATED_MINUTES = 600_000
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -98,8 +100,15 @@ def _check_name(name: str, template: Template | None = None) -> str:
     return name
 
 
+def _check_ttv(target_ttv_days) -> int | None:
+    if target_ttv_days is None:
+        return None
+    return _int(target_ttv_days, "target_ttv_days", 1, "Enter a number of days above 0, or leave it empty.")
+
+
 def create_template(actor, *, name: str, description: str = "", target_ttv_days: int | None = None) -> TemplateVersion:
     """A new template with an empty draft, version 1."""
+    target_ttv_days = _check_ttv(target_ttv_days)
     template = Template(name=_check_name(name), description=(description or "").strip())
     version = TemplateVersion(template=template, number=1, state="draft", target_ttv_days=target_ttv_days)
     db.session.add_all([template, version])
@@ -111,8 +120,7 @@ def create_template(actor, *, name: str, description: str = "", target_ttv_days:
 def update_version_details(actor, version: TemplateVersion, *, name: str, description: str,
                            target_ttv_days: int | None, notes: str) -> TemplateVersion:
     _ensure_draft(version)
-    if target_ttv_days is not None and target_ttv_days <= 0:
-        raise ValidationError({"target_ttv_days": "Enter a number of days above 0, or leave it empty."})
+    target_ttv_days = _check_ttv(target_ttv_days)
     version.template.name = _check_name(name, version.template)
     version.template.description = (description or "").strip()
     version.target_ttv_days = target_ttv_days
@@ -181,25 +189,32 @@ def duplicate_template(actor, template: Template, name: str) -> TemplateVersion:
 # --- milestones, tasks, criteria of a draft -------------------------------------------------------
 
 
-def _int(value, field: str, low: int, message: str) -> int:
+def _int(value, field: str, low: int, message: str, high: int = 10000) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
         raise ValidationError({field: message}) from None
-    if number < low or number > 10000:
+    if number < low or number > high:
         raise ValidationError({field: message})
     return number
 
 
+def _text(value) -> str:
+    """A form gives strings; imported JSON may give anything (a number reads as text, a list as nothing)."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else ""
+
+
 def _clean_milestone(fields: dict) -> dict:
-    name = (fields.get("name") or "").strip()
+    name = _text(fields.get("name")).strip()
     if not name or len(name) > 200:
         raise ValidationError({"name": "Give the milestone a name of at most 200 characters."})
     try:
         share = Decimal(str(fields.get("fee_share_percent", 0) or 0))
     except InvalidOperation:
         raise ValidationError({"fee_share_percent": "Enter a percentage from 0 to 100."}) from None
-    if share < 0 or share > 100:
+    if not share.is_finite() or share < 0 or share > 100:
         raise ValidationError({"fee_share_percent": "Enter a percentage from 0 to 100."})
     return {
         "name": name,
@@ -212,7 +227,7 @@ def _clean_milestone(fields: dict) -> dict:
 
 
 def _clean_task(fields: dict) -> dict:
-    name = (fields.get("name") or "").strip()
+    name = _text(fields.get("name")).strip()
     if not name or len(name) > 200:
         raise ValidationError({"name": "Give the task a name of at most 200 characters."})
     role = fields.get("assignee_role", "consultant")
@@ -226,22 +241,22 @@ def _clean_task(fields: dict) -> dict:
         "offset_days": _int(fields.get("offset_days", 0), "offset_days", 0, "Enter 0 or more working days."),
         "duration_days": _int(fields.get("duration_days", 1), "duration_days", 1, "Enter 1 or more working days."),
         "estimated_minutes": _int(fields.get("estimated_minutes", 0), "estimated_minutes", 0,
-                                  "Enter 0 or more minutes of estimated effort."),
+                                  "Enter 0 or more minutes of estimated effort.", high=MAX_ESTIMATED_MINUTES),
         "assignee_role": role,
         "visibility": visibility,
     }
 
 
 def _clean_criterion(fields: dict) -> dict:
-    outcome = (fields.get("outcome") or "").strip()
+    outcome = _text(fields.get("outcome")).strip()
     if not outcome or len(outcome) > 200:
         raise ValidationError({"outcome": "Describe the outcome in at most 200 characters."})
     due = fields.get("due_offset_days")
     return {
         "outcome": outcome,
-        "metric": (fields.get("metric") or "").strip()[:200],
-        "baseline": (fields.get("baseline") or "").strip()[:120],
-        "target": (fields.get("target") or "").strip()[:120],
+        "metric": _text(fields.get("metric")).strip()[:200],
+        "baseline": _text(fields.get("baseline")).strip()[:120],
+        "target": _text(fields.get("target")).strip()[:120],
         "due_offset_days": None if due in (None, "") else _int(due, "due_offset_days", 0, "Enter 0 or more days."),
     }
 
@@ -433,10 +448,14 @@ def import_template(actor, data) -> TemplateVersion:
     if data.get("format_version") != EXPORT_FORMAT_VERSION:
         raise ValidationError({"file": f"Unsupported format_version {data.get('format_version')!r}."})
     info = data.get("template") or {}
-    name = (info.get("name") or "").strip() if isinstance(info, dict) else ""
+    name = _text(info.get("name")).strip() if isinstance(info, dict) else ""
     template = db.session.scalar(sa.select(Template).where(sa.func.lower(Template.name) == name.lower())) if name else None
     if template is None:
-        template = Template(name=_check_name(name), description=str(info.get("description") or ""))
+        try:
+            name = _check_name(name)
+        except ValidationError as exc:
+            raise ValidationError({"file": f"The file has a problem: template name: {exc.errors['name']}"}) from exc
+        template = Template(name=name, description=_text(info.get("description")))
         number = 1
     else:
         if draft_of(template) is not None:
@@ -472,7 +491,10 @@ def _fill_version(version: TemplateVersion, data: dict) -> None:
         milestone = TemplateMilestone(version_id=version.id, position=m_position, **_clean_milestone(m_data))
         db.session.add(milestone)
         db.session.flush()
-        for t_position, t_data in enumerate(m_data.get("tasks") or [], start=1):
+        tasks = m_data.get("tasks") or []
+        if not isinstance(tasks, list):
+            raise ValidationError({"tasks": f"the tasks of “{milestone.name}” must be a list"})
+        for t_position, t_data in enumerate(tasks, start=1):
             if not isinstance(t_data, dict):
                 raise ValidationError({"tasks": f"task {t_position} of “{milestone.name}” is not an object"})
             task = TemplateTask(milestone_id=milestone.id, position=t_position, **_clean_task(t_data))
@@ -481,7 +503,10 @@ def _fill_version(version: TemplateVersion, data: dict) -> None:
             if key in by_key:
                 raise ValidationError({"tasks": f"task key {key!r} is used twice"})
             by_key[key] = task
-            wanted.append((task, t_data.get("predecessors") or []))
+            keys = t_data.get("predecessors") or []
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                raise ValidationError({"predecessors": f"the predecessors of “{task.name}” must be a list of task keys"})
+            wanted.append((task, keys))
     db.session.flush()
     graph = {}
     for task, keys in wanted:
@@ -489,19 +514,22 @@ def _fill_version(version: TemplateVersion, data: dict) -> None:
         if unknown:
             raise ValidationError({"predecessors": f"“{task.name}” names unknown predecessors {unknown}"})
         graph[task.id] = {by_key[k].id for k in keys}
-    rows = [{"task_id": task_id, "predecessor_id": p} for task_id, preds in graph.items() for p in sorted(preds)]
-    if rows:
-        from psa.project_templates.models import template_task_dependencies
-
-        db.session.execute(sa.insert(template_task_dependencies), rows)
     for task, _ in wanted:
         cycle = find_cycle(graph, task.id)
         if cycle:
             names = {t.id: t.name for t in by_key.values()}
             raise ValidationError({"predecessors": "cycle " + " → ".join(names[i] for i in cycle)})
+    rows = [{"task_id": task_id, "predecessor_id": p} for task_id, preds in graph.items() for p in sorted(preds)]
+    if rows:
+        from psa.project_templates.models import template_task_dependencies
+
+        db.session.execute(sa.insert(template_task_dependencies), rows)
     if sum(1 for m in milestones if isinstance(m, dict) and m.get("is_first_value")) > 1:
         raise ValidationError({"is_first_value": "more than one first-value milestone"})
-    for c_position, c_data in enumerate(data.get("criteria") or [], start=1):
+    criteria = data.get("criteria") or []
+    if not isinstance(criteria, list):
+        raise ValidationError({"criteria": "criteria must be a list"})
+    for c_position, c_data in enumerate(criteria, start=1):
         if not isinstance(c_data, dict):
             raise ValidationError({"criteria": f"criterion {c_position} is not an object"})
         db.session.add(TemplateCriterion(version_id=version.id, position=c_position, **_clean_criterion(c_data)))

@@ -6,3 +6,12 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// On a page that shows many forms (the template builder), bring the first refused field into view.
+document.addEventListener("DOMContentLoaded", function () {
+  var page = document.querySelector("[data-focus-invalid]");
+  var field = page && page.querySelector(".is-invalid");
+  if (field) {
+    field.focus();
+  }
+});

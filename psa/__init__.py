@@ -92,8 +92,9 @@ def _register_blueprints(app: Flask) -> None:
     from psa.dashboard import bp as dashboard_bp
     from psa.project_templates import bp as templates_bp
     from psa.projects import bp as projects_bp
+    from psa.timesheets import bp as timesheets_bp
 
-    for blueprint in (core_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp):
+    for blueprint in (core_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp, timesheets_bp):
         app.register_blueprint(blueprint)
 
 

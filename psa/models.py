@@ -12,3 +12,4 @@ from psa.project_templates.models import (  # noqa: F401
     TemplateVersion,
 )
 from psa.projects.models import Attachment, Comment, Milestone, Project, SuccessCriterion, Task  # noqa: F401
+from psa.timesheets.models import ProjectRate, TimeEntry, TimeOff, Timesheet, UserRate  # noqa: F401

@@ -39,6 +39,8 @@ class Settings(db.Model):
     working_days: Mapped[str] = mapped_column(sa.String(7), default="12345")
     #: No time entry on or before this date may be created, changed or deleted.
     time_lock_date: Mapped[date | None] = mapped_column(sa.Date)
+    #: Whether time can be logged on days after today (planned vacation, for instance).
+    allow_future_time: Mapped[bool] = mapped_column(default=False)
     #: Slip in working days that opens an escalation at level 1, 2 and 3.
     escalation_level1_days: Mapped[int] = mapped_column(default=1)
     escalation_level2_days: Mapped[int] = mapped_column(default=3)

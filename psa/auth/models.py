@@ -49,6 +49,8 @@ class User(UserMixin, db.Model):
     weekly_capacity_hours: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("40"))
     #: A deactivated user cannot sign in and is signed out at the next request.
     is_active_user: Mapped[bool] = mapped_column("is_active", sa.Boolean, default=True)
+    #: The manager who approves this user's timesheets (leaders and admins can approve anyone's).
+    approver_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     #: When the account was created.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Last successful sign-in.

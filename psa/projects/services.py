@@ -158,8 +158,13 @@ def _local_date(moment: datetime | None) -> date | None:
 
 
 def burned_minutes_by_project(project_ids: list[int]) -> dict[int, int]:
-    """Minutes logged per project, for health's burn clause. No time is logged until timesheets exist."""
-    return {}
+    """Minutes logged per project (every entry, whatever its week's state), for health's burn clause."""
+    from psa.timesheets.models import TimeEntry
+
+    return dict(db.session.execute(
+        sa.select(TimeEntry.project_id, sa.func.sum(TimeEntry.minutes))
+        .where(TimeEntry.project_id.in_(project_ids)).group_by(TimeEntry.project_id)
+    ).all())
 
 
 def open_escalation_levels(project_ids: list[int]) -> dict[int, int]:

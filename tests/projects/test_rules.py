@@ -193,10 +193,11 @@ def _template(actor):
 
 
 def test_project_dates_come_from_working_day_offsets(ctx, make):
+    import sqlalchemy as sa
+
+    from psa.extensions import db
     from psa.projects.models import Milestone, Task
     from psa.projects.services import create_project
-    from psa.extensions import db
-    import sqlalchemy as sa
 
     manager = make.user(role="manager")
     version = _template(manager)
@@ -221,11 +222,12 @@ def test_project_dates_come_from_working_day_offsets(ctx, make):
 
 
 def test_project_dates_skip_holidays(ctx, make):
+    import sqlalchemy as sa
+
     from psa.admin.services import add_holiday
+    from psa.extensions import db
     from psa.projects.models import Task
     from psa.projects.services import create_project
-    from psa.extensions import db
-    import sqlalchemy as sa
 
     manager = make.user(role="manager")
     version = _template(manager)
@@ -238,10 +240,11 @@ def test_project_dates_skip_holidays(ctx, make):
 
 
 def test_refresh_stores_the_slip_of_a_late_chain_and_the_health(ctx, make):
+    import sqlalchemy as sa
+
+    from psa.extensions import db
     from psa.projects.models import Milestone, Project, Task
     from psa.projects.services import create_project, refresh_schedule
-    from psa.extensions import db
-    import sqlalchemy as sa
 
     manager = make.user(role="manager")
     version = _template(manager)
@@ -267,10 +270,11 @@ def test_refresh_stores_the_slip_of_a_late_chain_and_the_health(ctx, make):
 
 
 def test_completing_tasks_moves_progress_and_closes_the_milestone(ctx, make):
+    import sqlalchemy as sa
+
+    from psa.extensions import db
     from psa.projects.models import Milestone, Project, Task
     from psa.projects.services import create_project, update_task
-    from psa.extensions import db
-    import sqlalchemy as sa
 
     manager = make.user(role="manager")
     version = _template(manager)
@@ -288,10 +292,11 @@ def test_completing_tasks_moves_progress_and_closes_the_milestone(ctx, make):
 
 
 def test_shifting_successors_moves_them_by_the_same_working_days(ctx, make):
+    import sqlalchemy as sa
+
+    from psa.extensions import db
     from psa.projects.models import Task
     from psa.projects.services import create_project, update_task
-    from psa.extensions import db
-    import sqlalchemy as sa
 
     manager = make.user(role="manager")
     version = _template(manager)
@@ -309,10 +314,10 @@ def test_shifting_successors_moves_them_by_the_same_working_days(ctx, make):
 
 
 def test_the_schedule_job_refreshes_stale_projects_once_a_day(ctx, make):
+    from psa.extensions import db
     from psa.projects.models import Project
     from psa.projects.services import create_project, org_today
     from psa.projects.tasks import refresh_schedules_job
-    from psa.extensions import db
 
     manager = make.user(role="manager")
     project = create_project(manager, account=make.account(), name="Blank", kickoff_date=D(2026, 11, 9),

@@ -1,0 +1,53 @@
+"""Durations typed by people: `1:30`, `1.5`, `1,5`, `90m`, `1h30m`, `1h 30m`, `2h`, `2` — all integer minutes."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+_HM_COLON = re.compile(r"^(\d{1,2}):([0-5]\d)$")
+_UNITS = re.compile(r"^(?:(\d+(?:[.,]\d+)?)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?$")
+_DECIMAL = re.compile(r"^\d+(?:[.,]\d+)?$")
+
+
+class DurationError(ValueError):
+    """The text is not a duration we understand."""
+
+
+def parse_duration(text: str | None) -> int | None:
+    """Minutes in the text, or None when it is blank. Raises DurationError with a message for a person."""
+    raw = (text or "").strip().lower()
+    if not raw:
+        return None
+    minutes: Decimal | int
+    if match := _HM_COLON.match(raw):
+        minutes = int(match.group(1)) * 60 + int(match.group(2))
+    elif _DECIMAL.match(raw):
+        minutes = _hours(raw) * 60
+    elif (match := _UNITS.match(raw)) and (match.group(1) or match.group(2)):
+        minutes = (_hours(match.group(1)) * 60 if match.group(1) else 0) + int(match.group(2) or 0)
+    else:
+        raise DurationError(f"“{text.strip()}” is not a duration; write 1:30, 1.5, 90m or 1h30m.")
+    minutes = int(Decimal(minutes).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    if minutes <= 0:
+        raise DurationError("Enter a duration above 0.")
+    return minutes
+
+
+def _hours(text: str) -> Decimal:
+    try:
+        return Decimal(text.replace(",", "."))
+    except InvalidOperation:  # pragma: no cover - the patterns only let numbers through
+        raise DurationError(f"“{text}” is not a number of hours.") from None
+
+
+def format_minutes(minutes: int | None) -> str:
+    """`h:mm`, the form the grid shows."""
+    if not minutes:
+        return ""
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def format_hours(minutes: int | None, places: int = 2) -> str:
+    """Decimal hours (`1.50`), the form exports use."""
+    return f"{Decimal(minutes or 0) / 60:.{places}f}"

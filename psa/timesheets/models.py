@@ -1,0 +1,137 @@
+"""Rates, weekly timesheets, time entries and time off (SPEC §2)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from psa.auth.models import User
+from psa.core.db import UTCDateTime, utcnow
+from psa.extensions import db
+
+TIMESHEET_STATES = ("draft", "submitted", "approved", "rejected")
+TIMESHEET_STATE_LABELS = {"draft": "Draft", "submitted": "Submitted", "approved": "Approved", "rejected": "Rejected"}
+TIME_OFF_KINDS = ("vacation", "sick", "other")
+TIME_OFF_LABELS = {"vacation": "Vacation", "sick": "Sick", "other": "Other absence"}
+
+
+class UserRate(db.Model):
+    """A user's cost rate and default bill rate per hour, in force from a date until the next one."""
+
+    __tablename__ = "user_rates"
+    __repr_fields__ = ("user_id", "effective_from")
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "effective_from"),
+        sa.CheckConstraint("cost_rate >= 0 AND bill_rate >= 0", name="non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    #: The first day the rates apply.
+    effective_from: Mapped[date] = mapped_column(sa.Date)
+    #: What an hour of this user costs the organisation.
+    cost_rate: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    #: What an hour is billed at, unless a project's rate card says otherwise.
+    bill_rate: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProjectRate(db.Model):
+    """A project's rate card line: the bill rate for one user, or for everyone of one role."""
+
+    __tablename__ = "project_rates"
+    __repr_fields__ = ("project_id", "role", "user_id")
+    __table_args__ = (
+        sa.CheckConstraint("(role IS NULL) <> (user_id IS NULL)", name="role_or_user"),
+        sa.CheckConstraint("bill_rate >= 0", name="non_negative"),
+        sa.UniqueConstraint("project_id", "role"),
+        sa.UniqueConstraint("project_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    #: The internal role it applies to (a user line wins over a role line).
+    role: Mapped[str | None] = mapped_column(sa.String(20))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    bill_rate: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+
+
+class Timesheet(db.Model):
+    """One user's ISO week (Monday start): draft → submitted → approved | rejected."""
+
+    __tablename__ = "timesheets"
+    __repr_fields__ = ("user_id", "week_start", "state")
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "week_start"),
+        sa.CheckConstraint("state IN ('draft', 'submitted', 'approved', 'rejected')", name="state"),
+        sa.Index("ix_timesheets_state", "state", "week_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    #: The Monday of the week.
+    week_start: Mapped[date] = mapped_column(sa.Date)
+    state: Mapped[str] = mapped_column(sa.String(10), default="draft")
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Who approved or rejected it, and when.
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    #: Why it was rejected (shown to the user).
+    rejection_reason: Mapped[str | None] = mapped_column(sa.String(500))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state in ("draft", "rejected")
+
+
+class TimeEntry(db.Model):
+    """Minutes a user worked on a project (and optionally a task) on a date, with the rates in force."""
+
+    __tablename__ = "time_entries"
+    __repr_fields__ = ("user_id", "entry_date", "minutes")
+    __table_args__ = (
+        sa.CheckConstraint("minutes > 0 AND minutes <= 1440", name="minutes"),
+        sa.CheckConstraint("bill_rate >= 0 AND cost_rate >= 0", name="rates"),
+        sa.Index("ix_time_entries_user_date", "user_id", "entry_date"),
+        sa.Index("ix_time_entries_project_date", "project_id", "entry_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"))
+    task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tasks.id", ondelete="SET NULL"), index=True)
+    timesheet_id: Mapped[int] = mapped_column(sa.ForeignKey("timesheets.id"), index=True)
+    entry_date: Mapped[date] = mapped_column(sa.Date)
+    minutes: Mapped[int] = mapped_column()
+    billable: Mapped[bool] = mapped_column(default=True)
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    #: Rates per hour in force when the entry was saved; frozen once its week is approved.
+    bill_rate: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), default=Decimal("0"))
+    cost_rate: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), default=Decimal("0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TimeOff(db.Model):
+    """A user's absence on a date: never project time, never billable; lowers capacity."""
+
+    __tablename__ = "time_off"
+    __repr_fields__ = ("user_id", "entry_date", "kind")
+    __table_args__ = (
+        sa.CheckConstraint("minutes > 0 AND minutes <= 1440", name="minutes"),
+        sa.CheckConstraint("kind IN ('vacation', 'sick', 'other')", name="kind"),
+        sa.UniqueConstraint("user_id", "entry_date", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    timesheet_id: Mapped[int] = mapped_column(sa.ForeignKey("timesheets.id"), index=True)
+    entry_date: Mapped[date] = mapped_column(sa.Date)
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    minutes: Mapped[int] = mapped_column()
+    note: Mapped[str] = mapped_column(sa.String(500), default="")

@@ -1,0 +1,1 @@
+"""Timesheet pages (filled in below)."""

@@ -1,0 +1,462 @@
+"""The rules of time: rates (resolved in one place), the weekly grid, the timesheet workflow, the lock,
+and CSV import and export."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from werkzeug.exceptions import Conflict
+
+from psa.admin.services import get_settings
+from psa.auth.models import User
+from psa.core.audit import record_audit, snapshot
+from psa.core.db import utcnow
+from psa.core.errors import ValidationError
+from psa.extensions import db
+from psa.timesheets.models import ProjectRate, TimeEntry, Timesheet, UserRate
+
+ZERO = Decimal("0.00")
+
+# --- rates ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Per-hour rates in force for one entry."""
+
+    bill: Decimal
+    cost: Decimal
+
+
+class RateBook:
+    """Every rate needed for a set of users and projects, loaded in two queries; resolve() is the one rule."""
+
+    def __init__(self, user_ids: Iterable[int], project_ids: Iterable[int]):
+        user_ids, project_ids = sorted(set(user_ids)), sorted(set(project_ids))
+        self._history: dict[int, tuple[list[date], list[UserRate]]] = {}
+        rows = db.session.scalars(sa.select(UserRate).where(UserRate.user_id.in_(user_ids))
+                                  .order_by(UserRate.user_id, UserRate.effective_from)).all() if user_ids else []
+        for rate in rows:
+            days, rates = self._history.setdefault(rate.user_id, ([], []))
+            days.append(rate.effective_from)
+            rates.append(rate)
+        self._card: dict[tuple[int, str], Decimal] = {}
+        cards = db.session.scalars(sa.select(ProjectRate).where(ProjectRate.project_id.in_(project_ids))).all() \
+            if project_ids else []
+        for line in cards:
+            key = f"user:{line.user_id}" if line.user_id else f"role:{line.role}"
+            self._card[(line.project_id, key)] = line.bill_rate
+
+    def resolve(self, user_id: int, role: str, project_id: int, day: date) -> Rates:
+        """The rates for (user, project, date): the user's cost rate in force that day; the bill rate from the
+        project's rate card for the user, else for the user's role, else the user's default bill rate in
+        force that day. No rate on record yet means 0."""
+        days, rates = self._history.get(user_id, ([], []))
+        index = bisect.bisect_right(days, day) - 1
+        base = rates[index] if index >= 0 else None
+        cost = base.cost_rate if base else ZERO
+        bill = self._card.get((project_id, f"user:{user_id}"))
+        if bill is None:
+            bill = self._card.get((project_id, f"role:{role}"))
+        if bill is None:
+            bill = base.bill_rate if base else ZERO
+        return Rates(bill=bill, cost=cost)
+
+
+def resolve_rates(user: User, project_id: int, day: date) -> Rates:
+    """The rates in force for one user on one project on one day (see RateBook.resolve)."""
+    return RateBook([user.id], [project_id]).resolve(user.id, user.role, project_id, day)
+
+
+def _money(value, field: str) -> Decimal:
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    except Exception:
+        raise ValidationError({field: "Enter an amount such as 120 or 95.50."}) from None
+    if amount < 0 or amount > Decimal("9999999999.99"):
+        raise ValidationError({field: "Enter an amount from 0 to 9,999,999,999.99."})
+    return amount
+
+
+def set_user_rate(actor, user: User, *, effective_from: date, cost_rate, bill_rate) -> UserRate:
+    """Add (or correct) the user's rates from a date; earlier rates stay in the history."""
+    cost, bill = _money(cost_rate, "cost_rate"), _money(bill_rate, "bill_rate")
+    if not isinstance(effective_from, date):
+        raise ValidationError({"effective_from": "Enter a date as YYYY-MM-DD."})
+    rate = db.session.scalar(sa.select(UserRate).where(UserRate.user_id == user.id,
+                                                       UserRate.effective_from == effective_from))
+    before = snapshot(rate, ("cost_rate", "bill_rate")) if rate else None
+    if rate is None:
+        rate = UserRate(user_id=user.id, effective_from=effective_from)
+        db.session.add(rate)
+    rate.cost_rate, rate.bill_rate = cost, bill
+    db.session.flush()
+    record_audit(actor, "rate.user_set", user, before,
+                 {"effective_from": effective_from.isoformat(), "cost_rate": str(cost), "bill_rate": str(bill)})
+    return rate
+
+
+def set_project_rate(actor, project, *, bill_rate, role: str | None = None, user: User | None = None) -> ProjectRate:
+    """Set the project's bill rate for one user or for a role (replacing the line there was)."""
+    from psa.auth.models import ROLES
+
+    if (role is None) == (user is None):
+        raise ValidationError({"role": "Choose either a role or a user."})
+    if role is not None and role not in ROLES:
+        raise ValidationError({"role": "Choose a role from the list."})
+    bill = _money(bill_rate, "bill_rate")
+    column, value = (ProjectRate.user_id, user.id) if user else (ProjectRate.role, role)
+    line = db.session.scalar(sa.select(ProjectRate).where(ProjectRate.project_id == project.id, column == value))
+    before = snapshot(line, ("bill_rate",)) if line else None
+    if line is None:
+        line = ProjectRate(project_id=project.id, role=role, user_id=user.id if user else None)
+        db.session.add(line)
+    line.bill_rate = bill
+    db.session.flush()
+    record_audit(actor, "rate.project_set", project, before,
+                 {"role": role, "user_id": user.id if user else None, "bill_rate": str(bill)})
+    return line
+
+
+# --- weeks, the lock -----------------------------------------------------------------------------
+
+
+def week_start(day: date) -> date:
+    """The Monday of the ISO week holding the day."""
+    return day - timedelta(days=day.weekday())
+
+
+def week_days(monday: date) -> list[date]:
+    return [monday + timedelta(days=i) for i in range(7)]
+
+
+def lock_date() -> date | None:
+    return get_settings().time_lock_date
+
+
+def is_locked_day(day: date) -> bool:
+    """Nothing on or before the time lock date may be created, changed or deleted."""
+    locked = lock_date()
+    return locked is not None and day <= locked
+
+
+def get_timesheet(user: User, monday: date, create: bool = False) -> Timesheet | None:
+    sheet = db.session.scalar(sa.select(Timesheet).where(Timesheet.user_id == user.id, Timesheet.week_start == monday))
+    if sheet is None and create:
+        sheet = Timesheet(user_id=user.id, week_start=monday, state="draft")
+        db.session.add(sheet)
+        db.session.flush()
+    return sheet
+
+
+# --- the workflow --------------------------------------------------------------------------------
+
+#: (from state, action) → to state. Anything else answers 409.
+TRANSITIONS = {
+    ("draft", "submit"): "submitted",
+    ("rejected", "submit"): "submitted",
+    ("submitted", "approve"): "approved",
+    ("submitted", "reject"): "rejected",
+    ("approved", "reopen"): "draft",
+}
+
+
+def _transition(actor, sheet: Timesheet, action: str) -> str:
+    target = TRANSITIONS.get((sheet.state, action))
+    if target is None:
+        raise Conflict(f"A {sheet.state} timesheet cannot be {action}ed"
+                       f"{'' if action != 'submit' else ' again'}; nothing was changed.")
+    return target
+
+
+def can_approve(actor: User, sheet_user: User) -> bool:
+    """Leaders and admins approve anyone's week; a manager approves the weeks of users they are approver of."""
+    if actor.id == sheet_user.id and actor.role not in ("admin",):
+        return False
+    return actor.role in ("admin", "leader") or (actor.role == "manager" and sheet_user.approver_id == actor.id)
+
+
+def submit_timesheet(actor: User, sheet: Timesheet) -> Timesheet:
+    if actor.id != sheet.user_id:
+        raise Conflict("Only the timesheet's owner submits it.")
+    sheet.state = _transition(actor, sheet, "submit")
+    sheet.submitted_at = utcnow()
+    sheet.rejection_reason = None
+    record_audit(actor, "timesheet.submitted", sheet, after={"state": sheet.state})
+    db.session.flush()
+    return sheet
+
+
+def approve_timesheet(actor: User, sheet: Timesheet) -> Timesheet:
+    """Approve a submitted week; its entries' rate snapshots are frozen from now on."""
+    owner = db.session.get(User, sheet.user_id)
+    if not can_approve(actor, owner):
+        raise Conflict("You are not an approver of this timesheet.")
+    sheet.state = _transition(actor, sheet, "approve")
+    sheet.decided_at, sheet.decided_by_id = utcnow(), actor.id
+    record_audit(actor, "timesheet.approved", sheet, {"state": "submitted"}, {"state": "approved"})
+    _notify(owner, f"Your timesheet for the week of {sheet.week_start.isoformat()} was approved.", sheet)
+    db.session.flush()
+    return sheet
+
+
+def reject_timesheet(actor: User, sheet: Timesheet, reason: str) -> Timesheet:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the week is rejected, so it can be fixed."})
+    if len(reason) > 500:
+        raise ValidationError({"reason": "Use at most 500 characters."})
+    owner = db.session.get(User, sheet.user_id)
+    if not can_approve(actor, owner):
+        raise Conflict("You are not an approver of this timesheet.")
+    sheet.state = _transition(actor, sheet, "reject")
+    sheet.decided_at, sheet.decided_by_id, sheet.rejection_reason = utcnow(), actor.id, reason
+    record_audit(actor, "timesheet.rejected", sheet, {"state": "submitted"}, {"state": "rejected", "reason": reason})
+    _notify(owner, f"Your timesheet for the week of {sheet.week_start.isoformat()} was rejected: {reason}", sheet)
+    db.session.flush()
+    return sheet
+
+
+def reopen_timesheet(actor: User, sheet: Timesheet, reason: str = "") -> Timesheet:
+    """A leader or admin reopens an approved week (audited); the entries become editable again."""
+    if actor.role not in ("admin", "leader"):
+        raise Conflict("Only a leader or an admin can reopen an approved week.")
+    sheet.state = _transition(actor, sheet, "reopen")
+    record_audit(actor, "timesheet.reopened", sheet, {"state": "approved"},
+                 {"state": "draft", "reason": (reason or "").strip()[:500]})
+    _notify(db.session.get(User, sheet.user_id),
+            f"Your approved timesheet for the week of {sheet.week_start.isoformat()} was reopened.", sheet)
+    db.session.flush()
+    return sheet
+
+
+def _notify(user: User, message: str, sheet: Timesheet) -> None:
+    from psa.core.notifications import notify
+
+    notify(user, message, f"/timesheets?week={sheet.week_start.isoformat()}")
+
+
+# --- rate recalculation --------------------------------------------------------------------------
+
+
+def recalculate_rates(actor, *, since: date | None = None) -> int:
+    """Re-snapshot the rates of entries whose week is not approved or submitted and whose date is after
+    the time lock date; approved (frozen) and locked entries are never touched. Returns entries changed."""
+    editable = sa.select(Timesheet.id).where(Timesheet.state.in_(("draft", "rejected")))
+    stmt = sa.select(TimeEntry).where(TimeEntry.timesheet_id.in_(editable))
+    locked = lock_date()
+    if locked is not None:
+        stmt = stmt.where(TimeEntry.entry_date > locked)
+    if since is not None:
+        stmt = stmt.where(TimeEntry.entry_date >= since)
+    entries = db.session.scalars(stmt).all()
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_({e.user_id for e in entries})))}
+    book = RateBook(users, {e.project_id for e in entries})
+    changed = 0
+    for entry in entries:
+        rates = book.resolve(entry.user_id, users[entry.user_id].role, entry.project_id, entry.entry_date)
+        if (entry.bill_rate, entry.cost_rate) != (rates.bill, rates.cost):
+            entry.bill_rate, entry.cost_rate = rates.bill, rates.cost
+            changed += 1
+    db.session.flush()
+    record_audit(actor, "rate.recalculated", None, after={"entries": changed})
+    return changed
+
+
+# --- the weekly grid -----------------------------------------------------------------------------
+
+
+@dataclass
+class GridCell:
+    """What the user typed in one day of one row."""
+
+    text: str = ""
+    note: str = ""
+
+
+@dataclass
+class GridRow:
+    """One row of the grid: a project (and optional task) with a billable flag, or a kind of time off."""
+
+    project_id: int | None = None
+    task_id: int | None = None
+    billable: bool = True
+    time_off_kind: str | None = None
+    cells: dict[date, GridCell] | None = None
+
+
+def member_project_ids(user: User) -> set[int]:
+    """Projects the user may log time on: those they belong to (or manage) that are active or on hold."""
+    from psa.projects.models import Project, project_members
+
+    return set(db.session.scalars(
+        sa.select(Project.id).where(
+            Project.status.in_(("active", "on_hold")),
+            sa.or_(Project.manager_id == user.id,
+                   Project.id.in_(sa.select(project_members.c.project_id).where(project_members.c.user_id == user.id))))
+    ))
+
+
+def user_today(user: User) -> date:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(user.timezone or "UTC")).date()
+
+
+def cell_key(row_index: int, day: date) -> str:
+    """The name of a grid cell, used for its input and for its error message."""
+    return f"r{row_index}-{day.isoformat()}"
+
+
+def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Timesheet:
+    """Save the whole week as the grid shows it, in one transaction: cells typed become entries, cells
+    emptied delete theirs. Every broken rule is reported at its cell and nothing is saved."""
+    from psa.projects.models import Task
+    from psa.timesheets.durations import DurationError, parse_duration
+    from psa.timesheets.models import TIME_OFF_KINDS, TimeOff
+
+    if monday.weekday() != 0:
+        raise ValidationError({"week": "A week starts on a Monday."})
+    if actor.id != user.id:
+        raise Conflict("Only the owner fills in a timesheet.")
+    sheet = get_timesheet(user, monday, create=True)
+    if not sheet.is_editable:
+        raise Conflict(f"This week is {sheet.state} and read-only; nothing was changed.")
+    days = week_days(monday)
+    allowed = member_project_ids(user)
+    settings = get_settings()
+    today = user_today(user)
+    task_projects = dict(db.session.execute(sa.select(Task.id, Task.project_id).where(
+        Task.id.in_({r.task_id for r in rows if r.task_id}))).all())
+    errors: dict[str, str] = {}
+    wanted: dict[tuple, tuple[int, str]] = {}  # (project, task, billable, day) -> (minutes, note)
+    wanted_off: dict[tuple, tuple[int, str]] = {}  # (kind, day) -> (minutes, note)
+    day_totals = {day: 0 for day in days}
+    seen_rows: set[tuple] = set()
+    for index, row in enumerate(rows):
+        row_key = f"r{index}"
+        if row.time_off_kind is not None:
+            if row.time_off_kind not in TIME_OFF_KINDS:
+                errors[f"{row_key}-kind"] = "Choose vacation, sick or other."
+                continue
+            identity = ("off", row.time_off_kind)
+        else:
+            if row.project_id not in allowed:
+                errors[f"{row_key}-project"] = "Choose an active project you are a member of."
+                continue
+            if row.task_id is not None and task_projects.get(row.task_id) != row.project_id:
+                errors[f"{row_key}-task"] = "That task belongs to another project."
+                continue
+            identity = (row.project_id, row.task_id, bool(row.billable))
+        if identity in seen_rows:
+            errors[f"{row_key}-project"] = "This row is in the grid twice; put the hours in one row."
+            continue
+        seen_rows.add(identity)
+        for day in days:
+            cell = (row.cells or {}).get(day) or GridCell()
+            key = cell_key(index, day)
+            try:
+                minutes = parse_duration(cell.text)
+            except DurationError as exc:
+                errors[key] = str(exc)
+                continue
+            note = (cell.note or "").strip()
+            if len(note) > 500:
+                errors[key] = "Keep the note to 500 characters."
+                continue
+            if minutes is None:
+                continue
+            if minutes > 1440:
+                errors[key] = "A day has at most 24 hours."
+                continue
+            if day > today and not settings.allow_future_time:
+                errors[key] = "Time cannot be logged ahead of today."
+                continue
+            day_totals[day] += minutes
+            if row.time_off_kind is not None:
+                wanted_off[(row.time_off_kind, day)] = (minutes, note)
+            else:
+                wanted[(row.project_id, row.task_id, bool(row.billable), day)] = (minutes, note)
+    for day, total in day_totals.items():
+        if total > 1440:
+            for index in range(len(rows)):
+                key = cell_key(index, day)
+                if (rows[index].cells or {}).get(day) and (rows[index].cells[day].text or "").strip():
+                    errors.setdefault(key, f"More than 24 hours on {day.strftime('%A')}.")
+
+    existing = db.session.scalars(sa.select(TimeEntry).where(
+        TimeEntry.user_id == user.id, TimeEntry.entry_date >= days[0], TimeEntry.entry_date <= days[-1])
+        .order_by(TimeEntry.id)).all()
+    existing_off = db.session.scalars(sa.select(TimeOff).where(
+        TimeOff.user_id == user.id, TimeOff.entry_date >= days[0], TimeOff.entry_date <= days[-1])).all()
+    grouped: dict[tuple, list[TimeEntry]] = {}
+    for entry in existing:
+        grouped.setdefault((entry.project_id, entry.task_id, entry.billable, entry.entry_date), []).append(entry)
+    off_by_key = {(o.kind, o.entry_date): o for o in existing_off}
+
+    def locked_error(day: date) -> str:
+        return f"On or before the time lock date ({lock_date().isoformat()}); it cannot change."
+
+    # the lock: nothing on or before the lock date is created, changed or deleted
+    for key, entries in grouped.items():
+        day = key[3]
+        if is_locked_day(day):
+            current = (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note))
+            if wanted.get(key) != current:
+                errors.setdefault(_cell_for(rows, key, days), locked_error(day))
+    for key, value in wanted.items():
+        if is_locked_day(key[3]) and key not in grouped:
+            errors.setdefault(_cell_for(rows, key, days), locked_error(key[3]))
+    for key, off in off_by_key.items():
+        if is_locked_day(key[1]) and wanted_off.get(key) != (off.minutes, off.note):
+            errors.setdefault(_cell_for(rows, key, days, off=True), locked_error(key[1]))
+    for key in wanted_off:
+        if is_locked_day(key[1]) and key not in off_by_key:
+            errors.setdefault(_cell_for(rows, key, days, off=True), locked_error(key[1]))
+    if errors:
+        raise ValidationError(errors)
+
+    book = RateBook([user.id], {key[0] for key in wanted})
+    for key, entries in grouped.items():
+        current = (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note))
+        if wanted.get(key) == current:
+            continue
+        for entry in entries:
+            db.session.delete(entry)
+    for key, (minutes, note) in wanted.items():
+        entries = grouped.get(key)
+        if entries and (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note)) == (minutes, note):
+            continue
+        project_id, task_id, billable, day = key
+        rates = book.resolve(user.id, user.role, project_id, day)
+        db.session.add(TimeEntry(user_id=user.id, project_id=project_id, task_id=task_id, timesheet_id=sheet.id,
+                                 entry_date=day, minutes=minutes, billable=billable, note=note,
+                                 bill_rate=rates.bill, cost_rate=rates.cost))
+    for key, off in off_by_key.items():
+        if key not in wanted_off:
+            db.session.delete(off)
+    for (kind, day), (minutes, note) in wanted_off.items():
+        off = off_by_key.get((kind, day))
+        if off is None:
+            db.session.add(TimeOff(user_id=user.id, timesheet_id=sheet.id, entry_date=day, kind=kind,
+                                   minutes=minutes, note=note))
+        else:
+            off.minutes, off.note = minutes, note
+    db.session.flush()
+    return sheet
+
+
+def _cell_for(rows: list[GridRow], key: tuple, days: list[date], off: bool = False) -> str:
+    """The grid cell showing a (project, task, billable, day) or (kind, day) key, or the week itself."""
+    for index, row in enumerate(rows):
+        if off and row.time_off_kind == key[0]:
+            return cell_key(index, key[1])
+        if not off and row.time_off_kind is None and (row.project_id, row.task_id, bool(row.billable)) == key[:3]:
+            return cell_key(index, key[3])
+    return "week"

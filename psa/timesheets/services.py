@@ -410,7 +410,7 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
             current = (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note))
             if wanted.get(key) != current:
                 errors.setdefault(_cell_for(rows, key, days), locked_error(day))
-    for key, value in wanted.items():
+    for key in wanted:
         if is_locked_day(key[3]) and key not in grouped:
             errors.setdefault(_cell_for(rows, key, days), locked_error(key[3]))
     for key, off in off_by_key.items():

@@ -31,6 +31,7 @@ class Factories:
 
     @contextmanager
     def _context(self):
+        """The test's app context when one is pushed (service tests), else a short-lived one."""
         if has_app_context() and current_app._get_current_object() is self.app:
             yield False
         else:

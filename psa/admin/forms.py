@@ -7,6 +7,7 @@ from decimal import Decimal
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     ColorField,
     DateField,
     DecimalField,
@@ -93,6 +94,7 @@ class SettingsForm(FlaskForm):
                                       validators=[DataRequired(message="Choose at least one working day.")])
     time_lock_date = DateField("Time lock date", validators=[Optional()], format="%Y-%m-%d",
                                description="No time entry on or before this date can be created, changed or deleted.")
+    allow_future_time = BooleanField("Allow time on future dates (planned absence, for instance)")
     escalation_level1_days = _days("Level 1 at slip of (working days)")
     escalation_level2_days = _days("Level 2 at slip of (working days)")
     escalation_level3_days = _days("Level 3 at slip of (working days)")

@@ -18,7 +18,7 @@ from psa.core.errors import ValidationError
 from psa.extensions import db
 
 SETTINGS_FIELDS = (
-    "org_name", "currency", "timezone", "working_days", "time_lock_date",
+    "org_name", "currency", "timezone", "working_days", "time_lock_date", "allow_future_time",
     "escalation_level1_days", "escalation_level2_days", "escalation_level3_days",
     "health_red_overdue_days", "health_amber_burn_points", "utilization_target_percent",
     "brand_name", "brand_accent_color",

@@ -101,7 +101,7 @@ def test_settings_saved_through_the_form_persist(app, as_admin):
     assert response.headers["Location"] == "/admin/settings"
     assert _settings(app) == {
         "org_name": "Acme Services", "currency": "EUR", "timezone": "Europe/Berlin", "working_days": "135",
-        "time_lock_date": date(2026, 1, 31), "escalation_level1_days": 2, "escalation_level2_days": 4,
+        "time_lock_date": date(2026, 1, 31), "allow_future_time": False, "escalation_level1_days": 2, "escalation_level2_days": 4,
         "escalation_level3_days": 9, "health_red_overdue_days": 0, "health_amber_burn_points": 100,
         "utilization_target_percent": Decimal("82.50"), "brand_name": "Acme", "brand_accent_color": "#AA3366",
         "brand_logo_filename": None,

@@ -27,6 +27,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "projects.view": frozenset({"admin", "leader", "manager", "consultant"}),
     "projects.create": frozenset({"admin", "leader", "manager"}),
     "projects.edit": frozenset({"admin", "leader", "manager"}),
+    # time: everyone fills in their own week; approvers decide; rates are seen and set by admins and leaders
+    "timesheets.use": frozenset({"admin", "leader", "manager", "consultant"}),
+    "timesheets.approve": frozenset({"admin", "leader", "manager"}),
+    "timesheets.reopen": frozenset({"admin", "leader"}),
+    "timesheets.export": frozenset({"admin", "leader", "manager"}),
+    "timesheets.import": frozenset({"admin", "leader"}),
+    "rates.manage": frozenset({"admin", "leader"}),
     # users, roles, settings, branding
     "admin.users": frozenset({"admin"}),
     "admin.settings": frozenset({"admin"}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -66,6 +67,8 @@ def test_sign_out_from_the_collapsed_navbar(page, live_server, make):
     expect(toggler).to_have_attribute("aria-expanded", "false")
     toggler.click()
     expect(toggler).to_have_attribute("aria-expanded", "true")
+    # Bootstrap animates the menu open ("collapsing"); click only once it has settled ("collapse show")
+    expect(page.locator("#mainnav")).to_have_class(re.compile(r"\bcollapse\b.*\bshow\b"))
     expect(sign_out).to_be_visible()
     sign_out.click()
 

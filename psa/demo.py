@@ -307,6 +307,10 @@ def load_demo(scale: str = "small") -> list[tuple[str, str, str]]:
     by_name = {p.name: p for p in projects}
     for project_name, author, visibility, text in DEMO_COMMENTS:
         add_comment(users[author], by_name[project_name], body=text, visibility=visibility)
+    from psa.timesheets.demo import load_demo_time
+
+    load_demo_time(users, today)
+    refresh_schedule([p.id for p in projects], today)
     if scale == "large":
         load_large_portfolio(users=users, versions=versions, today=today)
     db.session.commit()

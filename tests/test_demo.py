@@ -140,3 +140,21 @@ def test_large_scale_adds_generated_projects(app, monkeypatch):
         assert any(p.progress_percent > 0 for p in generated)
         completed = [p for p in generated if p.status == "completed"]
         assert all(p.progress_percent == 100 for p in completed)
+
+
+def test_demo_has_rates_and_time_in_every_state(app):
+    import sqlalchemy as sa
+
+    from psa.extensions import db
+    from psa.timesheets.models import Timesheet, TimeEntry, TimeOff, UserRate
+
+    app.test_cli_runner().invoke(args=["demo"])
+    with app.app_context():
+        states = set(db.session.scalars(sa.select(Timesheet.state)))
+        assert states == {"draft", "submitted", "approved", "rejected"}
+        assert db.session.scalar(sa.select(sa.func.count(TimeEntry.id))) > 200
+        assert db.session.scalar(sa.select(sa.func.count(TimeOff.id))) > 0
+        # every entry carries rates resolved for its date: never both zero for consultants
+        zero = db.session.scalar(sa.select(sa.func.count(TimeEntry.id)).where(TimeEntry.cost_rate == 0))
+        assert zero == 0
+        assert db.session.scalar(sa.select(sa.func.count(UserRate.id))) == 14  # two per user

@@ -35,13 +35,6 @@ from psa.core.pagination import paginate
 from psa.extensions import db
 
 
-def _get_or_404(model, object_id: int):
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        abort(404)
-    return obj
-
-
 @bp.route("/")
 @permission_required("accounts.view")
 def index():
@@ -97,7 +90,7 @@ def user_new():
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @permission_required("admin.users")
 def user_edit(user_id: int):
-    user = _get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id)
     form = UserForm(obj=user)
     if form.validate_on_submit():
         try:
@@ -117,7 +110,7 @@ def user_edit(user_id: int):
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 @permission_required("admin.users")
 def user_set_active(user_id: int):
-    user = _get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -136,7 +129,7 @@ def user_set_active(user_id: int):
 @bp.route("/users/<int:user_id>/invite", methods=["POST"])
 @permission_required("admin.users")
 def user_reinvite(user_id: int):
-    user = _get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if not user.is_active:
@@ -196,7 +189,7 @@ def account_new():
 @bp.route("/accounts/<int:account_id>", methods=["GET", "POST"])
 @permission_required("accounts.manage")
 def account_edit(account_id: int):
-    account = _get_or_404(Account, account_id)
+    account = db.get_or_404(Account, account_id)
     form = AccountForm(obj=account)
     form.owner_id.choices = _owner_choices()
     if request.method == "GET":
@@ -294,7 +287,7 @@ def holidays_load():
 @bp.route("/settings/holidays/<int:holiday_id>/delete", methods=["POST"])
 @permission_required("admin.settings")
 def holiday_delete(holiday_id: int):
-    holiday = _get_or_404(Holiday, holiday_id)
+    holiday = db.get_or_404(Holiday, holiday_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     admin.delete_holiday(current_user, holiday)

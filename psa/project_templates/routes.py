@@ -46,12 +46,6 @@ from psa.project_templates.models import (
 DIRECTIONS = {"up": -1, "down": 1}
 
 
-def _get_or_404(model, object_id: int):
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        abort(404)
-    return obj
-
 
 def _confirmed() -> None:
     """POST buttons carry only their CSRF token (a request without a valid one never gets here)."""
@@ -125,7 +119,7 @@ def import_file():
 @bp.route("/<int:template_id>")
 @permission_required("templates.view")
 def newest_version(template_id: int):
-    template = _get_or_404(Template, template_id)
+    template = db.get_or_404(Template, template_id)
     newest = db.session.scalar(sa.select(TemplateVersion.id).where(TemplateVersion.template_id == template.id)
                                .order_by(TemplateVersion.number.desc()).limit(1))
     if newest is None:
@@ -225,7 +219,7 @@ def export(version_id: int):
 @bp.route("/versions/<int:version_id>/details", methods=["POST"])
 @permission_required("templates.manage")
 def details_update(version_id: int):
-    version = _get_or_404(TemplateVersion, version_id)
+    version = db.get_or_404(TemplateVersion, version_id)
     form = VersionDetailsForm(prefix="details")
     if not form.validate_on_submit():
         return _refused(version.id, "details", form)
@@ -241,7 +235,7 @@ def details_update(version_id: int):
 @bp.route("/versions/<int:version_id>/publish", methods=["POST"])
 @permission_required("templates.manage")
 def publish(version_id: int):
-    version = _get_or_404(TemplateVersion, version_id)
+    version = db.get_or_404(TemplateVersion, version_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -257,7 +251,7 @@ def publish(version_id: int):
 @bp.route("/versions/<int:version_id>/new-draft", methods=["POST"])
 @permission_required("templates.manage")
 def draft_new(version_id: int):
-    version = _get_or_404(TemplateVersion, version_id)
+    version = db.get_or_404(TemplateVersion, version_id)
     _confirmed()
     draft = templates.new_draft(current_user, version.template)
     db.session.commit()
@@ -268,7 +262,7 @@ def draft_new(version_id: int):
 @bp.route("/versions/<int:version_id>/duplicate", methods=["POST"])
 @permission_required("templates.manage")
 def duplicate(version_id: int):
-    version = _get_or_404(TemplateVersion, version_id)
+    version = db.get_or_404(TemplateVersion, version_id)
     form = DuplicateForm(prefix="duplicate")
     if not form.validate_on_submit():
         return _refused(version.id, "duplicate", form)
@@ -287,7 +281,7 @@ def duplicate(version_id: int):
 @bp.route("/versions/<int:version_id>/milestones", methods=["POST"])
 @permission_required("templates.manage")
 def milestone_add(version_id: int):
-    version = _get_or_404(TemplateVersion, version_id)
+    version = db.get_or_404(TemplateVersion, version_id)
     form = MilestoneForm(prefix="new-milestone")
     if not form.validate_on_submit():
         return _refused(version.id, "new_milestone", form)
@@ -303,7 +297,7 @@ def milestone_add(version_id: int):
 @bp.route("/milestones/<int:milestone_id>", methods=["POST"])
 @permission_required("templates.manage")
 def milestone_update(milestone_id: int):
-    milestone = _get_or_404(TemplateMilestone, milestone_id)
+    milestone = db.get_or_404(TemplateMilestone, milestone_id)
     form = MilestoneForm(prefix=f"m{milestone.id}")
     key = ("milestone", milestone.id)
     if not form.validate_on_submit():
@@ -320,7 +314,7 @@ def milestone_update(milestone_id: int):
 @bp.route("/milestones/<int:milestone_id>/move", methods=["POST"])
 @permission_required("templates.manage")
 def milestone_move(milestone_id: int):
-    milestone = _get_or_404(TemplateMilestone, milestone_id)
+    milestone = db.get_or_404(TemplateMilestone, milestone_id)
     _confirmed()
     templates.move(current_user, milestone, _direction())
     db.session.commit()
@@ -330,7 +324,7 @@ def milestone_move(milestone_id: int):
 @bp.route("/milestones/<int:milestone_id>/delete", methods=["POST"])
 @permission_required("templates.manage")
 def milestone_delete(milestone_id: int):
-    milestone = _get_or_404(TemplateMilestone, milestone_id)
+    milestone = db.get_or_404(TemplateMilestone, milestone_id)
     _confirmed()
     version_id, name = milestone.version_id, milestone.name
     templates.delete_milestone(current_user, milestone)
@@ -345,7 +339,7 @@ def milestone_delete(milestone_id: int):
 @bp.route("/milestones/<int:milestone_id>/tasks", methods=["POST"])
 @permission_required("templates.manage")
 def task_add(milestone_id: int):
-    milestone = _get_or_404(TemplateMilestone, milestone_id)
+    milestone = db.get_or_404(TemplateMilestone, milestone_id)
     form = TaskForm(prefix=f"new-task{milestone.id}")
     key = ("new_task", milestone.id)
     if not form.validate_on_submit():
@@ -362,7 +356,7 @@ def task_add(milestone_id: int):
 @bp.route("/tasks/<int:task_id>", methods=["POST"])
 @permission_required("templates.manage")
 def task_update(task_id: int):
-    task = _get_or_404(TemplateTask, task_id)
+    task = db.get_or_404(TemplateTask, task_id)
     form = TaskForm(prefix=f"t{task.id}")
     key, version_id = ("task", task.id), templates.task_version_id(task)
     if not form.validate_on_submit():
@@ -379,7 +373,7 @@ def task_update(task_id: int):
 @bp.route("/tasks/<int:task_id>/predecessors", methods=["POST"])
 @permission_required("templates.manage")
 def task_predecessors(task_id: int):
-    task = _get_or_404(TemplateTask, task_id)
+    task = db.get_or_404(TemplateTask, task_id)
     form = PredecessorsForm(prefix=f"p{task.id}")
     form.predecessors.choices = []  # any id may be posted; the service decides which are allowed
     key, version_id = ("predecessors", task.id), templates.task_version_id(task)
@@ -397,7 +391,7 @@ def task_predecessors(task_id: int):
 @bp.route("/tasks/<int:task_id>/move", methods=["POST"])
 @permission_required("templates.manage")
 def task_move(task_id: int):
-    task = _get_or_404(TemplateTask, task_id)
+    task = db.get_or_404(TemplateTask, task_id)
     _confirmed()
     templates.move(current_user, task, _direction())
     db.session.commit()
@@ -407,7 +401,7 @@ def task_move(task_id: int):
 @bp.route("/tasks/<int:task_id>/delete", methods=["POST"])
 @permission_required("templates.manage")
 def task_delete(task_id: int):
-    task = _get_or_404(TemplateTask, task_id)
+    task = db.get_or_404(TemplateTask, task_id)
     _confirmed()
     version_id, milestone_id, name = templates.task_version_id(task), task.milestone_id, task.name
     templates.delete_task(current_user, task)
@@ -422,7 +416,7 @@ def task_delete(task_id: int):
 @bp.route("/versions/<int:version_id>/criteria", methods=["POST"])
 @permission_required("templates.manage")
 def criterion_add(version_id: int):
-    version = _get_or_404(TemplateVersion, version_id)
+    version = db.get_or_404(TemplateVersion, version_id)
     form = CriterionForm(prefix="new-criterion")
     if not form.validate_on_submit():
         return _refused(version.id, "new_criterion", form)
@@ -438,7 +432,7 @@ def criterion_add(version_id: int):
 @bp.route("/criteria/<int:criterion_id>/move", methods=["POST"])
 @permission_required("templates.manage")
 def criterion_move(criterion_id: int):
-    criterion = _get_or_404(TemplateCriterion, criterion_id)
+    criterion = db.get_or_404(TemplateCriterion, criterion_id)
     _confirmed()
     templates.move(current_user, criterion, _direction())
     db.session.commit()
@@ -448,7 +442,7 @@ def criterion_move(criterion_id: int):
 @bp.route("/criteria/<int:criterion_id>/delete", methods=["POST"])
 @permission_required("templates.manage")
 def criterion_delete(criterion_id: int):
-    criterion = _get_or_404(TemplateCriterion, criterion_id)
+    criterion = db.get_or_404(TemplateCriterion, criterion_id)
     _confirmed()
     version_id = criterion.version_id
     templates.delete_criterion(current_user, criterion)

@@ -80,12 +80,6 @@ CRITERION_STATUS_BADGES = {"not_started": "text-bg-light border", "on_track": "t
 # --- loading and authorizing ---------------------------------------------------------------------
 
 
-def _get_or_404(model, object_id: int):
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        abort(404)
-    return obj
-
 
 def _authorize(project: Project) -> Project:
     if not services.can_view_project(current_user, project):
@@ -356,8 +350,8 @@ def edit(project_id: int):
 @bp.route("/tasks/<int:task_id>", methods=["POST"])
 @permission_required("projects.view")
 def task_update(task_id: int):
-    task = _get_or_404(Task, task_id)
-    _authorize(_get_or_404(Project, task.project_id))
+    task = db.get_or_404(Task, task_id)
+    _authorize(db.get_or_404(Project, task.project_id))
     form = TaskForm(prefix=f"task-{task.id}")
     form.assignee_id.choices = _member_choices(_project_members(task.project_id),
                                                _user_or_none(task.assignee_id))
@@ -378,8 +372,8 @@ def task_update(task_id: int):
 @bp.route("/milestones/<int:milestone_id>", methods=["POST"])
 @permission_required("projects.view")
 def milestone_update(milestone_id: int):
-    milestone = _get_or_404(Milestone, milestone_id)
-    _authorize(_get_or_404(Project, milestone.project_id))
+    milestone = db.get_or_404(Milestone, milestone_id)
+    _authorize(db.get_or_404(Project, milestone.project_id))
     form = MilestoneForm(prefix=f"milestone-{milestone.id}")
     if form.validate_on_submit():
         try:
@@ -397,7 +391,7 @@ def milestone_update(milestone_id: int):
 @bp.route("/<int:project_id>/tasks", methods=["POST"])
 @permission_required("projects.view")
 def task_add(project_id: int):
-    project = _authorize(_get_or_404(Project, project_id))
+    project = _authorize(db.get_or_404(Project, project_id))
     form = NewTaskForm(prefix="new-task")
     form.milestone_id.choices = _milestone_choices(project.id)
     if form.validate_on_submit():
@@ -418,7 +412,7 @@ def task_add(project_id: int):
 @bp.route("/<int:project_id>/milestones", methods=["POST"])
 @permission_required("projects.view")
 def milestone_add(project_id: int):
-    project = _authorize(_get_or_404(Project, project_id))
+    project = _authorize(db.get_or_404(Project, project_id))
     form = NewMilestoneForm(prefix="new-milestone")
     if form.validate_on_submit():
         try:
@@ -439,7 +433,7 @@ def _criterion_fields(form: CriterionForm) -> dict:
 @bp.route("/<int:project_id>/criteria", methods=["POST"])
 @permission_required("projects.view")
 def criterion_add(project_id: int):
-    project = _authorize(_get_or_404(Project, project_id))
+    project = _authorize(db.get_or_404(Project, project_id))
     form = CriterionForm(prefix="new-criterion")
     if form.validate_on_submit():
         try:
@@ -455,8 +449,8 @@ def criterion_add(project_id: int):
 @bp.route("/criteria/<int:criterion_id>", methods=["POST"])
 @permission_required("projects.view")
 def criterion_update(criterion_id: int):
-    criterion = _get_or_404(SuccessCriterion, criterion_id)
-    project = _authorize(_get_or_404(Project, criterion.project_id))
+    criterion = db.get_or_404(SuccessCriterion, criterion_id)
+    project = _authorize(db.get_or_404(Project, criterion.project_id))
     form = CriterionForm(prefix=f"criterion-{criterion.id}")
     if form.validate_on_submit():
         try:
@@ -473,7 +467,7 @@ def criterion_update(criterion_id: int):
 @bp.route("/<int:project_id>/comments", methods=["POST"])
 @permission_required("projects.view")
 def comment_add(project_id: int):
-    project = _authorize(_get_or_404(Project, project_id))
+    project = _authorize(db.get_or_404(Project, project_id))
     form = CommentForm(prefix="comment")
     if form.validate_on_submit():
         try:
@@ -489,7 +483,7 @@ def comment_add(project_id: int):
 @bp.route("/<int:project_id>/attachments", methods=["POST"])
 @permission_required("projects.view")
 def attachment_add(project_id: int):
-    project = _authorize(_get_or_404(Project, project_id))
+    project = _authorize(db.get_or_404(Project, project_id))
     form = AttachmentForm(prefix="attachment")
     form.task_id.choices = _task_choices(project.id)
     if form.validate_on_submit():
@@ -509,8 +503,8 @@ def attachment_add(project_id: int):
 @bp.route("/attachments/<int:attachment_id>")
 @permission_required("projects.view")
 def attachment_download(attachment_id: int):
-    attachment = _get_or_404(Attachment, attachment_id)
-    _authorize(_get_or_404(Project, attachment.project_id))
+    attachment = db.get_or_404(Attachment, attachment_id)
+    _authorize(db.get_or_404(Project, attachment.project_id))
     path = services.attachment_folder() / attachment.stored_name
     if not path.is_file():
         abort(404)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from psa.core.db import utcnow
 from psa.extensions import db
 from psa.projects.models import Project, Task, project_members
-from psa.timesheets.models import Timesheet, TimeEntry, TimeOff
+from psa.timesheets.models import TimeEntry, TimeOff, Timesheet
 from psa.timesheets.services import RateBook, set_project_rate, set_user_rate, week_start
 
 #: role -> (cost, bill) per hour a year ago; everyone got a raise two months ago.

@@ -1,1 +1,635 @@
-"""Timesheet pages (filled in below)."""
+"""Timesheet pages: the weekly grid (save, submit), one week read-only for its approvers, and the
+approval queue (approve, reject, reopen).
+
+Every view: load (404), authorize (403), call one service, respond; the request commits once, at the end.
+A grid that breaks a rule comes back as typed with each message at its input (HTTP 400) and nothing
+saved; an illegal change of state answers 409 (the service's Conflict propagates) and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import aliased, contains_eager
+
+from psa.accounts.models import Account
+from psa.auth.models import User
+from psa.core.auth import can, permission_required
+from psa.core.errors import ValidationError
+from psa.extensions import db
+from psa.projects.models import Milestone, Project, Task
+from psa.timesheets import bp, services
+from psa.timesheets.durations import format_minutes
+from psa.timesheets.forms import ActionForm, RejectForm, ReopenForm, WeekGrid
+from psa.timesheets.models import TIME_OFF_LABELS, TIMESHEET_STATE_LABELS, TimeEntry, TimeOff, Timesheet
+
+STATE_BADGES = {"draft": "text-bg-secondary", "submitted": "text-bg-info", "approved": "text-bg-success",
+                "rejected": "text-bg-danger"}
+#: How many recently approved weeks leaders and admins see under the queue.
+RECENTLY_APPROVED = 20
+_EARLIEST, _LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def hm(minutes: int | None) -> str:
+    """Minutes as h:mm, 0:00 included (totals)."""
+    return format_minutes(minutes) or "0:00"
+
+
+# --- the week --------------------------------------------------------------------------------------
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        day = date.fromisoformat((value or "").strip())
+    except ValueError:
+        return None
+    return day if _EARLIEST <= day <= _LATEST else None
+
+
+def _week_from_args(user: User) -> date:
+    """The Monday of ?week= (any day of the week), else of today in the user's time zone."""
+    raw = request.args.get("week")
+    day = _parse_day(raw)
+    if raw and day is None:
+        flash(f"“{raw[:40]}” is not a date (YYYY-MM-DD); this week is shown.", "warning")
+    return services.week_start(day or services.user_today(user))
+
+
+def _posted_week() -> date:
+    """The Monday of the week a POST is about (?week= or the form's week field); 400 if it is not a date."""
+    day = _parse_day(request.args.get("week") or request.form.get("week"))
+    if day is None:
+        abort(400)
+    return services.week_start(day)
+
+
+def _week_label(monday: date) -> str:
+    sunday = monday + timedelta(days=6)
+    if monday.year != sunday.year:
+        return f"{monday:%-d %b %Y} – {sunday:%-d %b %Y}"
+    if monday.month != sunday.month:
+        return f"{monday:%-d %b} – {sunday:%-d %b %Y}"
+    return f"{monday:%-d}–{sunday:%-d %b %Y}"
+
+
+# --- the grid: what it offers and shows --------------------------------------------------------------
+
+
+def _week_entries(user: User, monday: date) -> tuple[list[TimeEntry], list[TimeOff]]:
+    last = monday + timedelta(days=6)
+    entries = db.session.scalars(sa.select(TimeEntry).where(
+        TimeEntry.user_id == user.id, TimeEntry.entry_date >= monday, TimeEntry.entry_date <= last)
+        .order_by(TimeEntry.entry_date, TimeEntry.id)).all()
+    offs = db.session.scalars(sa.select(TimeOff).where(
+        TimeOff.user_id == user.id, TimeOff.entry_date >= monday, TimeOff.entry_date <= last)).all()
+    return entries, offs
+
+
+def _last_week_rows(user: User, monday: date) -> list[tuple]:
+    """(project, task, billable) of the previous week's entries, for "Copy last week's rows"."""
+    previous = monday - timedelta(days=7)
+    return db.session.execute(sa.select(TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable).distinct()
+                              .where(TimeEntry.user_id == user.id, TimeEntry.entry_date >= previous,
+                                     TimeEntry.entry_date < monday)).all()
+
+
+def _projects(ids: set[int], member_ids: set[int]) -> dict[int, dict]:
+    """The projects the grid offers or shows, "Account – Project", in that order (one query)."""
+    rows = db.session.execute(
+        sa.select(Project.id, Project.name, Project.billing_model, Account.name.label("account"))
+        .join(Account, Account.id == Project.account_id).where(Project.id.in_(ids))
+        .order_by(Account.name, Project.name, Project.id)).all()
+    return {r.id: {"id": r.id, "label": f"{r.account} – {r.name}", "billable": r.billing_model != "non_billable",
+                   "offered": r.id in member_ids} for r in rows}
+
+
+def _tasks(member_ids: set[int], shown_ids: set[int]) -> list:
+    """Open tasks of the user's projects, and the tasks the week already names (one query)."""
+    return db.session.execute(
+        sa.select(Task.id, Task.name, Task.project_id, Task.status)
+        .join(Milestone, Milestone.id == Task.milestone_id)
+        .where(sa.or_(sa.and_(Task.project_id.in_(member_ids), Task.status != "done"), Task.id.in_(shown_ids)))
+        .order_by(Task.project_id, Milestone.position, Task.position, Task.id)).all()
+
+
+def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy_last: bool = False,
+                 viewer_only: bool = False, status: int = 200):
+    """The weekly grid: the saved week (or `grid` as posted), its options, totals and state.
+    `viewer_only` shows someone else's week, read-only, to its approver."""
+    sheet = services.get_timesheet(user, monday)
+    read_only = viewer_only or (sheet is not None and not sheet.is_editable)
+    member_ids = services.member_project_ids(user)
+    copied: list[tuple] = []
+    if grid is None:
+        entries, offs = _week_entries(user, monday)
+        if copy_last and not read_only:
+            copied = _last_week_rows(user, monday)
+            if not copied:
+                flash("The week before has no rows to copy.", "info")
+        shown = {e.project_id for e in entries} | {row[0] for row in copied}
+    else:
+        shown = {line.project_id for line in grid.lines if line.project_id}
+    projects = _projects(member_ids | shown, member_ids)
+    order = list(projects)
+    if grid is None:
+        rank = {project_id: i for i, project_id in enumerate(order)}
+        grid = WeekGrid.from_saved(monday, entries, offs, copied=copied,
+                                   order=lambda key: (rank.get(key[0], len(rank)), key[1] or 0, not key[2]))
+        if read_only:
+            grid.drop_empty()
+        else:  # a blank line is billable unless every project offered is non-billable
+            grid.add_blank_lines(default_billable=any(p["billable"] for p in projects.values() if p["offered"]))
+    tasks = _tasks(member_ids, {line.task_id for line in grid.lines if line.task_id})
+    task_groups: dict[int, list] = {}
+    for task in tasks:
+        task_groups.setdefault(task.project_id, []).append(task)
+    locked = services.lock_date()
+    today = services.user_today(user)
+    days = [{"date": day, "locked": locked is not None and day <= locked, "today": day == today,
+             "future": day > today} for day in grid.days]
+    grid.mark_fixed(lambda day: locked is not None and day <= locked)
+    state = sheet.state if sheet else "draft"
+    return render_template(
+        "timesheets/grid.html", grid=grid, days=days, sheet=sheet, state=state, owner=user,
+        read_only=read_only, viewer_only=viewer_only, all_locked=all(d["locked"] for d in days),
+        lock_date=locked, projects=projects,
+        offered_projects=[p for p in projects.values() if p["offered"]],
+        task_groups=[(projects[pid], task_groups[pid]) for pid in order if pid in task_groups],
+        task_names={t.id: t.name for t in tasks}, off_labels=TIME_OFF_LABELS,
+        state_labels=TIMESHEET_STATE_LABELS, state_badges=STATE_BADGES, hm=hm,
+        week_label=_week_label(monday), this_week=services.week_start(today),
+        previous_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
+        copied=bool(copied), action_form=ActionForm(), reject_form=RejectForm(formdata=None),
+        can_decide=viewer_only and sheet is not None and sheet.state == "submitted"
+        and services.can_approve(current_user, user),
+    ), status
+
+
+# --- the queue ---------------------------------------------------------------------------------------
+
+
+def _queue() -> list[Timesheet]:
+    """Submitted weeks the current user may approve (services.can_approve decides; the query narrows)."""
+    stmt = (sa.select(Timesheet).join(User, User.id == Timesheet.user_id).options(contains_eager(Timesheet.user))
+            .where(Timesheet.state == "submitted").order_by(Timesheet.week_start, User.name, Timesheet.id))
+    if current_user.role == "manager":
+        stmt = stmt.where(User.approver_id == current_user.id)
+    elif current_user.role not in ("admin", "leader"):
+        stmt = stmt.where(sa.false())
+    return [s for s in db.session.scalars(stmt).all() if services.can_approve(current_user, s.user)]
+
+
+def _recently_approved() -> list:
+    approver = aliased(User)
+    return db.session.execute(
+        sa.select(Timesheet, approver.name.label("approver")).join(User, User.id == Timesheet.user_id)
+        .outerjoin(approver, approver.id == Timesheet.decided_by_id).options(contains_eager(Timesheet.user))
+        .where(Timesheet.state == "approved")
+        .order_by(Timesheet.decided_at.desc(), Timesheet.id.desc()).limit(RECENTLY_APPROVED)).all()
+
+
+def _week_totals(sheet_ids: list[int]) -> dict[int, dict]:
+    """Per week: minutes in all, billable minutes, time off, and minutes per project — two GROUP BYs."""
+    totals = {sheet_id: {"minutes": 0, "billable": 0, "off": 0, "projects": []} for sheet_id in sheet_ids}
+    billable = sa.func.sum(sa.case((TimeEntry.billable.is_(True), TimeEntry.minutes), else_=0))
+    rows = db.session.execute(
+        sa.select(TimeEntry.timesheet_id, Project.id, Project.name, Account.name.label("account"),
+                  sa.func.sum(TimeEntry.minutes).label("minutes"), billable.label("billable"))
+        .join(Project, Project.id == TimeEntry.project_id).join(Account, Account.id == Project.account_id)
+        .where(TimeEntry.timesheet_id.in_(sheet_ids))
+        .group_by(TimeEntry.timesheet_id, Project.id, Project.name, Account.name)
+        .order_by(TimeEntry.timesheet_id, Account.name, Project.name)).all()
+    for row in rows:
+        week = totals[row.timesheet_id]
+        week["minutes"] += int(row.minutes or 0)
+        week["billable"] += int(row.billable or 0)
+        week["projects"].append({"label": f"{row.account} – {row.name}", "minutes": int(row.minutes or 0),
+                                 "billable": int(row.billable or 0)})
+    for sheet_id, minutes in db.session.execute(
+            sa.select(TimeOff.timesheet_id, sa.func.sum(TimeOff.minutes)).where(TimeOff.timesheet_id.in_(sheet_ids))
+            .group_by(TimeOff.timesheet_id)).all():
+        totals[sheet_id]["off"] = int(minutes or 0)
+    return totals
+
+
+def _render_approvals(errors: dict | None = None, typed: dict | None = None, status: int = 200):
+    """The queue; `errors` and `typed` hold a refused reason by (action, sheet id)."""
+    queue = _queue()
+    recent = _recently_approved() if can("timesheets.reopen") else []
+    totals = _week_totals([s.id for s in queue] + [row.Timesheet.id for row in recent])
+    return render_template(
+        "timesheets/approvals.html", queue=queue, recent=recent, totals=totals, hm=hm, week_label=_week_label,
+        errors=errors or {}, typed=typed or {}, action_form=ActionForm(), can_reopen=can("timesheets.reopen"),
+    ), status
+
+
+# --- loading and authorizing a week ------------------------------------------------------------------
+
+
+def _sheet_and_owner(sheet_id: int) -> tuple[Timesheet, User]:
+    sheet = db.get_or_404(Timesheet, sheet_id)
+    return sheet, db.session.get(User, sheet.user_id)
+
+
+def _decidable(sheet_id: int) -> tuple[Timesheet, User]:
+    """The week and its owner, 404 if missing; 403 unless the current user is one of its approvers."""
+    sheet, owner = _sheet_and_owner(sheet_id)
+    if not services.can_approve(current_user, owner):
+        abort(403)
+    return sheet, owner
+
+
+# --- routes ------------------------------------------------------------------------------------------
+
+
+@bp.get("", endpoint="grid")
+@permission_required("timesheets.use")
+def grid():
+    monday = _week_from_args(current_user)
+    return _render_grid(current_user, monday, copy_last=request.args.get("copy") == "last")
+
+
+@bp.post("", endpoint="save")
+@permission_required("timesheets.use")
+def save():
+    monday = _posted_week()
+    week = WeekGrid.from_formdata(monday, request.form)
+    if week.check():
+        try:
+            services.save_week(current_user, current_user, monday, week.grid_rows())
+        except ValidationError as exc:
+            db.session.rollback()
+            week.apply_errors(exc)
+        else:
+            db.session.commit()
+            flash(f"Week of {_week_label(monday)} saved.", "success")
+            return redirect(url_for("timesheets.grid", week=monday.isoformat()))
+    return _render_grid(current_user, monday, grid=week, status=400)
+
+
+@bp.post("/submit", endpoint="submit")
+@permission_required("timesheets.use")
+def submit():
+    monday = _posted_week()
+    sheet = services.get_timesheet(current_user, monday, create=True)
+    services.submit_timesheet(current_user, sheet)
+    db.session.commit()
+    flash(f"Week of {_week_label(monday)} submitted for approval.", "success")
+    return redirect(url_for("timesheets.grid", week=monday.isoformat()))
+
+
+@bp.get("/<int:sheet_id>", endpoint="sheet")
+@permission_required("timesheets.use")
+def sheet(sheet_id: int):
+    """One week, read-only, for its approvers (and leaders and admins); its owner gets the grid."""
+    week, owner = _sheet_and_owner(sheet_id)
+    if owner.id == current_user.id:
+        return redirect(url_for("timesheets.grid", week=week.week_start.isoformat()))
+    if not (services.can_approve(current_user, owner) or can("timesheets.reopen")):
+        abort(403)
+    return _render_grid(owner, week.week_start, viewer_only=True)
+
+
+@bp.get("/approvals", endpoint="approvals")
+@permission_required("timesheets.approve")
+def approvals():
+    return _render_approvals()
+
+
+@bp.post("/<int:sheet_id>/approve", endpoint="approve")
+@permission_required("timesheets.approve")
+def approve(sheet_id: int):
+    week, owner = _decidable(sheet_id)
+    services.approve_timesheet(current_user, week)
+    db.session.commit()
+    flash(f"Approved {owner.name}’s week of {_week_label(week.week_start)}.", "success")
+    return redirect(url_for("timesheets.approvals"))
+
+
+@bp.post("/<int:sheet_id>/reject", endpoint="reject")
+@permission_required("timesheets.approve")
+def reject(sheet_id: int):
+    week, owner = _decidable(sheet_id)
+    form = RejectForm()
+    if not form.validate():
+        message = form.reason.errors[0] if form.reason.errors else "The form could not be read."
+    else:
+        try:
+            services.reject_timesheet(current_user, week, form.reason.data or "")
+        except ValidationError as exc:
+            db.session.rollback()
+            message = exc.errors.get("reason") or str(exc)
+        else:
+            db.session.commit()
+            flash(f"{owner.name}’s week of {_week_label(week.week_start)} was sent back with your reason.",
+                  "success")
+            return redirect(url_for("timesheets.approvals"))
+    return _render_approvals(errors={("reject", sheet_id): message}, typed={("reject", sheet_id): form.reason.data},
+                             status=400)
+
+
+@bp.post("/<int:sheet_id>/reopen", endpoint="reopen")
+@permission_required("timesheets.reopen")
+def reopen(sheet_id: int):
+    week = db.get_or_404(Timesheet, sheet_id)
+    form = ReopenForm()
+    if not form.validate():
+        return _render_approvals(errors={("reopen", sheet_id): (form.reason.errors or ["Say why."])[0]},
+                                 typed={("reopen", sheet_id): form.reason.data or ""}, status=400)
+    services.reopen_timesheet(current_user, week, form.reason.data)
+    db.session.commit()
+    flash(f"Week of {_week_label(week.week_start)} reopened; its owner can change it again.", "success")
+    return redirect(url_for("timesheets.approvals"))
+
+
+# --- import, export, rates ---
+# Time import and export (SPEC §4) and the rates pages. Load (404), authorize (the decorator), call one
+# service, respond; the request commits once, at the end. Imports are local to this block, so the block
+# stands on its own in a file shared with the weekly grid and the approvals.
+
+from flask import Response as _Response  # noqa: E402
+from flask import abort as _abort  # noqa: E402
+from flask import flash as _flash  # noqa: E402
+from flask import redirect as _redirect  # noqa: E402
+from flask import render_template as _render  # noqa: E402
+from flask import request as _request  # noqa: E402
+from flask import stream_with_context as _stream_with_context  # noqa: E402
+from flask import url_for as _url_for  # noqa: E402
+from flask_login import current_user as _current_user  # noqa: E402
+
+from psa.core.auth import permission_required as _permission_required  # noqa: E402
+from psa.timesheets import bp as _bp  # noqa: E402
+
+
+def _transfer_choices(viewer) -> tuple[list, list, list]:
+    """(people, accounts, projects) offered by the export's filters: everything for those who export
+    anyone's time, else the viewer and the projects they belong to or logged time on."""
+    import sqlalchemy as sa
+
+    from psa.accounts.models import Account
+    from psa.auth.models import User
+    from psa.extensions import db
+    from psa.projects.models import Project, project_members
+    from psa.timesheets.exports import exports_everyone
+    from psa.timesheets.models import TimeEntry
+
+    projects = sa.select(Project.id, Project.name, Account.id.label("account_id"), Account.name.label("account")) \
+        .join(Account, Account.id == Project.account_id).order_by(sa.func.lower(Account.name), sa.func.lower(Project.name))
+    if exports_everyone(viewer):
+        people = [(0, "Everyone"), *db.session.execute(sa.select(User.id, User.name).order_by(sa.func.lower(User.name))).all()]
+    else:
+        people = [(0, "Me"), (viewer.id, viewer.name)]
+        projects = projects.where(sa.or_(
+            Project.manager_id == viewer.id,
+            Project.id.in_(sa.select(project_members.c.project_id).where(project_members.c.user_id == viewer.id)),
+            Project.id.in_(sa.select(TimeEntry.project_id).where(TimeEntry.user_id == viewer.id))))
+    rows = db.session.execute(projects).all()
+    accounts = {row.account_id: row.account for row in rows}
+    return (people, [(0, "Any account"), *accounts.items()],
+            [(0, "Any project"), *[(row.id, f"{row.account} — {row.name}") for row in rows]])
+
+
+def _export_form():
+    from psa.core.forms import choices
+    from psa.timesheets.import_forms import ExportForm
+
+    form = ExportForm(formdata=_request.args)
+    people, accounts, projects = _transfer_choices(_current_user)
+    form.user_id.choices, form.account_id.choices = choices(people), choices(accounts)
+    form.project_id.choices = choices(projects)
+    return form
+
+
+def _export_filters(form):
+    from psa.timesheets.exports import ExportFilters
+
+    return ExportFilters(date_from=form.date_from.data, date_to=form.date_to.data, user_id=form.user_id.data or None,
+                         project_id=form.project_id.data or None, account_id=form.account_id.data or None,
+                         state=form.state.data or None)
+
+
+@_bp.route("/export")
+@_permission_required("timesheets.use")
+def export_page():
+    """The export's filters and how many entries they match; consultants export their own time."""
+    from psa.timesheets.exports import export_summary, exports_everyone
+
+    form = _export_form()
+    summary = None
+    if _request.args and form.validate():
+        summary = export_summary(_export_filters(form), _current_user)
+    status = 400 if form.errors else 200
+    return _render("timesheets/export.html", form=form, summary=summary,
+                   everyone=exports_everyone(_current_user)), status
+
+
+@_bp.route("/export.csv")
+@_permission_required("timesheets.use")
+def export_download():
+    """The entries matching the filters as CSV, streamed."""
+    from psa.timesheets.exports import export_csv, exports_everyone
+
+    form = _export_form()
+    if not form.validate():
+        return _render("timesheets/export.html", form=form, summary=None,
+                       everyone=exports_everyone(_current_user)), 400
+    filters = _export_filters(form)
+    period = "-".join(day.isoformat() for day in (filters.date_from, filters.date_to) if day) or "all"
+    return _Response(_stream_with_context(export_csv(filters, _current_user)), mimetype="text/csv",
+                     headers={"Content-Disposition": f'attachment; filename="time-entries-{period}.csv"',
+                              "Cache-Control": "no-store"})
+
+
+@_bp.route("/import", methods=["GET", "POST"])
+@_permission_required("timesheets.import")
+def import_entries():
+    """Upload a CSV file of time: a dry run (the default) reports what would be created and every error;
+    a real run creates every entry or, if any row is bad, none."""
+    from psa.core.errors import ValidationError, apply_errors
+    from psa.extensions import db
+    from psa.timesheets.import_forms import ImportForm
+    from psa.timesheets.imports import import_time_entries
+
+    form = ImportForm()
+    report = None
+    if form.validate_on_submit():
+        try:
+            report = import_time_entries(_current_user, form.file.data.read(), dry_run=form.dry_run.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            if report.created:
+                db.session.commit()
+            elif report.dry_run and report.ok:
+                form.dry_run.data = False  # checked: the next upload of the same file imports it
+    refused = bool(form.errors or form.form_errors or (report and report.errors))
+    status = 400 if _request.method == "POST" and refused else 200
+    return _render("timesheets/import.html", form=form, report=report), status
+
+
+# --- rates
+
+
+def _rates_people():
+    """Internal users with their rate history (two queries), for the rates page."""
+    import sqlalchemy as sa
+
+    from psa.auth.models import User
+    from psa.extensions import db
+    from psa.timesheets.models import UserRate
+
+    users = db.session.scalars(sa.select(User).where(User.is_active_user.is_(True))
+                               .order_by(sa.func.lower(User.name))).all()
+    history: dict[int, list] = {}
+    for rate in db.session.scalars(sa.select(UserRate).order_by(UserRate.user_id, UserRate.effective_from.desc())):
+        history.setdefault(rate.user_id, []).append(rate)
+    return [(user, history.get(user.id, [])) for user in users]
+
+
+def _rates_projects():
+    """Open projects with the number of lines on their rate card (one query)."""
+    import sqlalchemy as sa
+
+    from psa.accounts.models import Account
+    from psa.extensions import db
+    from psa.projects.models import OPEN_PROJECT_STATUSES, Project
+    from psa.timesheets.models import ProjectRate
+
+    lines = sa.select(sa.func.count(ProjectRate.id)).where(ProjectRate.project_id == Project.id).scalar_subquery()
+    return db.session.execute(
+        sa.select(Project.id, Project.name, Project.status, Account.name.label("account"), lines.label("lines"))
+        .join(Account, Account.id == Project.account_id).where(Project.status.in_(OPEN_PROJECT_STATUSES))
+        .order_by(sa.func.lower(Account.name), sa.func.lower(Project.name))).all()
+
+
+def _rates_page(form=None, recalc=None, status=200):
+    from psa.core.forms import choices
+    from psa.projects.services import org_today
+    from psa.timesheets.import_forms import RecalculateForm, UserRateForm
+
+    people = _rates_people()
+    if form is None:
+        form = UserRateForm()
+        form.user_id.choices = choices([(0, "Choose a person"), *[(user.id, user.name) for user, _ in people]])
+        form.user_id.data = _request.args.get("user", 0, type=int)
+    return _render("timesheets/rates.html", form=form, recalc=recalc or RecalculateForm(), people=people,
+                   projects=_rates_projects(), today=org_today()), status
+
+
+@_bp.route("/rates", methods=["GET", "POST"])
+@_permission_required("rates.manage")
+def rates():
+    """Every person's rate history, a form adding a rate from a date, and the projects' rate cards."""
+    import sqlalchemy as sa
+
+    from psa.auth.models import User
+    from psa.core.errors import ValidationError, apply_errors
+    from psa.core.forms import choices
+    from psa.extensions import db
+    from psa.timesheets.import_forms import UserRateForm
+    from psa.timesheets.services import set_user_rate
+
+    if _request.method == "GET":
+        return _rates_page()
+    form = UserRateForm()
+    form.user_id.choices = choices([(0, "Choose a person"), *db.session.execute(
+        sa.select(User.id, User.name).where(User.is_active_user.is_(True)).order_by(sa.func.lower(User.name))).all()])
+    if form.validate_on_submit():
+        user = db.session.get(User, form.user_id.data)
+        try:
+            rate = set_user_rate(_current_user, user, effective_from=form.effective_from.data,
+                                 cost_rate=form.cost_rate.data, bill_rate=form.bill_rate.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            _flash(f"{user.name}: cost {rate.cost_rate}, bill {rate.bill_rate} from {rate.effective_from.isoformat()}. "
+                   "Entries already logged keep their rates until you recalculate them.", "success")
+            return _redirect(_url_for("timesheets.rates", _anchor=f"user-{user.id}"))
+    return _rates_page(form=form, status=400)
+
+
+@_bp.route("/rates/recalculate", methods=["POST"])
+@_permission_required("rates.manage")
+def rates_recalculate():
+    """Re-snapshot the rates of entries in draft or rejected weeks after the lock date."""
+    from psa.extensions import db
+    from psa.timesheets.import_forms import RecalculateForm
+    from psa.timesheets.services import lock_date, recalculate_rates
+
+    recalc = RecalculateForm()
+    if not recalc.validate_on_submit():
+        return _rates_page(recalc=recalc, status=400)
+    changed = recalculate_rates(_current_user, since=recalc.since.data)
+    db.session.commit()
+    locked = lock_date()
+    kept = " Approved and submitted weeks keep their rates" + (
+        f", and so does everything on or before the lock date ({locked.isoformat()})." if locked else ".")
+    _flash(f"{changed} {'entry' if changed == 1 else 'entries'} changed.{kept}", "success")
+    return _redirect(_url_for("timesheets.rates", _anchor="recalculate"))
+
+
+def _rate_card_form(project, formdata=True):
+    import sqlalchemy as sa
+
+    from psa.auth.models import ROLE_LABELS, User
+    from psa.extensions import db
+    from psa.timesheets.import_forms import ProjectRateForm
+
+    form = ProjectRateForm() if formdata else ProjectRateForm(formdata=None)
+    people = db.session.execute(sa.select(User.id, User.name).where(User.is_active_user.is_(True))
+                                .order_by(sa.func.lower(User.name))).all()
+    form.applies_to.choices = [("", "Choose a role or a person"),
+                               *[(f"role:{role}", f"Everyone who is {label}") for role, label in ROLE_LABELS.items()],
+                               *[(f"user:{user_id}", name) for user_id, name in people]]
+    return form
+
+
+@_bp.route("/rates/projects/<int:project_id>", methods=["GET", "POST"])
+@_permission_required("rates.manage")
+def project_rates(project_id: int):
+    """A project's rate card: the bill rate per role or per person, overriding their default bill rate."""
+    import sqlalchemy as sa
+
+    from psa.accounts.models import Account
+    from psa.auth.models import ROLE_LABELS, User
+    from psa.core.errors import ValidationError, apply_errors
+    from psa.extensions import db
+    from psa.projects.models import Project
+    from psa.timesheets.models import ProjectRate
+    from psa.timesheets.services import set_project_rate
+
+    project = db.session.get(Project, project_id)
+    if project is None:
+        _abort(404)
+    form = _rate_card_form(project, formdata=_request.method == "POST")
+    if form.validate_on_submit():
+        kind, _, value = form.applies_to.data.partition(":")
+        user = db.session.get(User, int(value)) if kind == "user" else None
+        try:
+            set_project_rate(_current_user, project, bill_rate=form.bill_rate.data,
+                             role=value if kind == "role" else None, user=user)
+        except ValidationError as exc:
+            db.session.rollback()
+            exc.errors = {("applies_to" if name in ("role", "user") else name): message
+                          for name, message in exc.errors.items()}
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            label = user.name if user else f"everyone who is {ROLE_LABELS[value]}"
+            _flash(f"Bill rate for {label} on {project.name} saved. Recalculate unapproved entries to apply it "
+                   "to time already logged.", "success")
+            return _redirect(_url_for("timesheets.project_rates", project_id=project.id))
+    lines = db.session.execute(
+        sa.select(ProjectRate.id, ProjectRate.role, ProjectRate.bill_rate, User.name.label("user_name"))
+        .outerjoin(User, User.id == ProjectRate.user_id).where(ProjectRate.project_id == project.id)
+        .order_by(ProjectRate.role.is_(None), ProjectRate.role, sa.func.lower(User.name))).all()
+    account = db.session.get(Account, project.account_id)
+    status = 400 if _request.method == "POST" else 200
+    return _render("timesheets/rates_project.html", project=project, account=account, lines=lines, form=form,
+                   roles=ROLE_LABELS), status

@@ -339,6 +339,7 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
     wanted_off: dict[tuple, tuple[int, str]] = {}  # (kind, day) -> (minutes, note)
     day_totals = {day: 0 for day in days}
     seen_rows: set[tuple] = set()
+    closed_rows: dict[int, tuple] = {}  # rows on a project no longer open to the user, judged below
     for index, row in enumerate(rows):
         row_key = f"r{index}"
         if row.time_off_kind is not None:
@@ -347,9 +348,11 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
                 continue
             identity = ("off", row.time_off_kind)
         else:
-            if row.project_id not in allowed:
+            if row.project_id is None:
                 errors[f"{row_key}-project"] = "Choose an active project you are a member of."
                 continue
+            if row.project_id not in allowed:
+                closed_rows[index] = (row.project_id, row.task_id, bool(row.billable))
             if row.task_id is not None and task_projects.get(row.task_id) != row.project_id:
                 errors[f"{row_key}-task"] = "That task belongs to another project."
                 continue
@@ -399,6 +402,18 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
     for entry in existing:
         grouped.setdefault((entry.project_id, entry.task_id, entry.billable, entry.entry_date), []).append(entry)
     off_by_key = {(o.kind, o.entry_date): o for o in existing_off}
+
+    # a project closed to the user (completed, cancelled, or left) keeps the time saved on it this week,
+    # unchanged; nothing may be added to it or changed on it
+    for index, identity in closed_rows.items():
+        saved = {key[3]: (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note))
+                 for key, entries in grouped.items() if key[:3] == identity}
+        typed = {key[3]: value for key, value in wanted.items() if key[:3] == identity}
+        if not saved:
+            errors[f"r{index}-project"] = "Choose an active project you are a member of."
+        elif typed != saved:
+            errors[f"r{index}-project"] = ("This project is closed to you: its saved time stays as it is; "
+                                           "log new time on an open project.")
 
     def locked_error(day: date) -> str:
         return f"On or before the time lock date ({lock_date().isoformat()}); it cannot change."

@@ -146,7 +146,7 @@ def test_demo_has_rates_and_time_in_every_state(app):
     import sqlalchemy as sa
 
     from psa.extensions import db
-    from psa.timesheets.models import Timesheet, TimeEntry, TimeOff, UserRate
+    from psa.timesheets.models import TimeEntry, TimeOff, Timesheet, UserRate
 
     app.test_cli_runner().invoke(args=["demo"])
     with app.app_context():

@@ -23,7 +23,7 @@ from psa.extensions import db
 from psa.projects.models import Milestone, Project, Task
 from psa.timesheets import bp, services
 from psa.timesheets.durations import format_minutes
-from psa.timesheets.forms import ActionForm, RejectForm, ReopenForm, WeekGrid
+from psa.timesheets.forms import BLANK_LINES, RejectForm, ReopenForm, WeekGrid
 from psa.timesheets.models import TIME_OFF_LABELS, TIMESHEET_STATE_LABELS, TimeEntry, TimeOff, Timesheet
 
 STATE_BADGES = {"draft": "text-bg-secondary", "submitted": "text-bg-info", "approved": "text-bg-success",
@@ -136,20 +136,21 @@ def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy
     order = list(projects)
     if grid is None:
         rank = {project_id: i for i, project_id in enumerate(order)}
+        # blank lines to add to (none on a read-only week); billable unless every project offered is not
         grid = WeekGrid.from_saved(monday, entries, offs, copied=copied,
-                                   order=lambda key: (rank.get(key[0], len(rank)), key[1] or 0, not key[2]))
+                                   order=lambda key: (rank.get(key[0], len(rank)), key[1] or 0, not key[2]),
+                                   blank_lines=0 if read_only else BLANK_LINES,
+                                   blank_billable=any(p["billable"] for p in projects.values() if p["offered"]))
         if read_only:
             grid.drop_empty()
-        else:  # a blank line is billable unless every project offered is non-billable
-            grid.add_blank_lines(default_billable=any(p["billable"] for p in projects.values() if p["offered"]))
     tasks = _tasks(member_ids, {line.task_id for line in grid.lines if line.task_id})
     task_groups: dict[int, list] = {}
     for task in tasks:
         task_groups.setdefault(task.project_id, []).append(task)
     locked = services.lock_date()
     today = services.user_today(user)
-    days = [{"date": day, "locked": locked is not None and day <= locked, "today": day == today,
-             "future": day > today} for day in grid.days]
+    days = [{"date": day, "locked": locked is not None and day <= locked, "today": day == today}
+            for day in grid.days]
     grid.mark_fixed(lambda day: locked is not None and day <= locked)
     state = sheet.state if sheet else "draft"
     return render_template(
@@ -162,7 +163,7 @@ def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy
         state_labels=TIMESHEET_STATE_LABELS, state_badges=STATE_BADGES, hm=hm,
         week_label=_week_label(monday), this_week=services.week_start(today),
         previous_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
-        copied=bool(copied), action_form=ActionForm(), reject_form=RejectForm(formdata=None),
+        copied=bool(copied),
         can_decide=viewer_only and sheet is not None and sheet.state == "submitted"
         and services.can_approve(current_user, user),
     ), status
@@ -222,7 +223,7 @@ def _render_approvals(errors: dict | None = None, typed: dict | None = None, sta
     totals = _week_totals([s.id for s in queue] + [row.Timesheet.id for row in recent])
     return render_template(
         "timesheets/approvals.html", queue=queue, recent=recent, totals=totals, hm=hm, week_label=_week_label,
-        errors=errors or {}, typed=typed or {}, action_form=ActionForm(), can_reopen=can("timesheets.reopen"),
+        errors=errors or {}, typed=typed or {}, can_reopen=can("timesheets.reopen"),
     ), status
 
 
@@ -585,7 +586,7 @@ def _rate_card_form(project, formdata=True):
     people = db.session.execute(sa.select(User.id, User.name).where(User.is_active_user.is_(True))
                                 .order_by(sa.func.lower(User.name))).all()
     form.applies_to.choices = [("", "Choose a role or a person"),
-                               *[(f"role:{role}", f"Everyone who is {label}") for role, label in ROLE_LABELS.items()],
+                               *[(f"role:{role}", f"Role: {label}") for role, label in ROLE_LABELS.items()],
                                *[(f"user:{user_id}", name) for user_id, name in people]]
     return form
 
@@ -621,7 +622,7 @@ def project_rates(project_id: int):
             apply_errors(form, exc)
         else:
             db.session.commit()
-            label = user.name if user else f"everyone who is {ROLE_LABELS[value]}"
+            label = user.name if user else f"the role {ROLE_LABELS[value]}"
             _flash(f"Bill rate for {label} on {project.name} saved. Recalculate unapproved entries to apply it "
                    "to time already logged.", "success")
             return _redirect(_url_for("timesheets.project_rates", project_id=project.id))

@@ -189,7 +189,22 @@ def submit_timesheet(actor: User, sheet: Timesheet) -> Timesheet:
     sheet.rejection_reason = None
     record_audit(actor, "timesheet.submitted", sheet, after={"state": sheet.state})
     db.session.flush()
+    from psa.core.notifications import notify
+
+    for approver in approvers_of(actor):
+        notify(approver, f"{actor.name} submitted the week of {sheet.week_start.isoformat()} for approval.",
+               f"/timesheets/{sheet.id}")
     return sheet
+
+
+def approvers_of(user: User) -> list[User]:
+    """Who is told of a submitted week: the user's approver when set and active, else every active leader."""
+    if user.approver_id:
+        approver = db.session.get(User, user.approver_id)
+        if approver is not None and approver.is_active:
+            return [approver]
+    return list(db.session.scalars(sa.select(User).where(User.role == "leader", User.is_active_user.is_(True),
+                                                         User.id != user.id)))
 
 
 def approve_timesheet(actor: User, sheet: Timesheet) -> Timesheet:

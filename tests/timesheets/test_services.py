@@ -328,3 +328,18 @@ def test_logged_hours_feed_project_health(ctx, staffed):
     refresh_schedule([project_id], today=D(2026, 10, 9))
     # 1.6 h = 16 points -> amber
     assert db.session.get(Project, project_id).health == "amber"
+
+
+def test_submitting_tells_the_approver_or_else_the_leaders(ctx, staffed, make):
+    from psa.core.models import Notification
+
+    consultant, manager, project_id, _ = staffed
+    leader = make.user(role="leader")
+    sheet = _sheet_in("submitted", _u(consultant), _u(manager), project_id)
+    notes = db.session.scalars(sa.select(Notification)).all()
+    assert [(n.user_id, n.link) for n in notes] == [(manager.id, f"/timesheets/{sheet.id}")]
+    assert "Cleo Consultant submitted the week of 2026-10-05" in notes[0].message
+    # without an approver, the leaders hear of it
+    other = make.user(role="consultant")
+    ts.submit_timesheet(_u(other), ts.get_timesheet(_u(other), MONDAY, create=True))
+    assert db.session.scalar(sa.select(Notification.user_id).where(Notification.user_id != manager.id)) == leader.id

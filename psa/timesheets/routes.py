@@ -11,20 +11,34 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy.orm import aliased, contains_eager
 
 from psa.accounts.models import Account
-from psa.auth.models import User
+from psa.auth.models import ROLE_LABELS, User
 from psa.core.auth import can, permission_required
-from psa.core.errors import ValidationError
+from psa.core.errors import ValidationError, apply_errors
+from psa.core.forms import choices
 from psa.extensions import db
-from psa.projects.models import Milestone, Project, Task
+from psa.projects.models import OPEN_PROJECT_STATUSES, Milestone, Project, Task, project_members
+from psa.projects.services import org_today
 from psa.timesheets import bp, services
 from psa.timesheets.durations import format_minutes
+from psa.timesheets.exports import ExportFilters, export_csv, export_summary, exports_everyone
 from psa.timesheets.forms import BLANK_LINES, RejectForm, ReopenForm, WeekGrid
-from psa.timesheets.models import TIME_OFF_LABELS, TIMESHEET_STATE_LABELS, TimeEntry, TimeOff, Timesheet
+from psa.timesheets.import_forms import ExportForm, ImportForm, ProjectRateForm, RecalculateForm, UserRateForm
+from psa.timesheets.imports import import_time_entries
+from psa.timesheets.models import (
+    TIME_OFF_LABELS,
+    TIMESHEET_STATE_LABELS,
+    ProjectRate,
+    TimeEntry,
+    TimeOff,
+    Timesheet,
+    UserRate,
+)
+from psa.timesheets.services import lock_date, recalculate_rates, set_project_rate, set_user_rate
 
 STATE_BADGES = {"draft": "text-bg-secondary", "submitted": "text-bg-info", "approved": "text-bg-success",
                 "rejected": "text-bg-danger"}
@@ -348,35 +362,12 @@ def reopen(sheet_id: int):
 
 # --- import, export, rates ---
 # Time import and export (SPEC §4) and the rates pages. Load (404), authorize (the decorator), call one
-# service, respond; the request commits once, at the end. Imports are local to this block, so the block
-# stands on its own in a file shared with the weekly grid and the approvals.
-
-from flask import Response as _Response  # noqa: E402
-from flask import abort as _abort  # noqa: E402
-from flask import flash as _flash  # noqa: E402
-from flask import redirect as _redirect  # noqa: E402
-from flask import render_template as _render  # noqa: E402
-from flask import request as _request  # noqa: E402
-from flask import stream_with_context as _stream_with_context  # noqa: E402
-from flask import url_for as _url_for  # noqa: E402
-from flask_login import current_user as _current_user  # noqa: E402
-
-from psa.core.auth import permission_required as _permission_required  # noqa: E402
-from psa.timesheets import bp as _bp  # noqa: E402
+# service, respond; the request commits once, at the end.
 
 
 def _transfer_choices(viewer) -> tuple[list, list, list]:
     """(people, accounts, projects) offered by the export's filters: everything for those who export
     anyone's time, else the viewer and the projects they belong to or logged time on."""
-    import sqlalchemy as sa
-
-    from psa.accounts.models import Account
-    from psa.auth.models import User
-    from psa.extensions import db
-    from psa.projects.models import Project, project_members
-    from psa.timesheets.exports import exports_everyone
-    from psa.timesheets.models import TimeEntry
-
     projects = sa.select(Project.id, Project.name, Account.id.label("account_id"), Account.name.label("account")) \
         .join(Account, Account.id == Project.account_id).order_by(sa.func.lower(Account.name), sa.func.lower(Project.name))
     if exports_everyone(viewer):
@@ -394,71 +385,57 @@ def _transfer_choices(viewer) -> tuple[list, list, list]:
 
 
 def _export_form():
-    from psa.core.forms import choices
-    from psa.timesheets.import_forms import ExportForm
-
-    form = ExportForm(formdata=_request.args)
-    people, accounts, projects = _transfer_choices(_current_user)
+    form = ExportForm(formdata=request.args)
+    people, accounts, projects = _transfer_choices(current_user)
     form.user_id.choices, form.account_id.choices = choices(people), choices(accounts)
     form.project_id.choices = choices(projects)
     return form
 
 
 def _export_filters(form):
-    from psa.timesheets.exports import ExportFilters
-
     return ExportFilters(date_from=form.date_from.data, date_to=form.date_to.data, user_id=form.user_id.data or None,
                          project_id=form.project_id.data or None, account_id=form.account_id.data or None,
                          state=form.state.data or None)
 
 
-@_bp.route("/export")
-@_permission_required("timesheets.use")
+@bp.route("/export")
+@permission_required("timesheets.use")
 def export_page():
     """The export's filters and how many entries they match; consultants export their own time."""
-    from psa.timesheets.exports import export_summary, exports_everyone
-
     form = _export_form()
     summary = None
-    if _request.args and form.validate():
-        summary = export_summary(_export_filters(form), _current_user)
+    if request.args and form.validate():
+        summary = export_summary(_export_filters(form), current_user)
     status = 400 if form.errors else 200
-    return _render("timesheets/export.html", form=form, summary=summary,
-                   everyone=exports_everyone(_current_user)), status
+    return render_template("timesheets/export.html", form=form, summary=summary,
+                   everyone=exports_everyone(current_user)), status
 
 
-@_bp.route("/export.csv")
-@_permission_required("timesheets.use")
+@bp.route("/export.csv")
+@permission_required("timesheets.use")
 def export_download():
     """The entries matching the filters as CSV, streamed."""
-    from psa.timesheets.exports import export_csv, exports_everyone
-
     form = _export_form()
     if not form.validate():
-        return _render("timesheets/export.html", form=form, summary=None,
-                       everyone=exports_everyone(_current_user)), 400
+        return render_template("timesheets/export.html", form=form, summary=None,
+                       everyone=exports_everyone(current_user)), 400
     filters = _export_filters(form)
     period = "-".join(day.isoformat() for day in (filters.date_from, filters.date_to) if day) or "all"
-    return _Response(_stream_with_context(export_csv(filters, _current_user)), mimetype="text/csv",
+    return Response(stream_with_context(export_csv(filters, current_user)), mimetype="text/csv",
                      headers={"Content-Disposition": f'attachment; filename="time-entries-{period}.csv"',
                               "Cache-Control": "no-store"})
 
 
-@_bp.route("/import", methods=["GET", "POST"])
-@_permission_required("timesheets.import")
+@bp.route("/import", methods=["GET", "POST"])
+@permission_required("timesheets.import")
 def import_entries():
     """Upload a CSV file of time: a dry run (the default) reports what would be created and every error;
     a real run creates every entry or, if any row is bad, none."""
-    from psa.core.errors import ValidationError, apply_errors
-    from psa.extensions import db
-    from psa.timesheets.import_forms import ImportForm
-    from psa.timesheets.imports import import_time_entries
-
     form = ImportForm()
     report = None
     if form.validate_on_submit():
         try:
-            report = import_time_entries(_current_user, form.file.data.read(), dry_run=form.dry_run.data)
+            report = import_time_entries(current_user, form.file.data.read(), dry_run=form.dry_run.data)
         except ValidationError as exc:
             db.session.rollback()
             apply_errors(form, exc)
@@ -468,8 +445,8 @@ def import_entries():
             elif report.dry_run and report.ok:
                 form.dry_run.data = False  # checked: the next upload of the same file imports it
     refused = bool(form.errors or form.form_errors or (report and report.errors))
-    status = 400 if _request.method == "POST" and refused else 200
-    return _render("timesheets/import.html", form=form, report=report), status
+    status = 400 if request.method == "POST" and refused else 200
+    return render_template("timesheets/import.html", form=form, report=report), status
 
 
 # --- rates
@@ -477,12 +454,6 @@ def import_entries():
 
 def _rates_people():
     """Internal users with their rate history (two queries), for the rates page."""
-    import sqlalchemy as sa
-
-    from psa.auth.models import User
-    from psa.extensions import db
-    from psa.timesheets.models import UserRate
-
     users = db.session.scalars(sa.select(User).where(User.is_active_user.is_(True))
                                .order_by(sa.func.lower(User.name))).all()
     history: dict[int, list] = {}
@@ -493,13 +464,6 @@ def _rates_people():
 
 def _rates_projects():
     """Open projects with the number of lines on their rate card (one query)."""
-    import sqlalchemy as sa
-
-    from psa.accounts.models import Account
-    from psa.extensions import db
-    from psa.projects.models import OPEN_PROJECT_STATUSES, Project
-    from psa.timesheets.models import ProjectRate
-
     lines = sa.select(sa.func.count(ProjectRate.id)).where(ProjectRate.project_id == Project.id).scalar_subquery()
     return db.session.execute(
         sa.select(Project.id, Project.name, Project.status, Account.name.label("account"), lines.label("lines"))
@@ -508,33 +472,20 @@ def _rates_projects():
 
 
 def _rates_page(form=None, recalc=None, status=200):
-    from psa.core.forms import choices
-    from psa.projects.services import org_today
-    from psa.timesheets.import_forms import RecalculateForm, UserRateForm
-
     people = _rates_people()
     if form is None:
         form = UserRateForm()
         form.user_id.choices = choices([(0, "Choose a person"), *[(user.id, user.name) for user, _ in people]])
-        form.user_id.data = _request.args.get("user", 0, type=int)
-    return _render("timesheets/rates.html", form=form, recalc=recalc or RecalculateForm(), people=people,
+        form.user_id.data = request.args.get("user", 0, type=int)
+    return render_template("timesheets/rates.html", form=form, recalc=recalc or RecalculateForm(), people=people,
                    projects=_rates_projects(), today=org_today()), status
 
 
-@_bp.route("/rates", methods=["GET", "POST"])
-@_permission_required("rates.manage")
+@bp.route("/rates", methods=["GET", "POST"])
+@permission_required("rates.manage")
 def rates():
     """Every person's rate history, a form adding a rate from a date, and the projects' rate cards."""
-    import sqlalchemy as sa
-
-    from psa.auth.models import User
-    from psa.core.errors import ValidationError, apply_errors
-    from psa.core.forms import choices
-    from psa.extensions import db
-    from psa.timesheets.import_forms import UserRateForm
-    from psa.timesheets.services import set_user_rate
-
-    if _request.method == "GET":
+    if request.method == "GET":
         return _rates_page()
     form = UserRateForm()
     form.user_id.choices = choices([(0, "Choose a person"), *db.session.execute(
@@ -542,46 +493,36 @@ def rates():
     if form.validate_on_submit():
         user = db.session.get(User, form.user_id.data)
         try:
-            rate = set_user_rate(_current_user, user, effective_from=form.effective_from.data,
+            rate = set_user_rate(current_user, user, effective_from=form.effective_from.data,
                                  cost_rate=form.cost_rate.data, bill_rate=form.bill_rate.data)
         except ValidationError as exc:
             db.session.rollback()
             apply_errors(form, exc)
         else:
             db.session.commit()
-            _flash(f"{user.name}: cost {rate.cost_rate}, bill {rate.bill_rate} from {rate.effective_from.isoformat()}. "
+            flash(f"{user.name}: cost {rate.cost_rate}, bill {rate.bill_rate} from {rate.effective_from.isoformat()}. "
                    "Entries already logged keep their rates until you recalculate them.", "success")
-            return _redirect(_url_for("timesheets.rates", _anchor=f"user-{user.id}"))
+            return redirect(url_for("timesheets.rates", _anchor=f"user-{user.id}"))
     return _rates_page(form=form, status=400)
 
 
-@_bp.route("/rates/recalculate", methods=["POST"])
-@_permission_required("rates.manage")
+@bp.route("/rates/recalculate", methods=["POST"])
+@permission_required("rates.manage")
 def rates_recalculate():
     """Re-snapshot the rates of entries in draft or rejected weeks after the lock date."""
-    from psa.extensions import db
-    from psa.timesheets.import_forms import RecalculateForm
-    from psa.timesheets.services import lock_date, recalculate_rates
-
     recalc = RecalculateForm()
     if not recalc.validate_on_submit():
         return _rates_page(recalc=recalc, status=400)
-    changed = recalculate_rates(_current_user, since=recalc.since.data)
+    changed = recalculate_rates(current_user, since=recalc.since.data)
     db.session.commit()
     locked = lock_date()
     kept = " Approved and submitted weeks keep their rates" + (
         f", and so does everything on or before the lock date ({locked.isoformat()})." if locked else ".")
-    _flash(f"{changed} {'entry' if changed == 1 else 'entries'} changed.{kept}", "success")
-    return _redirect(_url_for("timesheets.rates", _anchor="recalculate"))
+    flash(f"{changed} {'entry' if changed == 1 else 'entries'} changed.{kept}", "success")
+    return redirect(url_for("timesheets.rates", _anchor="recalculate"))
 
 
 def _rate_card_form(project, formdata=True):
-    import sqlalchemy as sa
-
-    from psa.auth.models import ROLE_LABELS, User
-    from psa.extensions import db
-    from psa.timesheets.import_forms import ProjectRateForm
-
     form = ProjectRateForm() if formdata else ProjectRateForm(formdata=None)
     people = db.session.execute(sa.select(User.id, User.name).where(User.is_active_user.is_(True))
                                 .order_by(sa.func.lower(User.name))).all()
@@ -591,29 +532,19 @@ def _rate_card_form(project, formdata=True):
     return form
 
 
-@_bp.route("/rates/projects/<int:project_id>", methods=["GET", "POST"])
-@_permission_required("rates.manage")
+@bp.route("/rates/projects/<int:project_id>", methods=["GET", "POST"])
+@permission_required("rates.manage")
 def project_rates(project_id: int):
     """A project's rate card: the bill rate per role or per person, overriding their default bill rate."""
-    import sqlalchemy as sa
-
-    from psa.accounts.models import Account
-    from psa.auth.models import ROLE_LABELS, User
-    from psa.core.errors import ValidationError, apply_errors
-    from psa.extensions import db
-    from psa.projects.models import Project
-    from psa.timesheets.models import ProjectRate
-    from psa.timesheets.services import set_project_rate
-
     project = db.session.get(Project, project_id)
     if project is None:
-        _abort(404)
-    form = _rate_card_form(project, formdata=_request.method == "POST")
+        abort(404)
+    form = _rate_card_form(project, formdata=request.method == "POST")
     if form.validate_on_submit():
         kind, _, value = form.applies_to.data.partition(":")
         user = db.session.get(User, int(value)) if kind == "user" else None
         try:
-            set_project_rate(_current_user, project, bill_rate=form.bill_rate.data,
+            set_project_rate(current_user, project, bill_rate=form.bill_rate.data,
                              role=value if kind == "role" else None, user=user)
         except ValidationError as exc:
             db.session.rollback()
@@ -623,14 +554,14 @@ def project_rates(project_id: int):
         else:
             db.session.commit()
             label = user.name if user else f"the role {ROLE_LABELS[value]}"
-            _flash(f"Bill rate for {label} on {project.name} saved. Recalculate unapproved entries to apply it "
+            flash(f"Bill rate for {label} on {project.name} saved. Recalculate unapproved entries to apply it "
                    "to time already logged.", "success")
-            return _redirect(_url_for("timesheets.project_rates", project_id=project.id))
+            return redirect(url_for("timesheets.project_rates", project_id=project.id))
     lines = db.session.execute(
         sa.select(ProjectRate.id, ProjectRate.role, ProjectRate.bill_rate, User.name.label("user_name"))
         .outerjoin(User, User.id == ProjectRate.user_id).where(ProjectRate.project_id == project.id)
         .order_by(ProjectRate.role.is_(None), ProjectRate.role, sa.func.lower(User.name))).all()
     account = db.session.get(Account, project.account_id)
-    status = 400 if _request.method == "POST" else 200
-    return _render("timesheets/rates_project.html", project=project, account=account, lines=lines, form=form,
+    status = 400 if request.method == "POST" else 200
+    return render_template("timesheets/rates_project.html", project=project, account=account, lines=lines, form=form,
                    roles=ROLE_LABELS), status

@@ -25,7 +25,7 @@ from psa.accounts.models import SEGMENT_LABELS
 from psa.admin.models import WEEKDAY_NAMES
 from psa.auth.models import ROLE_LABELS
 from psa.auth.services import PASSWORD_MAX, PASSWORD_MIN
-from psa.core.forms import choices, email_field, hex_colour, name_field, timezone_field
+from psa.core.forms import ConfirmForm, choices, email_field, hex_colour, name_field, timezone_field  # noqa: F401
 
 ROLE_CHOICES = choices(ROLE_LABELS.items())
 DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
@@ -53,12 +53,6 @@ class NewUserForm(UserForm):
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField("Create user")
-
-
-class ConfirmForm(FlaskForm):
-    """A bare form for POST buttons: it carries the CSRF token."""
-
-    submit = SubmitField("Confirm")
 
 
 class AccountForm(FlaskForm):

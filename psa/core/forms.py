@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from zoneinfo import available_timezones
 
-from wtforms import SelectField, StringField
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
@@ -50,3 +51,9 @@ _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 def hex_colour(form, field) -> None:
     if not _HEX_COLOUR.match(field.data or ""):
         raise ValidationError("Use a colour like #0d6efd.")
+
+
+class ConfirmForm(FlaskForm):
+    """A bare form for POST buttons: it carries the CSRF token."""
+
+    submit = SubmitField("Confirm")

@@ -16,9 +16,9 @@ from flask_login import current_user
 from sqlalchemy.orm import aliased, contains_eager
 
 from psa.accounts.models import SEGMENT_LABELS, SEGMENTS, Account
-from psa.admin.forms import ConfirmForm
 from psa.auth.models import User
 from psa.core.auth import permission_required
+from psa.core.forms import ConfirmForm
 from psa.core.models import Notification
 from psa.core.notifications import mark_all_read
 from psa.core.pagination import paginate

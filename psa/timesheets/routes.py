@@ -19,7 +19,7 @@ from psa.accounts.models import Account
 from psa.auth.models import ROLE_LABELS, User
 from psa.core.auth import can, permission_required
 from psa.core.errors import ValidationError, apply_errors
-from psa.core.forms import choices
+from psa.core.forms import ConfirmForm, choices
 from psa.extensions import db
 from psa.projects.models import OPEN_PROJECT_STATUSES, Milestone, Project, Task, project_members
 from psa.projects.services import org_today
@@ -38,7 +38,13 @@ from psa.timesheets.models import (
     Timesheet,
     UserRate,
 )
-from psa.timesheets.services import lock_date, recalculate_rates, set_project_rate, set_user_rate
+from psa.timesheets.services import (
+    lock_date,
+    recalculate_rates,
+    remove_project_rate,
+    set_project_rate,
+    set_user_rate,
+)
 
 STATE_BADGES = {"draft": "text-bg-secondary", "submitted": "text-bg-info", "approved": "text-bg-success",
                 "rejected": "text-bg-danger"}
@@ -564,4 +570,19 @@ def project_rates(project_id: int):
     account = db.session.get(Account, project.account_id)
     status = 400 if request.method == "POST" else 200
     return render_template("timesheets/rates_project.html", project=project, account=account, lines=lines, form=form,
-                   roles=ROLE_LABELS), status
+                   roles=ROLE_LABELS, confirm=ConfirmForm()), status
+
+
+@bp.route("/rates/projects/<int:project_id>/lines/<int:line_id>/delete", methods=["POST"])
+@permission_required("rates.manage")
+def project_rate_remove(project_id: int, line_id: int):
+    """Remove one line of a project's rate card."""
+    line = db.get_or_404(ProjectRate, line_id)
+    if line.project_id != project_id:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    remove_project_rate(current_user, line)
+    db.session.commit()
+    flash("Rate card line removed. Recalculate unapproved entries to apply it to time already logged.", "success")
+    return redirect(url_for("timesheets.project_rates", project_id=project_id))

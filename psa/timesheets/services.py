@@ -123,6 +123,14 @@ def set_project_rate(actor, project, *, bill_rate, role: str | None = None, user
     return line
 
 
+def remove_project_rate(actor, line: ProjectRate) -> None:
+    """Drop a rate card line: that role or person bills at their default rate again (for new snapshots)."""
+    record_audit(actor, "rate.project_removed", line, before={
+        "project_id": line.project_id, "role": line.role, "user_id": line.user_id, "bill_rate": str(line.bill_rate)})
+    db.session.delete(line)
+    db.session.flush()
+
+
 # --- weeks, the lock -----------------------------------------------------------------------------
 
 

@@ -193,3 +193,36 @@ def test_the_time_data_pages_have_no_inline_script_or_style_and_work_without_dat
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
         assert " style=" not in html and "<style" not in html, path
         assert 'name="viewport"' in html, path
+
+
+def test_a_rate_card_line_can_be_removed_and_the_default_applies_again(client, app, make, staffed):
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from psa.auth.models import User
+    from psa.extensions import db
+    from psa.projects.models import Project
+    from psa.timesheets import services as ts
+    from psa.timesheets.models import ProjectRate
+    from tests.conftest import login_as, post_form
+
+    consultant, _, project_id, _ = staffed
+    with app.app_context():
+        user = db.session.get(User, consultant.id)
+        ts.set_user_rate(None, user, effective_from=date(2026, 1, 1), cost_rate="60", bill_rate="150")
+        line = ts.set_project_rate(None, db.session.get(Project, project_id), role="consultant", bill_rate="120")
+        db.session.commit()
+        line_id = line.id
+    login_as(client, make.user(role="leader"))
+    page = client.get(f"/timesheets/rates/projects/{project_id}").get_data(as_text=True)
+    assert f"/timesheets/rates/projects/{project_id}/lines/{line_id}/delete" in page
+    assert client.post(f"/timesheets/rates/projects/{project_id}/lines/{line_id}/delete").status_code == 400  # no CSRF
+    wrong_project = post_form(client, f"/timesheets/rates/projects/{project_id + 999}/lines/{line_id}/delete")
+    assert wrong_project.status_code == 404
+    response = post_form(client, f"/timesheets/rates/projects/{project_id}/lines/{line_id}/delete")
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(ProjectRate.id))) == 0
+        user = db.session.get(User, consultant.id)
+        assert ts.resolve_rates(user, project_id, date(2026, 10, 5)).bill == 150

@@ -20,6 +20,10 @@ class ImportForm(FlaskForm):
                      validators=[FileRequired(message="Choose a CSV file to import.")],
                      render_kw={"accept": ".csv,text/csv"})
     dry_run = BooleanField("Dry run: check the file and show what would be created, without saving", default=True)
+    unknown_task_on_project = BooleanField(
+        "Put rows whose task the project does not have on the project, without a task",
+        description="Harvest's and Toggl's tasks are often activity types (“Design”, “Meetings”) rather than "
+                    "tasks of the plan. Unticked, such rows are refused.")
 
 
 class ExportForm(FlaskForm):

@@ -116,6 +116,9 @@ class ImportReport:
     minutes: int = 0
     #: Line numbers of rows skipped because an equal entry is already there.
     duplicates: list[int] = field(default_factory=list)
+    #: Line numbers of rows whose task was not found and that go on their project without a task
+    #: (only when the import was asked to do so).
+    untasked: list[int] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     #: Weeks with no timesheet yet (created as drafts).
     new_timesheets: int = 0
@@ -145,6 +148,10 @@ class ImportReport:
     @property
     def duplicate_lines(self) -> str:
         return line_ranges(self.duplicates)
+
+    @property
+    def untasked_lines(self) -> str:
+        return line_ranges(self.untasked)
 
 
 def line_ranges(numbers: list[int]) -> str:
@@ -349,8 +356,12 @@ def parse_toggl_duration(text: str) -> int | None:
 # --- the import ----------------------------------------------------------------------------------
 
 
-def import_time_entries(actor, data: bytes | str, *, dry_run: bool = True) -> ImportReport:
+def import_time_entries(actor, data: bytes | str, *, dry_run: bool = True,
+                        unknown_task_on_project: bool = False) -> ImportReport:
     """Read a CSV file of time entries and, unless it is a dry run or a row is bad, create them.
+
+    With unknown_task_on_project, a row naming a task its project does not have (Harvest's tasks are often
+    activity types such as "Design") goes on the project without a task instead of being refused.
 
     A file that cannot be read at all raises ValidationError at the "file" field; bad rows are listed in
     the report's errors and nothing is written. Returns the report either way.
@@ -369,7 +380,7 @@ def import_time_entries(actor, data: bytes | str, *, dry_run: bool = True) -> Im
     report = ImportReport(format=kind, dry_run=dry_run, rows=len(raws))
     if not raws:
         raise ValidationError({"file": "The file has a header line but no rows of time."})
-    plan = _Plan(raws)
+    plan = _Plan(raws, unknown_task_on_project=unknown_task_on_project)
     plan.check(report)
     if report.errors or dry_run or not plan.to_create:
         return report
@@ -380,12 +391,13 @@ def import_time_entries(actor, data: bytes | str, *, dry_run: bool = True) -> Im
 class _Plan:
     """The rows of one file matched against the database, checked, and (when asked) written."""
 
-    def __init__(self, raws: list[_Raw]):
+    def __init__(self, raws: list[_Raw], unknown_task_on_project: bool = False):
         from psa.accounts.models import Account
         from psa.auth.models import User
         from psa.projects.models import Project
 
         self.raws = raws
+        self.unknown_task_on_project = unknown_task_on_project
         self.users = {row.id: row for row in db.session.execute(
             sa.select(User.id, User.email, User.name, User.role, User.timezone))}
         self.by_email = {row.email.lower(): row.id for row in self.users.values()}
@@ -517,6 +529,7 @@ class _Plan:
                     (ids[0], None) if len(ids) == 1 else
                     (None, f"Project “{project_name}” has several tasks called “{name}”; time cannot be put on "
                            "one of them by name.") if ids else
+                    (None, None) if self.unknown_task_on_project else
                     (None, f"Project “{project_name}” has no task called “{name}”."))
             return found
 
@@ -528,6 +541,8 @@ class _Plan:
                 task_id, error = task_of(project_id, raw.task)
                 if error:
                     raw.errors.append(error)
+                elif task_id is None:
+                    report.untasked.append(raw.line)
             if raw.errors or not (user_id and project_id and raw.day and raw.minutes):
                 continue
             identity = (user_id, raw.day, project_id, task_id, raw.minutes, raw.note)

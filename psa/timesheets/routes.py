@@ -441,7 +441,8 @@ def import_entries():
     report = None
     if form.validate_on_submit():
         try:
-            report = import_time_entries(current_user, form.file.data.read(), dry_run=form.dry_run.data)
+            report = import_time_entries(current_user, form.file.data.read(), dry_run=form.dry_run.data,
+                                         unknown_task_on_project=form.unknown_task_on_project.data)
         except ValidationError as exc:
             db.session.rollback()
             apply_errors(form, exc)

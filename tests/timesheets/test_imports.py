@@ -534,3 +534,35 @@ def test_time_off_counts_towards_the_24_hours(ctx, staffed):
     report = import_time_entries(None, make_csv(OURS, [_ours(consultant.email, MONDAY, hours="4:30")]), dry_run=True)
     assert report.errors and "More than 24 hours" in report.errors[0].message
     assert db.session.scalar(sa.select(sa.func.count(TimeOff.id))) == 1 and project_id
+
+
+def test_unknown_tasks_can_go_on_the_project_without_a_task(ctx, staffed):
+    consultant, _, project_id, task_id = staffed
+    rows = [
+        {"Date": "2026-10-05", "Client": "Acme", "Project": "Acme onboarding", "Task": "Design", "Notes": "",
+         "Hours": "1", "First name": "Cleo", "Last name": "Consultant"},
+        {"Date": "2026-10-06", "Client": "Acme", "Project": "Acme onboarding", "Task": "Configure", "Notes": "",
+         "Hours": "2", "First name": "Cleo", "Last name": "Consultant"},
+    ]
+    body = make_csv(HARVEST, rows)
+    refused = import_time_entries(None, body, dry_run=True)
+    assert [e.message for e in refused.errors] == ["Project “Acme onboarding” has no task called “Design”."]
+    report = import_time_entries(None, body, dry_run=False, unknown_task_on_project=True)
+    assert (report.created, report.untasked) == (2, [2])
+    assert [(e.task_id, e.minutes) for e in _entries()] == [(None, 60), (task_id, 120)]
+    again = import_time_entries(None, body, dry_run=True, unknown_task_on_project=True)
+    assert (again.entries, again.duplicates) == (0, [2, 3])
+
+
+def test_the_import_page_offers_the_unknown_task_option(client, make, staffed, app):
+    login_as(client, make.user(role="admin"))
+    rows = [{"Date": "2026-10-05", "Client": "Acme", "Project": "Acme onboarding", "Task": "Design", "Notes": "",
+             "Hours": "1", "First name": "Cleo", "Last name": "Consultant"}]
+    response = post_form(client, "/timesheets/import", {
+        "file": (io.BytesIO(make_csv(HARVEST, rows)), "harvest.csv"), "unknown_task_on_project": "y", "dry_run": "y"},
+        token_from="/timesheets/import", content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'data-testid="untasked-lines">2<' in html
+    with app.app_context():
+        assert _entries() == []  # a dry run

@@ -48,6 +48,7 @@ from psa.projects.models import (
     Project,
     SuccessCriterion,
     Task,
+    project_members,
 )
 from psa.projects.timeline import build_timeline
 
@@ -146,7 +147,7 @@ def _member_choices(members, current: User | None = None):
 
 
 def _project_members(project_id: int) -> list[User]:
-    table = services.project_members_table()
+    table = project_members
     return db.session.scalars(sa.select(User).join(table, table.c.user_id == User.id)
                               .where(table.c.project_id == project_id).order_by(User.name)).all()
 

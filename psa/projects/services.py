@@ -39,6 +39,7 @@ from psa.projects.models import (
     Project,
     SuccessCriterion,
     Task,
+    project_members,
     task_dependencies,
 )
 
@@ -308,7 +309,7 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
     db.session.add(project)
     db.session.flush()
     member_ids = {manager.id, *(u.id for u in members)}
-    db.session.execute(sa.insert(project_members_table()), [{"project_id": project.id, "user_id": i}
+    db.session.execute(sa.insert(project_members), [{"project_id": project.id, "user_id": i}
                                                              for i in sorted(member_ids)])
     last_due = kickoff_date
     if template_version is not None:
@@ -357,12 +358,6 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
     return project
 
 
-def project_members_table():
-    from psa.projects.models import project_members
-
-    return project_members
-
-
 def update_project(actor, project: Project, *, account: Account, name: str, kickoff_date: date,
                    contract_signed_date: date | None, target_go_live_date: date | None, manager: User,
                    members: Iterable[User], billing_model: str, fee_amount: Decimal | None,
@@ -377,7 +372,7 @@ def update_project(actor, project: Project, *, account: Account, name: str, kick
     project.contract_signed_date, project.target_go_live_date = contract_signed_date, target_go_live_date
     project.manager_id, project.billing_model, project.fee_amount = manager.id, billing_model, fee_amount
     project.budget_minutes, project.status = budget_minutes, status
-    table = project_members_table()
+    table = project_members
     db.session.execute(sa.delete(table).where(table.c.project_id == project.id))
     member_ids = {manager.id, *(u.id for u in members)}
     db.session.execute(sa.insert(table), [{"project_id": project.id, "user_id": i} for i in sorted(member_ids)])
@@ -655,7 +650,7 @@ def can_view_project(user, project: Project) -> bool:
         return True
     if project.manager_id == user.id:
         return True
-    table = project_members_table()
+    table = project_members
     return db.session.scalar(sa.select(sa.func.count()).select_from(table).where(
         table.c.project_id == project.id, table.c.user_id == user.id)) > 0
 
@@ -664,6 +659,6 @@ def visible_projects_filter(user):
     """A WHERE clause limiting projects to those the user may see (see can_view_project)."""
     if user.role in ("admin", "leader"):
         return sa.true()
-    table = project_members_table()
+    table = project_members
     return sa.or_(Project.manager_id == user.id,
                   Project.id.in_(sa.select(table.c.project_id).where(table.c.user_id == user.id)))

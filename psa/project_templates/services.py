@@ -226,7 +226,8 @@ def _clean_milestone(fields: dict) -> dict:
     }
 
 
-def _clean_task(fields: dict) -> dict:
+def clean_task_fields(fields: dict) -> dict:
+    """A task's fields checked and normalised; shared by template tasks and tasks added to a project."""
     name = _text(fields.get("name")).strip()
     if not name or len(name) > 200:
         raise ValidationError({"name": "Give the task a name of at most 200 characters."})
@@ -306,7 +307,7 @@ def delete_milestone(actor, milestone: TemplateMilestone) -> None:
 def add_task(actor, milestone: TemplateMilestone, **fields) -> TemplateTask:
     _ensure_draft(db.session.get(TemplateVersion, milestone.version_id))
     task = TemplateTask(milestone_id=milestone.id, position=_next_position(
-        TemplateTask, TemplateTask.milestone_id, milestone.id), **_clean_task(fields))
+        TemplateTask, TemplateTask.milestone_id, milestone.id), **clean_task_fields(fields))
     db.session.add(task)
     db.session.flush()
     return task
@@ -318,7 +319,7 @@ def task_version_id(task: TemplateTask) -> int:
 
 def update_task(actor, task: TemplateTask, **fields) -> TemplateTask:
     _ensure_draft(db.session.get(TemplateVersion, task_version_id(task)))
-    for name, value in _clean_task(fields).items():
+    for name, value in clean_task_fields(fields).items():
         setattr(task, name, value)
     db.session.flush()
     return task
@@ -497,7 +498,7 @@ def _fill_version(version: TemplateVersion, data: dict) -> None:
         for t_position, t_data in enumerate(tasks, start=1):
             if not isinstance(t_data, dict):
                 raise ValidationError({"tasks": f"task {t_position} of “{milestone.name}” is not an object"})
-            task = TemplateTask(milestone_id=milestone.id, position=t_position, **_clean_task(t_data))
+            task = TemplateTask(milestone_id=milestone.id, position=t_position, **clean_task_fields(t_data))
             db.session.add(task)
             key = str(t_data.get("key") or f"m{m_position}t{t_position}")
             if key in by_key:

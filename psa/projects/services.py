@@ -497,9 +497,9 @@ def add_task_to_milestone(actor, milestone: Milestone, *, name: str, start_date:
                           estimated_minutes: int = 0, assignee_role: str = "consultant",
                           visibility: str = "internal") -> Task:
     """Add a task to a running project (for blank projects and additions to a plan)."""
-    from psa.project_templates.services import _clean_task
+    from psa.project_templates.services import clean_task_fields
 
-    clean = _clean_task({"name": name, "offset_days": 0, "duration_days": duration_days,
+    clean = clean_task_fields({"name": name, "offset_days": 0, "duration_days": duration_days,
                          "estimated_minutes": estimated_minutes, "assignee_role": assignee_role,
                          "visibility": visibility})
     if not isinstance(start_date, date):

@@ -459,7 +459,7 @@ class _Plan:
         from psa.admin.services import get_settings
         from psa.projects.models import Task, project_members
         from psa.timesheets.models import TimeEntry, TimeOff, Timesheet
-        from psa.timesheets.services import lock_date, week_start
+        from psa.timesheets.services import is_locked_day, lock_date, week_start
 
         project_cache: dict = {}
         user_cache: dict = {}
@@ -558,7 +558,7 @@ class _Plan:
                 raw.errors.append(f"{user.name} is not a member of project “{project.name}”.")
             if raw.day > todays[user_id] and not settings.allow_future_time:
                 raw.errors.append("Time cannot be logged ahead of today.")
-            if locked is not None and raw.day <= locked:
+            if is_locked_day(raw.day):
                 raw.errors.append(f"{raw.day.isoformat()} is on or before the time lock date ({locked.isoformat()}); "
                                   "it cannot change.")
             sheet = sheets.get((user_id, monday_of(raw.day)))

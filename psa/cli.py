@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -10,10 +11,22 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from psa import create_app
+from psa.config import ROOT, ConfigError
+
+#: Where `make run` keeps the generated secret key; the command reads it when SECRET_KEY is not exported.
+SECRET_KEY_FILE = ROOT / "instance" / "secret_key"
 
 
 def _create_app():
-    return create_app()
+    """The app for a `psa` command: SECRET_KEY from the environment, else from instance/secret_key as `make run`
+    writes it; a configuration error is one line on stderr and exit status 1, never a traceback."""
+    overrides = {}
+    if not os.environ.get("SECRET_KEY") and SECRET_KEY_FILE.is_file():
+        overrides["SECRET_KEY"] = SECRET_KEY_FILE.read_text().strip() or None
+    try:
+        return create_app(overrides or None)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
 
 
 cli = FlaskGroup(create_app=_create_app, help="PSA: onboarding and implementation project tracker.")
@@ -66,10 +79,13 @@ def demo_command(scale, if_empty):
 @click.option("--burst", is_flag=True, help="Run what is queued, then exit.")
 @with_appcontext
 def worker_command(cron, burst):
-    """Run the RQ worker (with its scheduler for delayed jobs) and the periodic jobs."""
-    from rq import Queue, SimpleWorker
+    """Run the RQ worker (with its scheduler for delayed jobs) and the periodic jobs.
+
+    Each job runs in its own app context and session (AppWorker), never in this command's."""
+    from rq import Queue
 
     from psa.core.queue import get_redis, redis_status
+    from psa.jobs.worker import AppWorker
 
     ok, message = redis_status()
     if not ok:
@@ -80,7 +96,8 @@ def worker_command(cron, burst):
         cron_process = subprocess.Popen([sys.executable, "-m", "psa.cli", "cron"])
     try:
         queue = Queue(current_app.config["RQ_QUEUE"], connection=connection)
-        SimpleWorker([queue], connection=connection).work(with_scheduler=not burst, burst=burst)
+        worker = AppWorker(current_app._get_current_object(), [queue], connection=connection)
+        worker.work(with_scheduler=not burst, burst=burst)
     finally:
         if cron_process is not None:
             cron_process.terminate()
@@ -92,12 +109,13 @@ def cron_command():
     """Enqueue the periodic jobs of psa.jobs.schedule at their intervals (started by `psa worker`)."""
     from rq.cron import CronScheduler
 
-    from psa.core.queue import get_redis
+    from psa.core.queue import get_redis, resolve_job
     from psa.jobs.schedule import SCHEDULE
 
     scheduler = CronScheduler(connection=get_redis(), name="psa-cron")
-    for func, interval in SCHEDULE:
-        scheduler.register(func, queue_name=current_app.config["RQ_QUEUE"], interval=interval)
+    for name, interval in SCHEDULE:
+        # rq.cron takes the function; it queues it under its dotted name, which the worker resolves.
+        scheduler.register(resolve_job(name), queue_name=current_app.config["RQ_QUEUE"], interval=interval)
     scheduler.start()
 
 

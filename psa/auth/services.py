@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from psa.auth.models import ROLES, User
+from psa.auth.models import ROLES, User, UserSession
 from psa.core.audit import record_audit, snapshot
 from psa.core.db import utcnow
+from psa.core.emails import check_email, normalise_email
 from psa.core.errors import ValidationError
 from psa.core.mail import queue_email
 from psa.extensions import db
@@ -27,8 +30,6 @@ _DUMMY_HASH = "scrypt:32768:8:1$k1hbm2ZeCGNy9Bcr$" + "0" * 128
 USER_FIELDS = ("email", "name", "role", "timezone", "weekly_capacity_hours", "is_active_user")
 
 
-def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -57,7 +58,7 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def _unique_email(email: str, user: User | None = None) -> str:
-    email = normalise_email(email)
+    email = check_email(email)
     existing = find_user_by_email(email)
     if existing is not None and existing is not user:
         raise ValidationError({"email": "A user with this e-mail already exists."})
@@ -150,7 +151,7 @@ def update_user(actor, user: User, *, email: str, name: str, role: str, timezone
 
 
 def set_user_active(actor, user: User, active: bool) -> User:
-    """Deactivate (signing the user out at their next request) or reactivate a user."""
+    """Deactivate (ending every sign-in of the user) or reactivate a user (who must sign in again)."""
     if not active:
         if actor is not None and actor.id == user.id:
             raise ValidationError({"active": "You cannot deactivate yourself."})
@@ -159,9 +160,71 @@ def set_user_active(actor, user: User, active: bool) -> User:
     if user.is_active_user != active:
         before = snapshot(user, ("is_active_user",))
         user.is_active_user = active
+        if not active:
+            end_all_sessions(user)
         record_audit(actor, "user.activated" if active else "user.deactivated", user, before,
                      snapshot(user, ("is_active_user",)))
     return user
+
+
+# --- sign-ins (server-side sessions) ------------------------------------------------------------
+# A sign-in is a UserSession row named by a random token that the session cookie and the remember-me cookie
+# carry (User.get_id). Ending the row ends both cookies, wherever they were copied to.
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def session_lifetime() -> timedelta:
+    """How long a sign-in lasts at most: the longer of the remember-me cookie and the session cookie."""
+    def seconds(value) -> float:
+        return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+    config = current_app.config
+    return timedelta(seconds=max(seconds(config["REMEMBER_COOKIE_DURATION"]),
+                                 seconds(config["PERMANENT_SESSION_LIFETIME"])))
+
+
+def start_session(user: User) -> str:
+    """Record a new sign-in of the user and return its token (also set on user.session_token for get_id)."""
+    now = utcnow()
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id,
+                                                    UserSession.created_at < now - session_lifetime()))
+    token = secrets.token_urlsafe(32)
+    db.session.add(UserSession(user_id=user.id, token_hash=_token_hash(token), created_at=now))
+    db.session.flush()
+    user.session_token = token
+    return token
+
+
+def session_user(user_id: int, token: str, now: datetime | None = None) -> User | None:
+    """The active user whose sign-in this token names, if it has not ended or expired (one statement)."""
+    if not token:
+        return None
+    now = now or utcnow()
+    user = db.session.scalar(
+        sa.select(User).join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == user_id, User.is_active_user.is_(True), UserSession.token_hash == _token_hash(token),
+               UserSession.ended_at.is_(None), UserSession.created_at >= now - session_lifetime()))
+    if user is not None:
+        user.session_token = token
+    return user
+
+
+def end_session(user: User, token: str | None) -> None:
+    """End one sign-in (sign-out): its session and its remember-me cookie stop working, even if replayed."""
+    if token:
+        db.session.execute(sa.update(UserSession).where(
+            UserSession.user_id == user.id, UserSession.token_hash == _token_hash(token),
+            UserSession.ended_at.is_(None)).values(ended_at=utcnow()))
+
+
+def end_all_sessions(user: User) -> int:
+    """End every sign-in of the user (password change or reset, deactivation); returns how many ended."""
+    result = db.session.execute(sa.update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None)).values(ended_at=utcnow()))
+    return result.rowcount
 
 
 # --- password reset ------------------------------------------------------------------------------
@@ -214,8 +277,10 @@ def request_password_reset(email: str) -> None:
 
 
 def reset_password(user: User, password: str) -> User:
+    """Set a new password (reset link or invitation); every sign-in of the user ends."""
     check_password_rules(password)
     user.set_password(password)
+    end_all_sessions(user)
     record_audit(user, "user.password_reset", user)
     return user
 

@@ -6,9 +6,20 @@ import re
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from psa.core.emails import email_problem
+from psa.core.validation import (
+    DATE_FORMAT_MESSAGE,
+    DATE_WINDOW_MESSAGE,
+    NUMBER_MESSAGE,
+    WHOLE_NUMBER_MESSAGE,
+    in_window,
+    parse_decimal,
+    parse_int,
+)
 
 #: IANA zones offered in selects, sorted, UTC first.
 TIMEZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))]
@@ -19,13 +30,19 @@ def choices(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+def email_address(form, field) -> None:
+    """WTForms validator: the one e-mail rule of psa.core.emails (the CLI and services apply it too)."""
+    if field.data:
+        problem = email_problem(field.data)
+        if problem:
+            raise ValidationError(problem)
+
+
 def email_field(label: str = "E-mail", required: bool = True) -> StringField:
     return StringField(
         label,
         validators=[DataRequired(message="Enter an e-mail address.") if required else Optional(),
-                    Length(max=254, message="Use at most 254 characters."),
-                    Email(message="Enter a valid e-mail address, like name@example.com.",
-                          check_deliverability=False)],
+                    email_address],
         filters=[lambda v: v.strip().lower() if isinstance(v, str) else v],
         render_kw={"autocomplete": "email", "inputmode": "email"},
     )
@@ -57,3 +74,80 @@ class ConfirmForm(FlaskForm):
     """A bare form for POST buttons: it carries the CSRF token."""
 
     submit = SubmitField("Confirm")
+
+
+# --- typed values: dates in the window, plain numbers ----------------------------------------------
+
+
+class IsoDateField(DateField):
+    """A YYYY-MM-DD date inside the window of SPEC §3 (2000-01-01 to 2099-12-31); anything else gets a
+    message at the field and no value."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("format", "%Y-%m-%d")
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(DATE_FORMAT_MESSAGE) from None
+        if self.data is not None and not in_window(self.data):
+            self.data = None
+            raise ValueError(DATE_WINDOW_MESSAGE)
+
+
+def in_date_window(form, field) -> None:
+    """A validator for any date field: the date lies in the window of SPEC §3."""
+    if field.data is not None and not in_window(field.data):
+        raise ValidationError(DATE_WINDOW_MESSAGE)
+
+
+class SafeDecimalField(DecimalField):
+    """A decimal typed by a person: plain digits with at most `places` decimals. NaN, sNaN, infinity and
+    exponent notation (all of which Decimal() accepts) get a message at the field, never an exception."""
+
+    def __init__(self, label=None, validators=None, places=2, message=NUMBER_MESSAGE, **kwargs):
+        super().__init__(label, validators, places=places, **kwargs)
+        self.parse_message = message
+
+    def process_formdata(self, valuelist):
+        if not valuelist or valuelist[0] is None or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        try:
+            self.data = parse_decimal(valuelist[0], places=self.places, message=self.parse_message)
+        except ValueError:
+            self.data = None
+            raise
+
+
+class SafeIntegerField(IntegerField):
+    """A whole number within the database's integer range; anything else gets a message at the field."""
+
+    def __init__(self, label=None, validators=None, message=WHOLE_NUMBER_MESSAGE, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.parse_message = message
+
+    def process_formdata(self, valuelist):
+        if not valuelist or valuelist[0] is None or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        try:
+            self.data = parse_int(valuelist[0], message=self.parse_message)
+        except ValueError:
+            self.data = None
+            raise
+
+
+def plain_amount(form, field) -> None:
+    """A validator for an amount typed in a text input (rates): a plain number with at most two decimals,
+    no exponent notation, NaN or infinity. Blank is left to the service to judge."""
+    text = (field.data or "").strip() if isinstance(field.data, str) else field.data
+    if text in (None, ""):
+        return
+    try:
+        parse_decimal(text, places=2, message="Enter an amount such as 120 or 95.50.")
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None

@@ -64,8 +64,12 @@ class User(UserMixin, db.Model):
     def role_label(self) -> str:
         return ROLE_LABELS.get(self.role, self.role)
 
+    #: The token of the sign-in this object was loaded for (set by start_session and load_user), not a column.
+    session_token = None
+
     def get_id(self) -> str:
-        return f"user:{self.id}"
+        """What the session and the remember-me cookie hold: the user and the sign-in ("user:12:<token>")."""
+        return f"user:{self.id}:{self.session_token or ''}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
@@ -75,3 +79,20 @@ class User(UserMixin, db.Model):
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
+
+
+class UserSession(db.Model):
+    """One sign-in on one device: the browser's session and remember-me cookie name it by a random token."""
+
+    __tablename__ = "user_sessions"
+    __repr_fields__ = ("user_id", "ended_at")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Whose sign-in this is.
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: SHA-256 (hex) of the random token the cookies carry; the token itself is never stored.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: When the user signed in.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When it was ended (sign-out, password change or reset, deactivation); None while it lasts.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

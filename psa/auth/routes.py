@@ -46,6 +46,7 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
+            services.start_session(user)
             db.session.commit()
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(form.next.data))
@@ -58,6 +59,9 @@ def login():
 @public
 def logout():
     if LogoutForm().validate_on_submit():
+        if current_user.is_authenticated:
+            services.end_session(current_user, current_user.session_token)
+            db.session.commit()
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

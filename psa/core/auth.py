@@ -11,7 +11,7 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user, login_required
 
-from psa.extensions import db, login_manager
+from psa.extensions import login_manager
 
 #: The one table of who may do what.
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -81,13 +81,12 @@ def public(view):
 
 @login_manager.user_loader
 def load_user(identity: str):
-    """Session ids carry their kind ("user:12") so portal contacts can share the mechanism."""
-    from psa.auth.models import User
+    """Session ids carry their kind and the sign-in's token ("user:12:<token>"), so portal contacts can share
+    the mechanism and a sign-in ended on the server (sign-out, password reset, deactivation) stays ended."""
+    from psa.auth.services import session_user
 
-    kind, _, raw_id = identity.partition(":")
-    if kind != "user" or not raw_id.isdigit():
+    kind, _, rest = identity.partition(":")
+    raw_id, _, token = rest.partition(":")
+    if kind != "user" or not raw_id.isdigit() or not token:
         return None
-    user = db.session.get(User, int(raw_id))
-    if user is None or not user.is_active:
-        return None
-    return user
+    return session_user(int(raw_id), token)

@@ -60,6 +60,14 @@ def _direction() -> int:
     return direction
 
 
+def _visible_version(version_id: int) -> TemplateVersion:
+    """The version, or 404: drafts are for those who build templates (templates.manage), as if absent for others."""
+    version = templates.load_version(version_id)
+    if version is None or (version.is_draft and not can("templates.manage")):
+        abort(404)
+    return version
+
+
 def _to_builder(version_id: int, anchor: str | None = None):
     return redirect(url_for("project_templates.builder", version_id=version_id, _anchor=anchor))
 
@@ -70,7 +78,10 @@ def _to_builder(version_id: int, anchor: str | None = None):
 @bp.route("/")
 @permission_required("templates.view")
 def index():
-    return render_template("project_templates/index.html", rows=templates.latest_versions())
+    rows = templates.latest_versions()
+    if not can("templates.manage"):  # others see published versions only
+        rows = [(template, published, published) for template, _latest, published in rows if published]
+    return render_template("project_templates/index.html", rows=rows)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -120,8 +131,10 @@ def import_file():
 @permission_required("templates.view")
 def newest_version(template_id: int):
     template = db.get_or_404(Template, template_id)
-    newest = db.session.scalar(sa.select(TemplateVersion.id).where(TemplateVersion.template_id == template.id)
-                               .order_by(TemplateVersion.number.desc()).limit(1))
+    stmt = sa.select(TemplateVersion.id).where(TemplateVersion.template_id == template.id)
+    if not can("templates.manage"):
+        stmt = stmt.where(TemplateVersion.state == "published")
+    newest = db.session.scalar(stmt.order_by(TemplateVersion.number.desc()).limit(1))
     if newest is None:
         abort(404)
     return _to_builder(newest)
@@ -174,12 +187,12 @@ def _builder_forms(version: TemplateVersion, failed: dict) -> dict:
 
 
 def _render_builder(version_id: int, status: int = 200, failed: dict | None = None):
-    version = templates.load_version(version_id)
-    if version is None:
-        abort(404)
-    versions = db.session.scalars(sa.select(TemplateVersion).where(TemplateVersion.template_id == version.template_id)
-                                  .order_by(TemplateVersion.number)).all()
+    version = _visible_version(version_id)
     manage = can("templates.manage")
+    stmt = sa.select(TemplateVersion).where(TemplateVersion.template_id == version.template_id)
+    if not manage:
+        stmt = stmt.where(TemplateVersion.state == "published")
+    versions = db.session.scalars(stmt.order_by(TemplateVersion.number)).all()
     return render_template(
         "project_templates/builder.html", version=version, versions=versions, manage=manage,
         editable=manage and version.is_draft, forms=_builder_forms(version, failed or {}) if manage else {},
@@ -207,9 +220,7 @@ def builder(version_id: int):
 @bp.route("/versions/<int:version_id>/export.json")
 @permission_required("templates.view")
 def export(version_id: int):
-    version = templates.load_version(version_id)
-    if version is None:
-        abort(404)
+    version = _visible_version(version_id)
     body = json.dumps(templates.export_version(version), indent=2, ensure_ascii=False)
     filename = secure_filename(f"{version.template.name}-v{version.number}.json") or f"template-v{version.number}.json"
     return Response(body + "\n", mimetype="application/json",

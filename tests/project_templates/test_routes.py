@@ -124,18 +124,19 @@ def test_the_list_shows_newest_and_published_versions_and_an_empty_state(app, cl
 
 def test_a_consultant_views_but_changes_nothing(app, client, admin, make):
     ids = seed(app, admin)
-    published = seed(app, admin, "Published one", publish=True)
+    published = seed(app, admin, "Released one", publish=True)
     login_as(client, make.user(role="consultant"))
     page = client.get("/templates/").get_data(as_text=True)
-    assert "Standard onboarding" in page and 'href="/templates/new"' not in page and "/templates/import" not in page
-    builder = client.get(f"/templates/versions/{ids.version}")
+    assert "Released one" in page and 'href="/templates/new"' not in page and "/templates/import" not in page
+    assert "Standard onboarding" not in page  # a draft only (tests/project_templates/test_draft_access.py)
+    builder = client.get(f"/templates/versions/{published.version}")
     assert builder.status_code == 200
     main = builder.get_data(as_text=True).split('<main id="main"', 1)[1].split("</main>", 1)[0]
     assert "A kickoff call" in main and "C train users" in main
     assert "<input" not in main and "<form" not in main and "<select" not in main  # read-only
-    assert "Publish" not in main and "Duplicate" not in main and "Export JSON" in main
+    assert "/publish" not in main and "/new-draft" not in main and "Duplicate" not in main and "Export JSON" in main
     assert client.get(f"/templates/versions/{published.version}/export.json").status_code == 200
-    assert client.get(f"/templates/{ids.template}").status_code == 302
+    assert client.get(f"/templates/{published.template}").status_code == 302
     assert client.get("/templates/new").status_code == 403
     assert client.get("/templates/import").status_code == 403
 

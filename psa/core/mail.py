@@ -13,6 +13,7 @@ from flask import current_app
 
 from psa.core.db import utcnow
 from psa.core.models import OutboxEmail
+from psa.core.queue import dispatch
 from psa.extensions import db
 
 log = logging.getLogger("psa.mail")
@@ -90,9 +91,6 @@ def deliver_outbox(limit: int = 200) -> dict[str, int]:
 
 
 def dispatch_outbox() -> None:
-    """Have the outbox sent: by the worker when Redis answers, otherwise right now in this process."""
-    from psa.core.queue import enqueue
-    from psa.jobs.tasks import deliver_outbox_job
-
-    if current_app.config.get("PSA_INLINE_JOBS") or not enqueue(deliver_outbox_job):
-        deliver_outbox()
+    """Have the outbox sent: by the worker when Redis answers, otherwise right now in this process; either way in
+    a job's own app context and session, so call it after the commit that queued the e-mails."""
+    dispatch("psa.jobs.tasks.deliver_outbox_job")

@@ -1,12 +1,20 @@
-"""The Redis connection and the RQ queue, when Redis is configured and answers."""
+"""The Redis connection, the RQ queue, and how a job runs: always in its own app context and session.
+
+Jobs are named by their dotted path ("psa.jobs.tasks.deliver_outbox_job"), so core imports no feature to queue one.
+"""
 
 from __future__ import annotations
 
 import logging
+import pkgutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from flask import current_app
+from flask import Flask, current_app
 from redis import Redis
 from redis.exceptions import RedisError
+
+from psa.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +53,61 @@ def get_queue():
     return Queue(current_app.config["RQ_QUEUE"], connection=client)
 
 
-def enqueue(func, *args, **kwargs) -> bool:
-    """Put a job on the queue; False (and nothing queued) when Redis is not there."""
+def resolve_job(name: str):
+    """The function a dotted job name points at; ImportError or AttributeError when there is none."""
+    if not isinstance(name, str):
+        raise TypeError(f"jobs are queued by dotted name, not {name!r}")
+    return pkgutil.resolve_name(name)
+
+
+def enqueue(name: str, *args, **kwargs) -> bool:
+    """Put the job `name` (a dotted path) on the queue; False (and nothing queued) when Redis is not there.
+
+    The name is resolved first, so a typo fails here rather than in the worker."""
+    resolve_job(name)
     queue = get_queue()
     if queue is None:
         return False
     try:
-        queue.enqueue(func, *args, **kwargs)
+        queue.enqueue(name, *args, **kwargs)
     except RedisError:
-        log.warning("could not enqueue %s", getattr(func, "__name__", func), exc_info=True)
+        log.warning("could not enqueue %s", name, exc_info=True)
         return False
     return True
+
+
+@contextmanager
+def job_transaction() -> Iterator[None]:
+    """One job's unit of work in the current app context: committed when the job returns, rolled back when it
+    raises, and the session removed either way, so nothing of it reaches the next job."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()
+
+
+def run_job(app: Flask, name: str, *args, **kwargs):
+    """Run the job `name` now, in a fresh app context of `app` (its own session, its own `g` caches: settings,
+    calendar) and its own transaction. The worker gives every job the same (psa.jobs.worker.AppWorker)."""
+    func = resolve_job(name)
+    with app.app_context(), job_transaction():
+        return func(*args, **kwargs)
+
+
+def dispatch(name: str, *args, **kwargs) -> None:
+    """Have the job `name` run: by the worker when Redis answers (and PSA_INLINE_JOBS is off), otherwise right now
+    through `run_job`, in its own app context and session.
+
+    Called after the caller's commit: the job reads what the caller wrote from the database, never from the
+    caller's session. Inline, a job that fails is logged and rolled back, as the worker would; the caller's
+    work is already committed and stands."""
+    if not current_app.config.get("PSA_INLINE_JOBS") and enqueue(name, *args, **kwargs):
+        return
+    try:
+        run_job(current_app._get_current_object(), name, *args, **kwargs)
+    except Exception:
+        log.exception("inline job %s failed", name)

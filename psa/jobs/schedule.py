@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from psa.jobs.tasks import deliver_outbox_job
-from psa.projects.tasks import refresh_schedules_job
-
-#: (function, interval in seconds). The cron process enqueues each one at that interval.
+#: (dotted job name, interval in seconds). The cron process enqueues each one at that interval.
 SCHEDULE = [
-    (deliver_outbox_job, 60),
-    (refresh_schedules_job, 15 * 60),
+    ("psa.jobs.tasks.deliver_outbox_job", 60),
+    ("psa.projects.tasks.refresh_schedules_job", 15 * 60),
 ]

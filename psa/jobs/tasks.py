@@ -1,4 +1,7 @@
-"""RQ entry points: thin wrappers over services. The worker runs them inside an app context."""
+"""RQ entry points: thin wrappers over services, queued by dotted name ("psa.jobs.tasks.deliver_outbox_job").
+
+The worker runs each in its own app context and commits it when it returns (psa.jobs.worker); each must be
+safe to run twice."""
 
 from __future__ import annotations
 

@@ -1,0 +1,34 @@
+"""The RQ worker of PSA: every job in its own app context, session and transaction."""
+
+from __future__ import annotations
+
+from flask import Flask
+from rq import SimpleWorker
+from rq.job import Job
+
+from psa.core.queue import job_transaction
+
+
+class AppJob(Job):
+    """A job whose work is committed when it returns and rolled back when it raises (a timeout included), before
+    RQ records it as finished or failed: a job RQ calls finished has its rows in the database."""
+
+    def perform(self):
+        with job_transaction():
+            return super().perform()
+
+
+class AppWorker(SimpleWorker):
+    """A SimpleWorker that pushes a fresh app context of `app` for each job, so no session, identity map or `g`
+    cache (settings, calendar) outlives the job: a holiday added while the worker runs is seen by the next job.
+
+    Jobs run in the worker's process (no fork): the app, its engine and its connection pool are built once."""
+
+    def __init__(self, app: Flask, queues, **kwargs):
+        kwargs.setdefault("job_class", AppJob)
+        super().__init__(queues, **kwargs)
+        self.app = app
+
+    def perform_job(self, job, queue, execution) -> bool:
+        with self.app.app_context():
+            return super().perform_job(job, queue, execution)

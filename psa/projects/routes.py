@@ -1,7 +1,8 @@
 """Project pages: creating a project, the project page (plan, timeline, success plan, comments, files,
 activity) and its forms, editing the details, and file downloads.
 
-Every view: load (404), authorize (403 unless the user may see the project), call one service, respond.
+Every view: load (404), authorize (404 too unless the user may see the project, exactly as for an id that
+does not exist; 403 to edit the details of a project one sees but may not edit), call one service, respond.
 A failed form re-renders the project page with that form's messages at its fields (HTTP 400).
 """
 
@@ -83,13 +84,14 @@ CRITERION_STATUS_BADGES = {"not_started": "text-bg-light border", "on_track": "t
 
 
 def _authorize(project: Project) -> Project:
+    """404 unless the user may see the project: a project they may not see answers as one that does not exist."""
     if not services.can_view_project(current_user, project):
-        abort(403)
+        abort(404)
     return project
 
 
 def _viewable_project(project_id: int) -> Project:
-    """The project with everything the page draws (services.load_project), or 404; 403 if not visible."""
+    """The project with everything the page draws (services.load_project); 404 if missing or not visible."""
     project = services.load_project(project_id)
     if project is None:
         abort(404)
@@ -260,6 +262,7 @@ def _render_page(project: Project, status: int = 200, **forms):
 
     return render_template(
         "projects/show.html", project=project, today=today, tasks=tasks, task_names=task_names,
+        can_edit=services.can_edit_project(current_user, project),
         criteria=criteria, comments=comments, attachments=attachments,
         activity=_activity(project, names, people),
         timeline=build_timeline(project.milestones, today, project.kickoff_date),
@@ -330,6 +333,8 @@ def show(project_id: int):
 @permission_required("projects.edit")
 def edit(project_id: int):
     project = _viewable_project(project_id)
+    if not services.can_edit_project(current_user, project):
+        abort(403)
     form = ProjectForm(obj=project)
     _project_form_choices(form, project)
     if request.method == "GET":

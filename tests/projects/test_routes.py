@@ -496,7 +496,7 @@ def test_the_project_page_runs_as_many_statements_for_a_large_project_as_for_a_s
 # --- 5. who sees a project, and its files --------------------------------------------------------
 
 
-def test_a_consultant_outside_the_project_gets_403_and_a_member_gets_the_page_and_its_files(
+def test_a_consultant_outside_the_project_gets_404_and_a_member_gets_the_page_and_its_files(
         app, client, team, project):
     from psa.auth.models import User
     from psa.projects import services
@@ -509,13 +509,13 @@ def test_a_consultant_outside_the_project_gets_403_and_a_member_gets_the_page_an
         attachment_id = attachment.id
 
     login_as(client, team["outsider"])
-    assert client.get(f"/projects/{project['id']}").status_code == 403
-    assert client.get(f"/projects/attachments/{attachment_id}").status_code == 403
+    assert client.get(f"/projects/{project['id']}").status_code == 404
+    assert client.get(f"/projects/attachments/{attachment_id}").status_code == 404
     configure = project["tasks"]["Configure"]
     assert post_form(client, f"/projects/tasks/{configure}",
-                     _task_post(configure, status="done", due_date="2030-01-10")).status_code == 403
+                     _task_post(configure, status="done", due_date="2030-01-10")).status_code == 404
     assert post_form(client, f"/projects/{project['id']}/comments",
-                     {"comment-body": "Hi", "comment-visibility": "internal"}).status_code == 403
+                     {"comment-body": "Hi", "comment-visibility": "internal"}).status_code == 404
     assert _tasks(app, project["id"])["Configure"].status == "todo" and row_count(app, Comment) == 0
     assert client.get("/projects/999999").status_code == 404
     assert client.get("/projects/attachments/999999").status_code == 404

@@ -21,6 +21,7 @@ from psa.accounts.models import Account
 from psa.admin.services import get_settings
 from psa.auth.models import User
 from psa.core.audit import record_audit, snapshot
+from psa.core.auth import can
 from psa.core.calendar import WorkCalendar, get_calendar
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
@@ -653,6 +654,14 @@ def can_view_project(user, project: Project) -> bool:
     table = project_members
     return db.session.scalar(sa.select(sa.func.count()).select_from(table).where(
         table.c.project_id == project.id, table.c.user_id == user.id)) > 0
+
+
+def can_edit_project(user, project: Project) -> bool:
+    """Editing a project's details (manager, members, fee...): projects.edit and being its manager, or a leader
+    or admin. A manager who is only a member of another manager's project may not."""
+    if not can("projects.edit", user):
+        return False
+    return user.role in ("admin", "leader") or project.manager_id == user.id
 
 
 def visible_projects_filter(user):

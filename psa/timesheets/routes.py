@@ -21,11 +21,18 @@ from psa.core.auth import can, permission_required
 from psa.core.errors import ValidationError, apply_errors
 from psa.core.forms import ConfirmForm, choices
 from psa.extensions import db
-from psa.projects.models import OPEN_PROJECT_STATUSES, Milestone, Project, Task, project_members
+from psa.projects.models import OPEN_PROJECT_STATUSES, Milestone, Project, Task
 from psa.projects.services import org_today
 from psa.timesheets import bp, services
 from psa.timesheets.durations import format_minutes
-from psa.timesheets.exports import ExportFilters, export_csv, export_summary, exports_everyone
+from psa.timesheets.exports import (
+    ExportFilters,
+    export_csv,
+    export_summary,
+    exports_everyone,
+    filter_choices,
+    shows_rates,
+)
 from psa.timesheets.forms import BLANK_LINES, RejectForm, ReopenForm, WeekGrid
 from psa.timesheets.import_forms import ExportForm, ImportForm, ProjectRateForm, RecalculateForm, UserRateForm
 from psa.timesheets.imports import import_time_entries
@@ -371,31 +378,25 @@ def reopen(sheet_id: int):
 # service, respond; the request commits once, at the end.
 
 
-def _transfer_choices(viewer) -> tuple[list, list, list]:
-    """(people, accounts, projects) offered by the export's filters: everything for those who export
-    anyone's time, else the viewer and the projects they belong to or logged time on."""
-    projects = sa.select(Project.id, Project.name, Account.id.label("account_id"), Account.name.label("account")) \
-        .join(Account, Account.id == Project.account_id).order_by(sa.func.lower(Account.name), sa.func.lower(Project.name))
-    if exports_everyone(viewer):
-        people = [(0, "Everyone"), *db.session.execute(sa.select(User.id, User.name).order_by(sa.func.lower(User.name))).all()]
-    else:
-        people = [(0, "Me"), (viewer.id, viewer.name)]
-        projects = projects.where(sa.or_(
-            Project.manager_id == viewer.id,
-            Project.id.in_(sa.select(project_members.c.project_id).where(project_members.c.user_id == viewer.id)),
-            Project.id.in_(sa.select(TimeEntry.project_id).where(TimeEntry.user_id == viewer.id))))
-    rows = db.session.execute(projects).all()
-    accounts = {row.account_id: row.account for row in rows}
-    return (people, [(0, "Any account"), *accounts.items()],
-            [(0, "Any project"), *[(row.id, f"{row.account} — {row.name}") for row in rows]])
-
-
 def _export_form():
+    """The export's filters from the query string, offering only what the viewer may export."""
     form = ExportForm(formdata=request.args)
-    people, accounts, projects = _transfer_choices(current_user)
+    people, accounts, projects = filter_choices(current_user)
     form.user_id.choices, form.account_id.choices = choices(people), choices(accounts)
     form.project_id.choices = choices(projects)
     return form
+
+
+def _export_form_valid(form) -> bool:
+    """Validate the filters; an id that is not one of the offered numbers as sent ("abc", "1e3", one beyond
+    what the database holds) is refused at its field rather than read as "any"."""
+    valid = form.validate()
+    for field in (form.user_id, form.account_id, form.project_id):
+        sent = request.args.get(field.name)
+        if sent not in (None, "") and sent != str(field.data) and not field.errors:
+            field.errors = [*field.errors, field.choice_message]
+            valid = False
+    return valid
 
 
 def _export_filters(form):
@@ -410,11 +411,11 @@ def export_page():
     """The export's filters and how many entries they match; consultants export their own time."""
     form = _export_form()
     summary = None
-    if request.args and form.validate():
+    if request.args and _export_form_valid(form):
         summary = export_summary(_export_filters(form), current_user)
     status = 400 if form.errors else 200
     return render_template("timesheets/export.html", form=form, summary=summary,
-                   everyone=exports_everyone(current_user)), status
+                           everyone=exports_everyone(current_user), rates=shows_rates(current_user)), status
 
 
 @bp.route("/export.csv")
@@ -422,9 +423,9 @@ def export_page():
 def export_download():
     """The entries matching the filters as CSV, streamed."""
     form = _export_form()
-    if not form.validate():
+    if not _export_form_valid(form):
         return render_template("timesheets/export.html", form=form, summary=None,
-                       everyone=exports_everyone(current_user)), 400
+                               everyone=exports_everyone(current_user), rates=shows_rates(current_user)), 400
     filters = _export_filters(form)
     period = "-".join(day.isoformat() for day in (filters.date_from, filters.date_to) if day) or "all"
     return Response(stream_with_context(export_csv(filters, current_user)), mimetype="text/csv",

@@ -36,9 +36,11 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
 
     from psa.core.errors import register_error_handlers
+    from psa.core.input import register_input_check
     from psa.core.security import register_security_headers
 
     register_error_handlers(app)
+    register_input_check(app)
     register_security_headers(app)
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -114,7 +116,9 @@ def _register_template_helpers(app: Flask) -> None:
         return {
             "can": can,
             "settings": settings,
-            "logout_form": LogoutForm(),
+            # formdata=None: the layout never reads the request's body (an error page for a body over
+            # the upload limit would raise its 413 again, and the client would get a bare 500)
+            "logout_form": LogoutForm(formdata=None),
             "unread_notifications": unread_count(current_user) if is_internal(current_user) else 0,
         }
 

@@ -9,9 +9,6 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     ColorField,
-    DateField,
-    DecimalField,
-    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -25,10 +22,22 @@ from psa.accounts.models import SEGMENT_LABELS
 from psa.admin.models import WEEKDAY_NAMES
 from psa.auth.models import ROLE_LABELS
 from psa.auth.services import PASSWORD_MAX, PASSWORD_MIN
-from psa.core.forms import ConfirmForm, choices, email_field, hex_colour, name_field, timezone_field  # noqa: F401
+from psa.core.forms import (  # noqa: F401
+    ConfirmForm,
+    IsoDateField,
+    SafeDecimalField,
+    SafeIntegerField,
+    choices,
+    email_field,
+    hex_colour,
+    name_field,
+    timezone_field,
+)
+from psa.core.validation import EARLIEST_DATE, LATEST_DATE, id_or_zero
 
 ROLE_CHOICES = choices(ROLE_LABELS.items())
 DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
+YEAR_MESSAGE = f"Enter a year from {EARLIEST_DATE.year} to {LATEST_DATE.year}."
 
 
 class UserForm(FlaskForm):
@@ -36,7 +45,7 @@ class UserForm(FlaskForm):
     name = name_field()
     role = SelectField("Role", choices=ROLE_CHOICES, default="consultant", validate_choice=True)
     timezone = timezone_field()
-    weekly_capacity_hours = DecimalField(
+    weekly_capacity_hours = SafeDecimalField(
         "Weekly capacity (hours)", default=Decimal("40"), places=2,
         validators=[InputRequired(message="Enter the hours a week, 0 to 168."),
                     NumberRange(min=0, max=168, message="Enter the hours a week, 0 to 168.")],
@@ -58,8 +67,8 @@ class NewUserForm(UserForm):
 class AccountForm(FlaskForm):
     name = name_field("Company name", max_length=200)
     segment = SelectField("Segment", choices=choices(SEGMENT_LABELS.items()), default="mid", validate_choice=True)
-    owner_id = SelectField("Owner", coerce=int, validate_choice=True)
-    arr = DecimalField("ARR", places=2, default=Decimal("0"),
+    owner_id = SelectField("Owner", coerce=id_or_zero, validate_choice=True)
+    arr = SafeDecimalField("ARR", places=2, default=Decimal("0"),
                        validators=[InputRequired(message="Enter the annual contract value (0 if none)."),
                                    NumberRange(min=0, max=Decimal("999999999999.99"),
                                                message="Enter an amount from 0 to 999,999,999,999.99.")])
@@ -71,10 +80,10 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-def _days(label: str, low: int = 1, high: int = 60) -> IntegerField:
-    return IntegerField(label, validators=[InputRequired(message=f"Enter a whole number from {low} to {high}."),
-                                           NumberRange(min=low, max=high,
-                                                       message=f"Enter a whole number from {low} to {high}.")])
+def _days(label: str, low: int = 1, high: int = 60) -> SafeIntegerField:
+    return SafeIntegerField(label, validators=[InputRequired(message=f"Enter a whole number from {low} to {high}."),
+                                               NumberRange(min=low, max=high,
+                                                           message=f"Enter a whole number from {low} to {high}.")])
 
 
 class SettingsForm(FlaskForm):
@@ -86,7 +95,7 @@ class SettingsForm(FlaskForm):
     timezone = timezone_field()
     working_days = MultiCheckboxField("Working days", choices=choices((str(i + 1), n) for i, n in enumerate(WEEKDAY_NAMES)),
                                       validators=[DataRequired(message="Choose at least one working day.")])
-    time_lock_date = DateField("Time lock date", validators=[Optional()], format="%Y-%m-%d",
+    time_lock_date = IsoDateField("Time lock date", validators=[Optional()],
                                description="No time entry on or before this date can be created, changed or deleted.")
     allow_future_time = BooleanField("Allow time on future dates (planned absence, for instance)")
     escalation_level1_days = _days("Level 1 at slip of (working days)")
@@ -94,7 +103,7 @@ class SettingsForm(FlaskForm):
     escalation_level3_days = _days("Level 3 at slip of (working days)")
     health_red_overdue_days = _days("Red when a milestone is overdue by more than (working days)", 0)
     health_amber_burn_points = _days("Amber when hours burned exceed progress by more than (points)", 0, 100)
-    utilization_target_percent = DecimalField("Utilization target (%)", places=2, validators=[
+    utilization_target_percent = SafeDecimalField("Utilization target (%)", places=2, validators=[
         InputRequired(message="Enter a percentage from 0 to 100."),
         NumberRange(min=0, max=100, message="Enter a percentage from 0 to 100.")])
     brand_name = name_field("Brand name (portal and customer reports)")
@@ -103,15 +112,16 @@ class SettingsForm(FlaskForm):
 
 
 class HolidayForm(FlaskForm):
-    day = DateField("Date", format="%Y-%m-%d", validators=[InputRequired(message=DATE_MESSAGE)])
+    day = IsoDateField("Date", validators=[InputRequired(message=DATE_MESSAGE)])
     name = name_field("Holiday name")
     submit = SubmitField("Add holiday")
 
 
 class LoadHolidaysForm(FlaskForm):
     country = SelectField("Country", validate_choice=True)
-    year = IntegerField("Year", validators=[InputRequired(message="Enter a year from 1970 to 2100."),
-                                            NumberRange(min=1970, max=2100, message="Enter a year from 1970 to 2100.")])
+    year = SafeIntegerField("Year", validators=[
+        InputRequired(message=YEAR_MESSAGE),
+        NumberRange(min=EARLIEST_DATE.year, max=LATEST_DATE.year, message=YEAR_MESSAGE)])
     submit = SubmitField("Load public holidays")
 
 

@@ -24,14 +24,23 @@ class WorkCalendar:
 
     def add_working_days(self, day: date, n: int) -> date:
         """d + n working days: the n-th working day after d (d not counted); for n = 0, d itself when it
-        is a working day, else the next working day. A negative n counts back the same way."""
+        is a working day, else the next working day. A negative n counts back the same way.
+
+        The arithmetic never overflows: a result beyond the last (or before the first) date Python can
+        hold stops at that date. Typed dates lie in 2000-2099 (SPEC §3), so only a stored date from
+        before that rule can get there, and a page showing it must not fail."""
         if n == 0:
             while not self.is_working_day(day):
+                if day == date.max:
+                    return day
                 day += ONE_DAY
             return day
         step = ONE_DAY if n > 0 else -ONE_DAY
+        edge = date.max if n > 0 else date.min
         remaining = abs(n)
         while remaining:
+            if day == edge:
+                return day
             day += step
             if self.is_working_day(day):
                 remaining -= 1

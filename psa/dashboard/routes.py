@@ -22,6 +22,7 @@ from psa.core.forms import ConfirmForm
 from psa.core.models import Notification
 from psa.core.notifications import mark_all_read
 from psa.core.pagination import paginate
+from psa.core.validation import db_id
 from psa.dashboard import bp
 from psa.extensions import db
 from psa.project_templates.models import Template, TemplateVersion
@@ -69,10 +70,10 @@ class Filters:
         return cls(
             status=status if status in dict(STATUS_CHOICES) else "open",
             health=health if health in HEALTHS else "",
-            manager=args.get("manager", type=int),
-            account=args.get("account", type=int),
+            manager=args.get("manager", type=db_id),
+            account=args.get("account", type=db_id),
             segment=segment if segment in SEGMENTS else "",
-            template=args.get("template", type=int),
+            template=args.get("template", type=db_id),
         )
 
     @property

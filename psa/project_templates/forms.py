@@ -9,14 +9,12 @@ the template services hold the rules (ranges, names, cycles) and their messages.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    DecimalField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -25,7 +23,8 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional, ValidationError
 
-from psa.core.forms import choices
+from psa.core.forms import SafeDecimalField, SafeIntegerField, choices
+from psa.core.validation import id_or_zero
 from psa.project_templates.models import ASSIGNEE_ROLE_LABELS
 from psa.project_templates.services import MAX_ESTIMATED_MINUTES
 
@@ -34,35 +33,13 @@ VISIBILITY_LABELS = {"internal": "Internal", "shared": "Shared with customer"}
 MAX_TASK_HOURS = MAX_ESTIMATED_MINUTES // 60
 
 
-class WholeNumberField(IntegerField):
-    """An integer input whose parse error says what to type."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or valuelist[0] in ("", None):
-            self.data = None
-            return
-        try:
-            self.data = int(valuelist[0])
-        except ValueError:
-            self.data = None
-            raise ValueError("Enter a whole number.") from None
+class WholeNumberField(SafeIntegerField):
+    """An integer input whose parse error says what to type (and refuses what no column holds)."""
 
 
-class NumberField(DecimalField):
-    """A decimal input that says what to type, and refuses NaN and infinity (which Decimal() accepts)."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or valuelist[0] in ("", None):
-            self.data = None
-            return
-        try:
-            self.data = Decimal(valuelist[0].strip())
-        except (InvalidOperation, ValueError):
-            self.data = None
-            raise ValueError("Enter a number, like 12.5.") from None
-        if not self.data.is_finite():
-            self.data = None
-            raise ValueError("Enter a number, like 12.5.")
+class NumberField(SafeDecimalField):
+    """A decimal input that says what to type, and refuses NaN, infinity and exponent notation (which
+    Decimal() accepts) with a message at the field."""
 
 
 def hours_to_minutes(hours: Decimal | None) -> int:
@@ -165,7 +142,7 @@ class TaskForm(_BuilderForm):
 
 
 class PredecessorsForm(_BuilderForm):
-    predecessors = SelectMultipleField("Predecessors", coerce=int, validate_choice=False)
+    predecessors = SelectMultipleField("Predecessors", coerce=id_or_zero, validate_choice=False)
 
 
 class CriterionForm(_BuilderForm):

@@ -9,9 +9,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
-    DateField,
-    DecimalField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -20,7 +17,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from psa.core.forms import choices
+from psa.core.forms import IsoDateField, SafeDecimalField, SafeIntegerField, choices
+from psa.core.validation import DATE_FORMAT_MESSAGE, id_or_zero
 from psa.project_templates.models import ASSIGNEE_ROLE_LABELS
 from psa.projects.models import (
     BILLING_LABELS,
@@ -29,29 +27,13 @@ from psa.projects.models import (
     WORK_STATUS_LABELS,
 )
 
-DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
+DATE_MESSAGE = DATE_FORMAT_MESSAGE
 MAX_AMOUNT = Decimal("999999999999.99")
 
-
 def lenient_int(value) -> int:
-    """An id from a select: 0 when it is not a number, so the service (not WTForms) says what is wrong."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-class IsoDateField(DateField):
-    """A YYYY-MM-DD date whose parse error says what to type."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, format="%Y-%m-%d", **kwargs)
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError(DATE_MESSAGE) from None
+    """An id from a select: 0 when it is not a number (or beyond what the database holds), so the service
+    (not WTForms) says what is wrong."""
+    return id_or_zero(value)
 
 
 class IdSelectField(SelectField):
@@ -121,12 +103,12 @@ class ProjectForm(FlaskForm):
                                  render_kw={"size": 6})
     billing_model = SelectField("Billing model", choices=choices(BILLING_LABELS.items()), default="fixed_fee",
                                 validate_choice=False)
-    fee_amount = DecimalField(
+    fee_amount = SafeDecimalField(
         "Fee or not-to-exceed amount", places=2,
         description="The fixed fee, or the cap of a time-and-materials project (empty for none).",
         validators=[Optional(), NumberRange(min=0, max=MAX_AMOUNT,
                                             message="Enter an amount from 0 to 999,999,999,999.99.")])
-    budget_hours = DecimalField(
+    budget_hours = SafeDecimalField(
         "Budget (hours)", places=2,
         description="Empty to use the template's estimated hours.",
         validators=[Optional(), NumberRange(min=0, max=1000000, message="Enter 0 to 1,000,000 hours.")])
@@ -179,10 +161,10 @@ class NewTaskForm(PageForm):
     milestone_id = IdSelectField("Milestone", message="Choose a milestone of this project.", zero_ok=False)
     name = StringField("Task name", validators=[Length(max=200, message="Use at most 200 characters.")])
     start_date = required_date("Start")
-    duration_days = IntegerField("Duration (working days)", default=1, validators=[
+    duration_days = SafeIntegerField("Duration (working days)", default=1, validators=[
         InputRequired(message="Enter 1 or more working days."),
         NumberRange(min=1, max=10000, message="Enter 1 or more working days.")])
-    estimated_hours = DecimalField("Estimated hours", places=2, default=Decimal("0"), validators=[
+    estimated_hours = SafeDecimalField("Estimated hours", places=2, default=Decimal("0"), validators=[
         Optional(), NumberRange(min=0, max=100000, message="Enter 0 or more hours.")])
     assignee_role = SelectField("For", choices=choices(ASSIGNEE_ROLE_LABELS.items()), default="consultant",
                                 validate_choice=False)

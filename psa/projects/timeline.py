@@ -21,6 +21,11 @@ LEGEND_HEIGHT = 40
 #: A span this much longer than the plan is not stretched to reach today; the line is pinned to the edge.
 MAX_STRETCH = 1.0
 
+#: The dates the drawing can place: a date beyond them (stored before typed dates were limited to
+#: 2000-2099) is drawn at the edge, so the arithmetic (padding, ticks) never leaves what `date` holds.
+DRAW_FIRST = date(1900, 1, 1)
+DRAW_LAST = date(2199, 12, 31)
+
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -87,7 +92,7 @@ def _axis_ticks(start: date, end: date, x_of) -> list[Tick]:
             ticks.append(Tick(x_of(day), f"{day.day} {MONTHS[day.month - 1]}"))
             day += timedelta(days=7)
         return ticks
-    step = 1 if span <= 400 else 3 if span <= 1500 else 12
+    step = 1 if span <= 400 else 3 if span <= 1500 else 12 * max(1, span // (365 * 12))
     year, month = start.year, start.month
     month = month + (step - (month - 1) % step) % step  # first month on the step grid (Jan, Apr, … when 3)
     day = date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
@@ -110,10 +115,11 @@ def build_timeline(milestones: Iterable, today: date, kickoff: date | None = Non
     milestones = list(milestones)
     if not milestones:
         return None
-    dates = [kickoff] if kickoff else []
+    dates = [_drawable(kickoff)] if kickoff else []
     for m in milestones:
-        dates += [m.baseline_due_date, m.due_date, m.forecast_date or m.due_date]
+        dates += [_drawable(m.baseline_due_date), _drawable(m.due_date), _drawable(m.forecast_date or m.due_date)]
     start, end = min(dates), max(dates)
+    today = _drawable(today)
     plan_span = max((end - start).days, 1)
     off_chart = ""
     if today < start:
@@ -133,7 +139,7 @@ def build_timeline(milestones: Iterable, today: date, kickoff: date | None = Non
     usable = WIDTH - LEFT - RIGHT
 
     def x_of(day: date) -> float:
-        return round(LEFT + usable * (day - start).days / days, 1)
+        return round(LEFT + usable * (_drawable(day) - start).days / days, 1)
 
     rows = []
     for index, m in enumerate(milestones):
@@ -157,3 +163,8 @@ def build_timeline(milestones: Iterable, today: date, kickoff: date | None = Non
         rows=rows, ticks=_axis_ticks(start, end, x_of), today=today, today_x=today_x,
         today_off_chart=off_chart, legend_y=legend_y,
     )
+
+
+def _drawable(day: date) -> date:
+    """The day, or the edge of the drawable span when it lies beyond it."""
+    return min(max(day, DRAW_FIRST), DRAW_LAST)

@@ -8,6 +8,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 _HM_COLON = re.compile(r"^(\d{1,2}):([0-5]\d)$")
 _UNITS = re.compile(r"^(?:(\d+(?:[.,]\d+)?)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?$")
 _DECIMAL = re.compile(r"^\d+(?:[.,]\d+)?$")
+#: A whole number of more digits than any duration needs (28 of them overflow Decimal's arithmetic).
+_LONG_NUMBER = re.compile(r"(?<![\d.,])\d{7}")
+#: The longest text read as a duration ("1h 30min" and the like are far shorter).
+MAX_TEXT = 40
 
 
 class DurationError(ValueError):
@@ -19,6 +23,8 @@ def parse_duration(text: str | None) -> int | None:
     raw = (text or "").strip().lower()
     if not raw:
         return None
+    if len(raw) > MAX_TEXT or _LONG_NUMBER.search(raw):
+        raise DurationError(f"“{_shown(text)}” is too long for a duration; a day has at most 24 hours.")
     minutes: Decimal | int
     if match := _HM_COLON.match(raw):
         minutes = int(match.group(1)) * 60 + int(match.group(2))
@@ -27,11 +33,17 @@ def parse_duration(text: str | None) -> int | None:
     elif (match := _UNITS.match(raw)) and (match.group(1) or match.group(2)):
         minutes = (_hours(match.group(1)) * 60 if match.group(1) else 0) + int(match.group(2) or 0)
     else:
-        raise DurationError(f"“{text.strip()}” is not a duration; write 1:30, 1.5, 90m or 1h30m.")
+        raise DurationError(f"“{_shown(text)}” is not a duration; write 1:30, 1.5, 90m or 1h30m.")
     minutes = int(Decimal(minutes).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
     if minutes <= 0:
         raise DurationError("Enter a duration above 0.")
     return minutes
+
+
+def _shown(text: str) -> str:
+    """The text as a message quotes it: trimmed, and cut short when long."""
+    text = text.strip()
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
 
 
 def _hours(text: str) -> Decimal:

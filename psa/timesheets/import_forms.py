@@ -8,7 +8,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.validators import Length, ValidationError
 
-from psa.core.forms import choices
+from psa.core.forms import choices, plain_amount
 from psa.projects.forms import IdSelectField, optional_date, required_date
 from psa.timesheets.models import TIMESHEET_STATE_LABELS
 
@@ -48,9 +48,11 @@ class ExportForm(FlaskForm):
 class UserRateForm(FlaskForm):
     user_id = IdSelectField("Person", message="Choose a person from the list.", zero_ok=False)
     effective_from = required_date("Effective from")
-    cost_rate = StringField("Cost rate", validators=[Length(max=20, message="Use at most 20 characters.")],
+    cost_rate = StringField("Cost rate", validators=[Length(max=20, message="Use at most 20 characters."),
+                                                     plain_amount],
                             description=MONEY_HINT, render_kw={"inputmode": "decimal"})
-    bill_rate = StringField("Default bill rate", validators=[Length(max=20, message="Use at most 20 characters.")],
+    bill_rate = StringField("Default bill rate", validators=[Length(max=20, message="Use at most 20 characters."),
+                                                             plain_amount],
                             description=MONEY_HINT, render_kw={"inputmode": "decimal"})
     submit = SubmitField("Add rate")
 
@@ -58,7 +60,8 @@ class UserRateForm(FlaskForm):
 class ProjectRateForm(FlaskForm):
     applies_to = SelectField("Applies to", validate_choice=False,
                              description="A line for a person wins over the line for their role.")
-    bill_rate = StringField("Bill rate", validators=[Length(max=20, message="Use at most 20 characters.")],
+    bill_rate = StringField("Bill rate", validators=[Length(max=20, message="Use at most 20 characters."),
+                                                     plain_amount],
                             description=MONEY_HINT, render_kw={"inputmode": "decimal"})
     submit = SubmitField("Save rate card line")
 

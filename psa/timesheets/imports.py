@@ -33,6 +33,7 @@ from werkzeug.exceptions import Conflict
 from psa.core.audit import record_audit
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
+from psa.core.validation import DATE_WINDOW_MESSAGE, in_window
 from psa.extensions import db
 from psa.timesheets.durations import DurationError, parse_duration
 
@@ -284,8 +285,10 @@ class _RowParser:
         found = self.dates.get(text)
         if found is None:
             day = parse_day(text)
-            error = None if day else (f"“{text}” is not a date; write YYYY-MM-DD or M/D/YYYY." if text
+            error = None if day else (f"“{text[:40]}” is not a date; write YYYY-MM-DD or M/D/YYYY." if text
                                       else "The date is missing.")
+            if day and not in_window(day):
+                day, error = None, f"{day.isoformat()}: {DATE_WINDOW_MESSAGE}"
             found = self.dates[text] = (day, error)
         return found
 
@@ -346,6 +349,8 @@ def parse_toggl_duration(text: str) -> int | None:
     match = _HMS.match(text)
     if not match:
         return parse_duration(text)
+    if len(match.group(1).lstrip("0")) > 4:
+        raise DurationError(f"“{text[:40]}” is too long for a duration; a day has at most 24 hours.")
     seconds = int(match.group(1)) * 3600 + int(match.group(2)) * 60 + int(match.group(3))
     minutes = int((Decimal(seconds) / 60).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
     if minutes <= 0:

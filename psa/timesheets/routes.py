@@ -20,6 +20,7 @@ from psa.auth.models import ROLE_LABELS, User
 from psa.core.auth import can, permission_required
 from psa.core.errors import ValidationError, apply_errors
 from psa.core.forms import ConfirmForm, choices
+from psa.core.validation import parse_iso_date
 from psa.extensions import db
 from psa.projects.models import OPEN_PROJECT_STATUSES, Milestone, Project, Task
 from psa.projects.services import org_today
@@ -57,7 +58,6 @@ STATE_BADGES = {"draft": "text-bg-secondary", "submitted": "text-bg-info", "appr
                 "rejected": "text-bg-danger"}
 #: How many recently approved weeks leaders and admins see under the queue.
 RECENTLY_APPROVED = 20
-_EARLIEST, _LATEST = date(1900, 1, 1), date(2999, 12, 31)
 
 
 def hm(minutes: int | None) -> str:
@@ -69,11 +69,8 @@ def hm(minutes: int | None) -> str:
 
 
 def _parse_day(value: str | None) -> date | None:
-    try:
-        day = date.fromisoformat((value or "").strip())
-    except ValueError:
-        return None
-    return day if _EARLIEST <= day <= _LATEST else None
+    """A YYYY-MM-DD date inside the window people may type (SPEC §3), else None."""
+    return parse_iso_date(value)
 
 
 def _week_from_args(user: User) -> date:
@@ -81,7 +78,8 @@ def _week_from_args(user: User) -> date:
     raw = request.args.get("week")
     day = _parse_day(raw)
     if raw and day is None:
-        flash(f"“{raw[:40]}” is not a date (YYYY-MM-DD); this week is shown.", "warning")
+        flash(f"“{raw[:40]}” is not a date from 2000-01-01 to 2099-12-31 (YYYY-MM-DD); this week is shown.",
+              "warning")
     return services.week_start(day or services.user_today(user))
 
 

@@ -1,0 +1,499 @@
+"""Hostile and absurd input on every form of the app (SPEC §5): no value, of any field, of any POST route
+in the URL map answers 5xx, and a refused post changes nothing.
+
+The routes come from app.url_map, their url arguments from objects made here, their fields from the
+pages that render their forms (parsed, with the values the page offers). Each post sends the form as the
+page offers it with one field replaced by a value of the catalogue, rotating so that every field gets a
+bad value and every value is tried on every route. After every accepted post the database is put back as
+it was, so each post meets the same world. A new route is covered without a new test; a route whose form
+no page listed here renders fails the test until its page is added to PAGES.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from werkzeug.datastructures import MultiDict
+
+from psa.extensions import db
+from tests.conftest import csrf_token, login_as
+from tests.projects.helpers import ONBOARDING, build_template, create_project
+
+MISSING, DUPLICATE = object(), object()
+#: The catalogue: every value is posted to every route at least once.
+CATALOGUE = [
+    "", "x" * 100_000, "a\x00b", "😀 \u202eשלום\u202c مرحبا", "1e309", "NaN", "sNaN", "-0", "9" * 30,
+    "2023-02-30", "0001-01-01", "9999-12-31", DUPLICATE, MISSING, "-1", "<script>alert(1)</script>",
+]
+BAD_DATES = {"2023-02-30", "0001-01-01", "9999-12-31"}
+BAD_NUMBERS = {"1e309", "NaN", "sNaN", "9" * 30}
+MONDAY = date(2026, 10, 5)
+
+#: Pages whose forms the test posts to (url arguments filled from the world, as for the routes).
+PAGES = [
+    "/", "/notifications", "/admin/users", "/admin/users/new", "/admin/users/{user_id}", "/admin/accounts/new",
+    "/admin/accounts/{account_id}", "/admin/settings", "/projects/new", "/projects/{project_id}",
+    "/projects/{project_id}/edit", "/templates/new", "/templates/import", "/templates/versions/{version_id}",
+    "/timesheets?week={monday}", "/timesheets/approvals", "/timesheets/rates",
+    "/timesheets/rates/projects/{project_id}", "/timesheets/import", "/templates/versions/{published_version}",
+    "/admin/users/{invited_id}",
+]
+#: Pages seen signed out (the sign-in and password pages).
+ANONYMOUS_PAGES = ["/login", "/forgot-password", "/reset-password/{token}"]
+#: Routes posted last, as each one ends what the others need (the session).
+LAST = ("auth.logout",)
+
+
+# --- reading forms out of pages ----------------------------------------------------------------------
+
+
+class _Forms(HTMLParser):
+    """Every <form method=post> of a page: its action and its fields with the values the page offers."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.forms: list[dict] = []
+        self._form: dict | None = None
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and (a.get("method") or "get").lower() == "post":
+            self._form = {"action": a.get("action") or "", "fields": {}, "types": {}, "multipart":
+                          (a.get("enctype") or "") == "multipart/form-data"}
+            self.forms.append(self._form)
+            return
+        form = self._form
+        if form is None:
+            return
+        name = a.get("name")
+        if tag == "input" and name:
+            kind = (a.get("type") or "text").lower()
+            form["types"][name] = "number" if a.get("inputmode") in ("decimal", "numeric") else kind
+            if kind in ("checkbox", "radio"):
+                form["fields"].setdefault(name, [])
+                if "checked" in a:
+                    form["fields"][name].append(a.get("value") or "y")
+            elif kind not in ("submit", "button", "image", "reset"):
+                form["fields"].setdefault(name, []).append(a.get("value") or "")
+        elif tag == "select" and name:
+            self._select = name
+            form["types"][name] = "select"
+            form["fields"].setdefault(name, [])
+            form.setdefault("first_option", {})[name] = None
+        elif tag == "option" and self._select:
+            value = a.get("value", "")
+            if form["first_option"][self._select] is None:
+                form["first_option"][self._select] = value
+            if "selected" in a:
+                form["fields"][self._select].append(value)
+        elif tag == "textarea" and name:
+            self._textarea = name
+            form["types"][name] = "textarea"
+            form["fields"][name] = [""]
+        elif tag == "button" and name:
+            form["types"][name] = "button"
+            form["fields"].setdefault(name, []).append(a.get("value") or "")
+
+    def handle_data(self, data):
+        if self._textarea and self._form is not None:
+            self._form["fields"][self._textarea][0] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+
+def forms_of(html: str) -> list[dict]:
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
+
+
+# --- the world ---------------------------------------------------------------------------------------
+
+
+def build_world(app, make) -> dict:
+    """Objects for every url argument: a project from a template, a draft template, a holiday, a rate
+    card line, a submitted and an approved week, a notification, an attachment."""
+    from psa.admin.services import get_settings
+    from psa.auth.models import User
+    from psa.auth.services import make_token
+    from psa.project_templates import services as templates
+    from psa.projects import services as projects
+    from psa.projects.models import Milestone, Task
+    from psa.timesheets import services as ts
+
+    admin = make.user(role="admin", name="Ada Admin")
+    consultant = make.user(role="consultant", name="Cleo Consultant")
+    other = make.user(role="consultant", name="Otto Other")
+    invited = make.user(role="consultant", name="Ivy Invited", password=None)
+    account = make.account(name="Acme", owner_id=admin.id)
+    holiday = make.holiday(day=date(2030, 5, 1))
+    make.notification(admin)
+    version_id = build_template(app, ONBOARDING)
+    project = create_project(app, version_id, admin.id, account.id, date(2026, 9, 1),
+                             member_ids=(consultant.id, other.id), billing_model="time_and_materials")
+    with app.app_context():
+        actor = db.session.get(User, admin.id)
+        draft = templates.create_template(actor, name="Draft template")
+        milestone = templates.add_milestone(actor, draft, name="Phase", offset_days=2)
+        task = templates.add_task(actor, milestone, name="Step", offset_days=0, duration_days=1)
+        templates.add_task(actor, milestone, name="Next step", offset_days=1, duration_days=1)
+        templates.add_milestone(actor, draft, name="Phase two", offset_days=5)
+        criterion = templates.add_criterion(actor, draft, outcome="Faster close")
+        templates.add_criterion(actor, draft, outcome="Fewer errors")
+        get_settings().brand_logo_filename = "missing.png"
+        p = projects.load_project(project["id"])
+        project_criterion = projects.save_criterion(actor, p, outcome="Adoption", metric="Users")
+        attachment = projects.add_attachment(actor, p, filename="notes.txt", data=b"notes")
+        line = ts.set_project_rate(actor, p, bill_rate="150", role="consultant")
+        task_id = db.session.scalar(sa.select(Task.id).where(Task.project_id == p.id).order_by(Task.id))
+        milestone_id = db.session.scalar(sa.select(Milestone.id).where(Milestone.project_id == p.id))
+        sheets = {}
+        for who, state in ((consultant, "submitted"), (other, "approved")):
+            user = db.session.get(User, who.id)
+            ts.save_week(user, user, MONDAY, [ts.GridRow(project_id=p.id, task_id=task_id, billable=True,
+                                                         cells={MONDAY: ts.GridCell("1:30")})])
+            sheet = ts.get_timesheet(user, MONDAY)
+            ts.submit_timesheet(user, sheet)
+            if state == "approved":
+                ts.approve_timesheet(actor, sheet)
+            sheets[state] = sheet.id
+        token = make_token(db.session.get(User, other.id))
+        db.session.commit()
+        template_id = draft.template_id
+        ids = dict(draft_version=draft.id, template_milestone=milestone.id, template_task=task.id,
+                   template_criterion=criterion.id, criterion=project_criterion.id, attachment=attachment.id,
+                   line=line.id, task=task_id, milestone=milestone_id, template=template_id)
+    return {"admin": admin, "consultant": consultant, "other": other, "account": account.id,
+            "invited": invited.id, "published_version": version_id,
+            "holiday": holiday.id, "project": project["id"], "sheets": sheets, "token": token, **ids}
+
+
+def url_args(world: dict, endpoint: str) -> dict:
+    """The url arguments of a route, by name, for the objects of the world (templates' ids for the
+    template builder's routes)."""
+    builder = endpoint.startswith("project_templates.")
+    sheet = world["sheets"]["approved" if endpoint.endswith("reopen") else "submitted"]
+    return {
+        "published_version": world["published_version"], "invited_id": world["invited"],
+        "project_id": world["project"], "account_id": world["account"],
+        "user_id": world["invited"] if endpoint.endswith("reinvite") else world["other"].id,
+        "holiday_id": world["holiday"], "attachment_id": world["attachment"], "line_id": world["line"],
+        "sheet_id": sheet, "token": world["token"], "template_id": world["template"],
+        "version_id": world["published_version"] if endpoint.endswith("draft_new") else world["draft_version"],
+        "task_id": world["template_task"] if builder else world["task"],
+        "milestone_id": world["template_milestone"] if builder else world["milestone"],
+        "criterion_id": world["template_criterion"] if builder else world["criterion"],
+    }
+
+
+def fill(pattern: str, world: dict) -> str:
+    values = url_args(world, "") | {"monday": MONDAY.isoformat()}
+    return pattern.format(**values)
+
+
+# --- the database as it is ---------------------------------------------------------------------------
+
+
+def dump(app) -> dict:
+    """Every row of every table."""
+    with app.app_context():
+        with db.engine.connect() as conn:
+            return {table.name: sorted((tuple(row) for row in conn.execute(table.select())), key=repr)
+                    for table in db.metadata.sorted_tables}
+
+
+def restore(app, rows: dict) -> None:
+    """Put every table back as `rows` had it."""
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+            for table in db.metadata.sorted_tables:
+                if rows[table.name]:
+                    columns = [c.name for c in table.columns]
+                    conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows[table.name]])
+
+
+def changed_tables(before: dict, after: dict) -> list[str]:
+    return [name for name in before if before[name] != after[name]]
+
+
+# --- posting -----------------------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+GOOD_FILES = {
+    "logo": ("logo.png", PNG),
+    "attachment-file": ("notes.txt", b"some notes"),
+}
+
+
+def good_file(path: str, field: str):
+    if field in GOOD_FILES:
+        return GOOD_FILES[field]
+    if path.startswith("/timesheets/import"):
+        return ("time.csv", b"date,email,project,task,hours,billable,note\n")
+    if path.startswith("/templates/import"):
+        return ("template.json", json.dumps({"name": "Imported", "milestones": []}).encode())
+    return ("file.txt", b"data")
+
+
+def payload(form: dict, path: str, field: str | None, value) -> MultiDict:
+    """The form as its page offers it, with `field` replaced by `value` (or left out, or sent twice)."""
+    data = MultiDict()
+    for name, values in form["fields"].items():
+        kind = form["types"].get(name)
+        if kind == "file":
+            filename, content = good_file(path, name)
+            data.add(name, (io.BytesIO(content), filename))
+            continue
+        if kind == "select" and not values and form.get("first_option", {}).get(name) is not None:
+            values = [form["first_option"][name]]
+        for v in values:
+            data.add(name, v)
+    if field is None:
+        return data
+    kind = form["types"].get(field)
+    original = data.getlist(field)
+    if value is MISSING:
+        data.poplist(field)
+    elif value is DUPLICATE:
+        if kind == "file":
+            data.add(field, (io.BytesIO(b"second"), "second.txt"))
+        else:
+            data.add(field, original[0] if original else "x")
+            data.add(field, "9999-12-31")
+    elif kind == "file":
+        data.poplist(field)
+        content = b"" if value == "" else b"data"
+        data.add(field, (io.BytesIO(content), (value or "empty.txt")[:300]))
+    else:
+        data.poplist(field)
+        data.add(field, value)
+    return data
+
+
+def must_refuse(form: dict, field: str, value) -> bool:
+    """Whether the value has to be refused by the field (400), not merely survived."""
+    if isinstance(value, str) and "\x00" in value:
+        return True
+    kind = form["types"].get(field)
+    if kind == "date" and value in BAD_DATES:
+        return True
+    return kind == "number" and value in BAD_NUMBERS
+
+
+def post_rules(app) -> list:
+    rules = [r for r in app.url_map.iter_rules() if "POST" in r.methods]
+    return sorted(rules, key=lambda r: (r.endpoint in LAST, r.endpoint, r.rule))
+
+
+def collect_forms(client, pages: list[str], world: dict) -> dict[str, list[dict]]:
+    """Forms by the path they post to (query strings kept apart)."""
+    found: dict[str, list[dict]] = {}
+    for page in pages:
+        response = client.get(fill(page, world))
+        assert response.status_code == 200, f"{page}: {response.status_code}"
+        for form in forms_of(response.get_data(as_text=True)):
+            action = form["action"] or fill(page, world)
+            form["url"] = action
+            found.setdefault(urlsplit(action).path, []).append(form)
+    return found
+
+
+def merged(forms: list[dict]) -> dict:
+    """One form of all those posting to the same path (the first one's values win)."""
+    result = {"fields": {}, "types": {}, "first_option": {}, "url": forms[0]["url"]}
+    for form in forms:
+        for name, values in form["fields"].items():
+            result["fields"].setdefault(name, values)
+        for name, kind in form["types"].items():
+            result["types"].setdefault(name, kind)
+        result["first_option"].update({k: v for k, v in form.get("first_option", {}).items()
+                                       if k not in result["first_option"]})
+    return result
+
+
+def hammer(app, client, rules, forms: dict, world: dict, baseline: dict, only=None,
+           unseen: set | None = None) -> tuple[list[str], int]:
+    """Post the catalogue to every route; the problems found, and the number of posts made. Routes no
+    page renders a form for go into `unseen`."""
+    problems: list[str] = []
+    posts = 0
+    for offset, rule in enumerate(rules):
+        if only and not only(rule):
+            continue
+        path = app.url_map.bind("localhost").build(rule.endpoint, {k: v for k, v in url_args(
+            world, rule.endpoint).items() if k in rule.arguments})
+        found = forms.get(path)
+        if not found:
+            unseen.add(rule.endpoint)
+            continue
+        form = merged(found)
+        url = form["url"] if urlsplit(form["url"]).path == path else path
+        fields = [name for name in form["fields"] if name != "csrf_token"] or ["submit"]
+        token = next(f["fields"]["csrf_token"][0] for forms_ in forms.values() for f in forms_
+                     if f["fields"].get("csrf_token"))
+        for i in range(max(len(fields), len(CATALOGUE))):
+            field, value = fields[i % len(fields)], CATALOGUE[(i + offset) % len(CATALOGUE)]
+            data = payload(form, path, field, value)
+            data.setlist("csrf_token", [token])
+            response = client.post(url, data=data, content_type="multipart/form-data")
+            posts += 1
+            shown = "MISSING" if value is MISSING else "DUPLICATE" if value is DUPLICATE else repr(value[:30])
+            where = f"{rule.endpoint} {field}={shown}"
+            if response.status_code >= 500:
+                problems.append(f"{where}: {response.status_code}")
+            if isinstance(value, str) and "\x00" in value and response.status_code != 400:
+                problems.append(f"{where}: {response.status_code}, not 400 at the boundary")
+            after = dump(app)
+            # an accepted post redirects; any other answer (a 4xx, or the form again) is a refusal
+            if not 300 <= response.status_code < 400:
+                moved = changed_tables(baseline, after)
+                if moved:
+                    problems.append(f"{where}: refused ({response.status_code}) but changed {moved}")
+            elif must_refuse(form, field, value):
+                problems.append(f"{where}: accepted ({response.status_code}), should be refused")
+            if after != baseline:
+                restore(app, baseline)
+    return problems, posts
+
+
+def test_every_post_route_answers_bad_values_without_5xx_and_a_refusal_changes_nothing(app, make):
+    world = build_world(app, make)
+    admin, consultant, anonymous = app.test_client(), app.test_client(), app.test_client()
+    login_as(admin, world["admin"])
+    login_as(consultant, world["consultant"])
+    forms = collect_forms(admin, PAGES, world)
+    forms_consultant = collect_forms(consultant, ["/timesheets?week={monday}"], world)
+    forms_anonymous = collect_forms(anonymous, ANONYMOUS_PAGES, world)
+    baseline = dump(app)
+    rules = post_rules(app)
+
+    unseen_admin, unseen_consultant, unseen_anonymous = set(), set(), set()
+    problems, posts = hammer(app, admin, rules, forms, world, baseline, unseen=unseen_admin,
+                             only=lambda rule: not rule.endpoint.startswith("auth."))
+    more, count = hammer(app, consultant, rules, forms_consultant, world, baseline,
+                         only=lambda rule: rule.endpoint in ("timesheets.save", "timesheets.submit"),
+                         unseen=unseen_consultant)
+    problems += more
+    posts += count
+    more, count = hammer(app, anonymous, rules, forms_anonymous, world, baseline,
+                         only=lambda rule: rule.endpoint in ("auth.login", "auth.forgot_password",
+                                                             "auth.reset_password"), unseen=unseen_anonymous)
+    problems += more
+    posts += count
+    unseen = (unseen_admin & unseen_consultant) | unseen_anonymous
+    problems += [f"{endpoint}: no page in PAGES renders a form posting to it" for endpoint in sorted(unseen)]
+    assert not problems, "\n".join(problems[:80]) + f"\n({len(problems)} problems in {posts} posts)"
+    assert posts > 500
+
+
+JUNK_QUERY = {
+    "page": "99999999999999999999", "q": "x" * 5000, "role": "😀", "segment": "9" * 30, "type": "\u202e",
+    "status": "sNaN", "health": "NaN", "manager": "9" * 32, "account": "9" * 32, "template": "-1",
+    "sort": "-" * 50, "week": "9999-12-31", "user": "9" * 32, "account_id": "9" * 32, "copy": "last",
+    "date_from": "0001-01-01", "date_to": "2023-02-30", "user_id": "9" * 32, "project_id": "1e309",
+    "state": "x" * 1000, "next": "//evil.example",
+}
+
+
+def test_every_page_answers_junk_query_parameters_without_5xx(app, make, client):
+    world = build_world(app, make)
+    login_as(client, world["admin"])
+    problems = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in ("static", "bootstrap.static"):
+            continue
+        path = app.url_map.bind("localhost").build(rule.endpoint, {k: v for k, v in url_args(
+            world, rule.endpoint).items() if k in rule.arguments})
+        for query in ({"page": "99999999999999999999"}, JUNK_QUERY):
+            response = client.get(path, query_string=query)
+            if response.status_code >= 500:
+                problems.append(f"{rule.endpoint} {sorted(query)}: {response.status_code}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_nul_or_invalid_text_anywhere_in_a_request_answers_400_with_our_page(app, make, client):
+    world = build_world(app, make)
+    login_as(client, world["admin"])
+    for query in ("q=a%00b", "q=%ff%fe", "q=%ed%a0%80", "a%01b=1"):
+        response = client.get(f"/admin/users?{query}")
+        assert response.status_code == 400, query
+        assert "cannot be stored" in response.get_data(as_text=True)
+    response = client.get("/admin/users?q=tab%09and%0Anewline")
+    assert response.status_code == 200
+
+
+def test_a_page_number_past_any_count_shows_the_last_page(app, make, client):
+    world = build_world(app, make)
+    login_as(client, world["admin"])
+    for path in ("/admin/users", "/admin/accounts", "/admin/audit", "/notifications", "/"):
+        response = client.get(path, query_string={"page": "99999999999999999999"})
+        assert response.status_code == 200, path
+
+
+def test_the_timesheet_of_a_week_outside_the_window_is_not_saved(app, make):
+    world = build_world(app, make)
+    client = app.test_client()
+    login_as(client, world["consultant"])
+    token = csrf_token(client, "/timesheets")
+    for week in ("1999-12-27", "2100-01-04", "9999-12-27"):
+        response = client.post(f"/timesheets?week={week}", data={
+            "csrf_token": token, "rows-0-project": str(world["project"]), f"rows-0-{week}": "1:00"})
+        assert response.status_code == 400, week
+
+
+def test_grid_cells_with_absurd_durations_get_a_message_and_save_nothing(app, make):
+    from psa.timesheets.models import TimeEntry
+
+    world = build_world(app, make)
+    client = app.test_client()
+    login_as(client, world["consultant"])
+    token = csrf_token(client, "/timesheets")
+    day = MONDAY + timedelta(days=7)
+    with app.app_context():
+        entries = db.session.scalar(sa.select(sa.func.count(TimeEntry.id)))
+    for text in ("9" * 29, "sNaN", "1e309", "99999999999999999999999999999h", "1:99"):
+        response = client.post(f"/timesheets?week={day.isoformat()}", data={
+            "csrf_token": token, "rows-0-project": str(world["project"]), f"rows-0-{day.isoformat()}": text})
+        assert response.status_code == 400, text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(TimeEntry.id))) == entries
+
+
+def test_a_refused_post_of_a_decimal_field_never_raises(app, make):
+    """sNaN in each decimal field of the app gets a message at that field (the forms' DecimalFields)."""
+    from psa.admin.forms import AccountForm, SettingsForm, UserForm
+    from psa.project_templates.forms import MilestoneForm as TemplateMilestoneForm
+    from psa.project_templates.forms import TaskForm as TemplateTaskForm
+    from psa.projects.forms import NewTaskForm, ProjectForm
+
+    cases = [(UserForm, "weekly_capacity_hours"), (AccountForm, "arr"), (SettingsForm, "utilization_target_percent"),
+             (ProjectForm, "fee_amount"), (ProjectForm, "budget_hours"), (NewTaskForm, "estimated_hours"),
+             (TemplateTaskForm, "estimated_hours"), (TemplateMilestoneForm, "fee_share_percent")]
+    with app.test_request_context(method="POST"):
+        for form_class, name in cases:
+            for text in ("sNaN", "NaN", "Infinity", "-inf", "1e3", "9" * 30, "1.234"):
+                form = form_class(formdata=MultiDict({name: text}), meta={"csrf": False})
+                if hasattr(getattr(form, "owner_id", None), "choices"):
+                    form.owner_id.choices = []
+                form.validate()
+                assert getattr(form, name).errors, (form_class.__name__, name, text)
+                assert getattr(form, name).data is None or getattr(form, name).data.is_finite()
+            form = form_class(formdata=MultiDict({name: "12.5"}), meta={"csrf": False})
+            assert getattr(form, name).data == Decimal("12.5")

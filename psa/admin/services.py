@@ -15,6 +15,7 @@ from flask import current_app, g, has_app_context
 from psa.admin.models import Holiday, Settings
 from psa.core.audit import record_audit, snapshot
 from psa.core.errors import ValidationError
+from psa.core.validation import EARLIEST_DATE, LATEST_DATE, check_date, date_errors, parse_decimal
 from psa.extensions import db
 
 SETTINGS_FIELDS = (
@@ -77,6 +78,14 @@ def update_settings(actor, **fields) -> Settings:
     for name, value in merged.items():
         setattr(settings, name, value)
     db.session.flush()
+    errors.update(date_errors(time_lock_date=merged["time_lock_date"]))
+    try:
+        merged["utilization_target_percent"] = parse_decimal(merged["utilization_target_percent"], places=2)
+    except ValueError as exc:
+        errors["utilization_target_percent"] = str(exc)
+    else:
+        if not 0 <= merged["utilization_target_percent"] <= 100:
+            errors["utilization_target_percent"] = "Enter a percentage from 0 to 100."
     after = snapshot(settings, SETTINGS_FIELDS)
     if before != after:
         record_audit(actor, "settings.updated", settings, before, after)
@@ -107,6 +116,7 @@ def holiday_countries() -> list[tuple[str, str]]:
     from holidays.registry import COUNTRIES
 
     names = {codes[1]: codes[0] for codes in COUNTRIES.values()}
+    check_date(day, "day")
     return sorted(((code, re.sub(r"(?<=[a-z])(?=[A-Z])", " ", names.get(code, code)))
                    for code in holidays_package().list_supported_countries(include_aliases=False)),
                   key=lambda pair: pair[1])
@@ -123,8 +133,8 @@ def load_public_holidays(actor, country: str, year: int) -> list[Holiday]:
     package = holidays_package()
     if country not in package.list_supported_countries(include_aliases=False):
         raise ValidationError({"country": "Choose a country from the list."})
-    if not 1970 <= year <= 2100:
-        raise ValidationError({"year": "Enter a year from 1970 to 2100."})
+    if not isinstance(year, int) or not EARLIEST_DATE.year <= year <= LATEST_DATE.year:
+        raise ValidationError({"year": f"Enter a year from {EARLIEST_DATE.year} to {LATEST_DATE.year}."})
     existing = set(db.session.scalars(sa.select(Holiday.day).where(
         Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31))))
     added = []

@@ -26,6 +26,7 @@ from psa.core.calendar import WorkCalendar, get_calendar
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
 from psa.extensions import db
+from psa.core.validation import check_date, date_errors
 from psa.project_templates.models import TemplateVersion
 from psa.project_templates.services import load_version
 from psa.projects.models import (
@@ -347,6 +348,8 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
         for tc in version.criteria:
             db.session.add(SuccessCriterion(
                 project_id=project.id, position=tc.position, outcome=tc.outcome, metric=tc.metric,
+    errors.update(date_errors(kickoff_date=kickoff_date, contract_signed_date=contract_signed_date,
+                              target_go_live_date=target_go_live_date))
                 baseline=tc.baseline, target=tc.target,
                 due_date=date.fromordinal(kickoff_date.toordinal() + tc.due_offset_days)
                 if tc.due_offset_days is not None else None))
@@ -520,6 +523,7 @@ def add_task_to_milestone(actor, milestone: Milestone, *, name: str, start_date:
     _sync_milestone_status(milestone.id, actor)
     refresh_schedule([milestone.project_id])
     return task
+    errors.update(date_errors(due_date=due_date))
 
 
 def add_milestone_to_project(actor, project: Project, *, name: str, due_date: date) -> Milestone:
@@ -556,6 +560,7 @@ def save_criterion(actor, project: Project, criterion: SuccessCriterion | None =
     if errors:
         raise ValidationError(errors)
     if criterion is None:
+    check_date(due_date, "due_date", required=False)
         position = (db.session.scalar(sa.select(sa.func.max(SuccessCriterion.position))
                                       .where(SuccessCriterion.project_id == project.id)) or 0) + 1
         criterion = SuccessCriterion(project_id=project.id, position=position)
@@ -585,6 +590,7 @@ ATTACHMENT_TYPES = {
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 
+    check_date(start_date, "start_date")
 def add_comment(actor, project: Project, *, body: str, visibility: str = "internal", milestone: Milestone | None = None,
                 task: Task | None = None) -> Comment:
     body = (body or "").strip()
@@ -607,6 +613,7 @@ def attachment_folder() -> Path:
 
 
 def add_attachment(actor, project: Project, *, filename: str, data: bytes, task: Task | None = None,
+    check_date(due_date, "due_date")
                    comment: Comment | None = None) -> Attachment:
     """Store a file under a random name outside the web root, within the size and type limits."""
     name = Path((filename or "").replace("\\", "/")).name.strip()[:255]
@@ -617,8 +624,8 @@ def add_attachment(actor, project: Project, *, filename: str, data: bytes, task:
         raise ValidationError({"file": "Allowed types: " + ", ".join(sorted(ATTACHMENT_TYPES)) + "."})
     if len(data) > ATTACHMENT_MAX_BYTES:
         raise ValidationError({"file": "A file can be at most 10 MB."})
-    folder = attachment_folder()
-    folder.mkdir(parents=True, exist_ok=True)
+    if not data:
+        raise ValidationError({"file": "The file is empty."})
     stored = secrets.token_hex(24)
     (folder / stored).write_bytes(data)
     attachment = Attachment(project_id=project.id, task_id=task.id if task else None,
@@ -633,6 +640,7 @@ def add_attachment(actor, project: Project, *, filename: str, data: bytes, task:
 
 # --- loading for pages ---------------------------------------------------------------------------
 
+    errors.update(date_errors(due_date=fields.get("due_date")))
 
 def load_project(project_id: int) -> Project | None:
     """A project with its account, manager, members, milestones, tasks (with assignees and predecessors)."""
@@ -671,3 +679,31 @@ def visible_projects_filter(user):
     table = project_members
     return sa.or_(Project.manager_id == user.id,
                   Project.id.in_(sa.select(table.c.project_id).where(table.c.user_id == user.id)))
+    db.session.flush()
+    # the file is written once the row is in the transaction, and removed if the transaction rolls back
+    folder = attachment_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / stored
+    path.write_bytes(data)
+    _remove_on_rollback(path)
+def _remove_on_rollback(path: Path) -> None:
+    """Delete the file if the session's transaction rolls back instead of committing (no orphan on disk)."""
+    session = db.session()
+    pending = session.info.setdefault("psa_new_files", [])
+    pending.append(path)
+    if session.info.get("psa_new_files_watched"):
+        return
+    session.info["psa_new_files_watched"] = True
+
+    def committed(_session):
+        pending.clear()
+
+    def rolled_back(_session):
+        for written in pending:
+            written.unlink(missing_ok=True)
+        pending.clear()
+
+    sa.event.listen(session, "after_commit", committed)
+    sa.event.listen(session, "after_rollback", rolled_back)
+
+

@@ -25,8 +25,8 @@ from psa.core.auth import can
 from psa.core.calendar import WorkCalendar, get_calendar
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
-from psa.extensions import db
 from psa.core.validation import check_date, date_errors
+from psa.extensions import db
 from psa.project_templates.models import TemplateVersion
 from psa.project_templates.services import load_version
 from psa.projects.models import (
@@ -268,6 +268,8 @@ def _check_project_fields(*, account, name, kickoff_date, contract_signed_date, 
         errors["name"] = "Use at most 200 characters."
     if not isinstance(kickoff_date, date):
         errors["kickoff_date"] = "Enter the kickoff date as YYYY-MM-DD."
+    errors.update(date_errors(kickoff_date=kickoff_date, contract_signed_date=contract_signed_date,
+                              target_go_live_date=target_go_live_date))
     if contract_signed_date and isinstance(kickoff_date, date) and contract_signed_date > kickoff_date:
         errors["contract_signed_date"] = "The contract is signed on or before kickoff."
     if target_go_live_date and isinstance(kickoff_date, date) and target_go_live_date < kickoff_date:
@@ -348,8 +350,6 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
         for tc in version.criteria:
             db.session.add(SuccessCriterion(
                 project_id=project.id, position=tc.position, outcome=tc.outcome, metric=tc.metric,
-    errors.update(date_errors(kickoff_date=kickoff_date, contract_signed_date=contract_signed_date,
-                              target_go_live_date=target_go_live_date))
                 baseline=tc.baseline, target=tc.target,
                 due_date=date.fromordinal(kickoff_date.toordinal() + tc.due_offset_days)
                 if tc.due_offset_days is not None else None))
@@ -443,6 +443,7 @@ def update_task(actor, task: Task, *, status: str | None = None, due_date: date 
         errors["blocked_reason"] = "Use at most 500 characters."
     if due_date is not None and due_date < task.start_date:
         errors["due_date"] = f"The due date cannot be before the task starts ({task.start_date.isoformat()})."
+    errors.update(date_errors(due_date=due_date))
     if assignee not in (False, None) and (not isinstance(assignee, User) or not assignee.is_active):
         errors["assignee_id"] = "Choose an active user."
     if errors:
@@ -479,6 +480,7 @@ def update_task(actor, task: Task, *, status: str | None = None, due_date: date 
 def update_milestone(actor, milestone: Milestone, *, due_date: date | None = None, status: str | None = None) -> Milestone:
     """Move a milestone's due date, or mark a milestone without tasks done or open again."""
     before = snapshot(milestone, ("due_date", "status"))
+    check_date(due_date, "due_date", required=False)
     if status is not None:
         if status not in WORK_STATUSES:
             raise ValidationError({"status": "Choose to do, in progress, blocked or done."})
@@ -508,6 +510,7 @@ def add_task_to_milestone(actor, milestone: Milestone, *, name: str, start_date:
                          "visibility": visibility})
     if not isinstance(start_date, date):
         raise ValidationError({"start_date": "Enter the start date as YYYY-MM-DD."})
+    check_date(start_date, "start_date")
     calendar = get_calendar()
     start = calendar.add_working_days(start_date, 0)
     due = calendar.add_working_days(start, clean["duration_days"] - 1)
@@ -523,7 +526,6 @@ def add_task_to_milestone(actor, milestone: Milestone, *, name: str, start_date:
     _sync_milestone_status(milestone.id, actor)
     refresh_schedule([milestone.project_id])
     return task
-    errors.update(date_errors(due_date=due_date))
 
 
 def add_milestone_to_project(actor, project: Project, *, name: str, due_date: date) -> Milestone:
@@ -531,6 +533,7 @@ def add_milestone_to_project(actor, project: Project, *, name: str, due_date: da
         raise ValidationError({"name": "Give the milestone a name of at most 200 characters."})
     if not isinstance(due_date, date):
         raise ValidationError({"due_date": "Enter the due date as YYYY-MM-DD."})
+    check_date(due_date, "due_date")
     position = (db.session.scalar(sa.select(sa.func.max(Milestone.position))
                                   .where(Milestone.project_id == project.id)) or 0) + 1
     milestone = Milestone(project_id=project.id, position=position, name=name.strip(), baseline_due_date=due_date,
@@ -557,10 +560,10 @@ def save_criterion(actor, project: Project, criterion: SuccessCriterion | None =
     for name, limit in (("metric", 200), ("baseline", 120), ("target", 120), ("current_value", 120)):
         if len((fields.get(name) or "").strip()) > limit:
             errors[name] = f"Use at most {limit} characters."
+    errors.update(date_errors(due_date=fields.get("due_date")))
     if errors:
         raise ValidationError(errors)
     if criterion is None:
-    check_date(due_date, "due_date", required=False)
         position = (db.session.scalar(sa.select(sa.func.max(SuccessCriterion.position))
                                       .where(SuccessCriterion.project_id == project.id)) or 0) + 1
         criterion = SuccessCriterion(project_id=project.id, position=position)
@@ -590,7 +593,6 @@ ATTACHMENT_TYPES = {
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 
-    check_date(start_date, "start_date")
 def add_comment(actor, project: Project, *, body: str, visibility: str = "internal", milestone: Milestone | None = None,
                 task: Task | None = None) -> Comment:
     body = (body or "").strip()
@@ -613,7 +615,6 @@ def attachment_folder() -> Path:
 
 
 def add_attachment(actor, project: Project, *, filename: str, data: bytes, task: Task | None = None,
-    check_date(due_date, "due_date")
                    comment: Comment | None = None) -> Attachment:
     """Store a file under a random name outside the web root, within the size and type limits."""
     name = Path((filename or "").replace("\\", "/")).name.strip()[:255]
@@ -627,7 +628,6 @@ def add_attachment(actor, project: Project, *, filename: str, data: bytes, task:
     if not data:
         raise ValidationError({"file": "The file is empty."})
     stored = secrets.token_hex(24)
-    (folder / stored).write_bytes(data)
     attachment = Attachment(project_id=project.id, task_id=task.id if task else None,
                             comment_id=comment.id if comment else None, original_name=name, stored_name=stored,
                             content_type=ATTACHMENT_TYPES[extension], size_bytes=len(data),
@@ -635,12 +635,39 @@ def add_attachment(actor, project: Project, *, filename: str, data: bytes, task:
     db.session.add(attachment)
     db.session.flush()
     record_audit(actor, "attachment.added", attachment, after={"name": name, "project_id": project.id})
+    db.session.flush()
+    # the file is written once the row is in the transaction, and removed if the transaction rolls back
+    folder = attachment_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / stored
+    path.write_bytes(data)
+    _remove_on_rollback(path)
     return attachment
+
+
+def _remove_on_rollback(path: Path) -> None:
+    """Delete the file if the session's transaction rolls back instead of committing (no orphan on disk)."""
+    session = db.session()
+    pending = session.info.setdefault("psa_new_files", [])
+    pending.append(path)
+    if session.info.get("psa_new_files_watched"):
+        return
+    session.info["psa_new_files_watched"] = True
+
+    def committed(_session):
+        pending.clear()
+
+    def rolled_back(_session):
+        for written in pending:
+            written.unlink(missing_ok=True)
+        pending.clear()
+
+    sa.event.listen(session, "after_commit", committed)
+    sa.event.listen(session, "after_rollback", rolled_back)
 
 
 # --- loading for pages ---------------------------------------------------------------------------
 
-    errors.update(date_errors(due_date=fields.get("due_date")))
 
 def load_project(project_id: int) -> Project | None:
     """A project with its account, manager, members, milestones, tasks (with assignees and predecessors)."""
@@ -679,31 +706,3 @@ def visible_projects_filter(user):
     table = project_members
     return sa.or_(Project.manager_id == user.id,
                   Project.id.in_(sa.select(table.c.project_id).where(table.c.user_id == user.id)))
-    db.session.flush()
-    # the file is written once the row is in the transaction, and removed if the transaction rolls back
-    folder = attachment_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / stored
-    path.write_bytes(data)
-    _remove_on_rollback(path)
-def _remove_on_rollback(path: Path) -> None:
-    """Delete the file if the session's transaction rolls back instead of committing (no orphan on disk)."""
-    session = db.session()
-    pending = session.info.setdefault("psa_new_files", [])
-    pending.append(path)
-    if session.info.get("psa_new_files_watched"):
-        return
-    session.info["psa_new_files_watched"] = True
-
-    def committed(_session):
-        pending.clear()
-
-    def rolled_back(_session):
-        for written in pending:
-            written.unlink(missing_ok=True)
-        pending.clear()
-
-    sa.event.listen(session, "after_commit", committed)
-    sa.event.listen(session, "after_rollback", rolled_back)
-
-

@@ -65,6 +65,14 @@ def update_settings(actor, **fields) -> Settings:
         errors["timezone"] = "Choose a time zone from the list."
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", merged["brand_accent_color"] or ""):
         errors["brand_accent_color"] = "Use a colour like #0d6efd."
+    errors.update(date_errors(time_lock_date=merged["time_lock_date"]))
+    try:
+        merged["utilization_target_percent"] = parse_decimal(merged["utilization_target_percent"], places=2)
+    except ValueError as exc:
+        errors["utilization_target_percent"] = str(exc)
+    else:
+        if not 0 <= merged["utilization_target_percent"] <= 100:
+            errors["utilization_target_percent"] = "Enter a percentage from 0 to 100."
     l1, l2, l3 = (merged[f"escalation_level{n}_days"] for n in (1, 2, 3))
     if not (1 <= l1 < l2 < l3):
         errors["escalation_level2_days"] = "Levels must rise: level 1 < level 2 < level 3, level 1 at least 1."
@@ -78,14 +86,6 @@ def update_settings(actor, **fields) -> Settings:
     for name, value in merged.items():
         setattr(settings, name, value)
     db.session.flush()
-    errors.update(date_errors(time_lock_date=merged["time_lock_date"]))
-    try:
-        merged["utilization_target_percent"] = parse_decimal(merged["utilization_target_percent"], places=2)
-    except ValueError as exc:
-        errors["utilization_target_percent"] = str(exc)
-    else:
-        if not 0 <= merged["utilization_target_percent"] <= 100:
-            errors["utilization_target_percent"] = "Enter a percentage from 0 to 100."
     after = snapshot(settings, SETTINGS_FIELDS)
     if before != after:
         record_audit(actor, "settings.updated", settings, before, after)
@@ -101,6 +101,7 @@ def list_holidays(year: int | None = None) -> list[Holiday]:
 
 
 def add_holiday(actor, day: date, name: str) -> Holiday:
+    check_date(day, "day")
     if db.session.scalar(sa.select(Holiday.id).where(Holiday.day == day)) is not None:
         raise ValidationError({"day": f"{day.isoformat()} is already a holiday."})
     holiday = Holiday(day=day, name=name.strip())
@@ -116,7 +117,6 @@ def holiday_countries() -> list[tuple[str, str]]:
     from holidays.registry import COUNTRIES
 
     names = {codes[1]: codes[0] for codes in COUNTRIES.values()}
-    check_date(day, "day")
     return sorted(((code, re.sub(r"(?<=[a-z])(?=[A-Z])", " ", names.get(code, code)))
                    for code in holidays_package().list_supported_countries(include_aliases=False)),
                   key=lambda pair: pair[1])

@@ -9,12 +9,14 @@ import sqlalchemy as sa
 from psa.accounts.models import SEGMENTS, Account
 from psa.auth.models import User
 from psa.core.audit import record_audit, snapshot
-from psa.core.db import contains_pattern
+from psa.core.db import contains_pattern, unique_or_field_error
 from psa.core.errors import ValidationError
 from psa.extensions import db
 
 ACCOUNT_FIELDS = ("name", "segment", "owner_id", "arr")
 CENT = Decimal("0.01")
+#: The name is unique: a name another request took meanwhile is a message at the field, never a 500.
+NAME_TAKEN = {"uq_accounts_name": ("name", "An account with this name already exists.")}
 
 
 def account_list_query(search: str | None = None, segment: str | None = None):
@@ -49,8 +51,8 @@ def create_account(actor, *, name: str, segment: str = "mid", owner: User | None
     _check(name, segment, owner, arr, None)
     account = Account(name=name.strip(), segment=segment, owner_id=owner.id if owner else None,
                       arr=Decimal(arr).quantize(CENT))
-    db.session.add(account)
-    db.session.flush()
+    with unique_or_field_error(NAME_TAKEN):
+        db.session.add(account)
     record_audit(actor, "account.created", account, after=snapshot(account, ACCOUNT_FIELDS))
     return account
 
@@ -59,11 +61,11 @@ def update_account(actor, account: Account, *, name: str, segment: str, owner: U
                    arr: Decimal) -> Account:
     _check(name, segment, owner, arr, account)
     before = snapshot(account, ACCOUNT_FIELDS)
-    account.name = name.strip()
-    account.segment = segment
-    account.owner_id = owner.id if owner else None
-    account.arr = Decimal(arr).quantize(CENT)  # as stored, so an unchanged amount is not audited as a change
-    db.session.flush()
+    with unique_or_field_error(NAME_TAKEN):
+        account.name = name.strip()
+        account.segment = segment
+        account.owner_id = owner.id if owner else None
+        account.arr = Decimal(arr).quantize(CENT)  # as stored, so an unchanged amount is not audited as a change
     after = snapshot(account, ACCOUNT_FIELDS)
     if before != after:
         record_audit(actor, "account.updated", account, before, after)

@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from psa.auth.models import ROLES, User, UserSession
 from psa.core.audit import record_audit, snapshot
-from psa.core.db import utcnow
+from psa.core.db import unique_or_field_error, utcnow
 from psa.core.emails import check_email, normalise_email
 from psa.core.errors import ValidationError
 from psa.core.mail import queue_email
@@ -104,8 +104,9 @@ def create_user(
     if password is not None:
         check_password_rules(password)
         user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
+    # the e-mail is unique: an address another request took meanwhile is a message at the field
+    with unique_or_field_error({"uq_users_email": ("email", "A user with this e-mail already exists.")}):
+        db.session.add(user)
     record_audit(actor, "user.created", user, after=snapshot(user, USER_FIELDS))
     return user
 

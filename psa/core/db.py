@@ -1,10 +1,13 @@
-"""Database foundations: the constraint naming convention, a UTC timestamp type, the base model."""
+"""Database foundations: the constraint naming convention, a UTC timestamp type, the base model, and the
+primitives that serialize concurrent writes (row locks, unique violations as field messages)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
 
 #: Every constraint gets a predictable name, so migrations name things alike on SQLite and PostgreSQL.
@@ -62,3 +65,90 @@ def contains_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, lower-cased, with %, _ and \\ taken literally (escape='\\')."""
     escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# --- serializing concurrent writes ---------------------------------------------------------------
+# Two requests changing the same thing at once must apply one after the other. On PostgreSQL a row is
+# locked with SELECT … FOR UPDATE. SQLite has one lock for the whole database: pysqlite begins its
+# transaction lazily, at the first INSERT/UPDATE/DELETE, and runs the reads before it in autocommit, so
+# a transaction that must read and then write takes the write lock first (BEGIN IMMEDIATE), waiting up
+# to the busy timeout set in psa/__init__.py for the writer ahead of it to commit.
+
+
+def _session():
+    from psa.extensions import db
+
+    return db.session
+
+
+def begin_write() -> None:
+    """Make the current transaction a writer now. On SQLite that takes the database's write lock (until
+    commit or rollback), so what it reads next is what it writes on; on PostgreSQL it does nothing."""
+    connection = _session().connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock(stmt):
+    """The first object `stmt` (a select of one model) finds, or None, locked until the transaction ends
+    and loaded with the values committed now (populate_existing), not with what the session held before."""
+    begin_write()
+    entity = stmt.column_descriptions[0]["entity"]
+    return _session().scalars(
+        stmt.with_for_update(of=entity).execution_options(populate_existing=True)).first()
+
+
+def lock_row(model, row_id):
+    """The row of `model` with this id, locked for the rest of the transaction and freshly loaded (or None)."""
+    return lock(sa.select(model).where(model.id == row_id))
+
+
+def _violated(exc: IntegrityError) -> str | None:
+    """The name of the unique constraint (or index) an IntegrityError violated; for SQLite, which names
+    the columns instead ("UNIQUE constraint failed: accounts.name"), "accounts.name"."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None:  # psycopg
+        return diag.constraint_name if getattr(exc.orig, "sqlstate", None) == "23505" else None
+    message = str(exc.orig.args[0] if exc.orig.args else "")
+    prefix = "UNIQUE constraint failed: "
+    if not message.startswith(prefix):
+        return None
+    found = message[len(prefix):].strip()
+    return found[len("index "):].strip("'") if found.startswith("index ") else found
+
+
+def _sqlite_names(name: str) -> set[str]:
+    """How SQLite reports a violation of the named unique constraint or index: by its columns."""
+    names = {name}
+    for table in Model.metadata.tables.values():
+        for item in (*table.constraints, *table.indexes):
+            if item.name == name and isinstance(item, sa.UniqueConstraint | sa.Index):
+                names.add(", ".join(f"{table.name}.{column.name}" for column in item.columns))
+    return names
+
+
+@contextmanager
+def unique_or_field_error(fields: dict[str, str | tuple[str, str]]):
+    """Run the block in a SAVEPOINT and flush it; if that breaks one of the named unique constraints, undo
+    the block and raise ValidationError at the field the constraint guards, never a 500. `fields` maps a
+    constraint name to a field, or to (field, message). Other integrity errors propagate unchanged.
+
+        with unique_or_field_error({"uq_accounts_name": ("name", "An account with this name already exists.")}):
+            db.session.add(account)
+    """
+    from psa.core.errors import ValidationError
+
+    session = _session()
+    begin_write()  # on SQLite a SAVEPOINT must not open the transaction: releasing it would commit
+    try:
+        with session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        violated = _violated(exc)
+        for name, target in fields.items():
+            if violated is not None and violated in _sqlite_names(name):
+                field, message = target if isinstance(target, tuple) else (target, "This already exists.")
+                raise ValidationError({field: message}) from None
+        raise

@@ -7,10 +7,11 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import Conflict
 
 from psa.core.audit import record_audit, snapshot
-from psa.core.db import utcnow
+from psa.core.db import lock_row, unique_or_field_error, utcnow
 from psa.core.errors import ValidationError
 from psa.extensions import db
 from psa.project_templates.models import (
@@ -36,9 +37,10 @@ MAX_ESTIMATED_MINUTES = 600_000
 # --- loading -------------------------------------------------------------------------------------
 
 
-def load_version(version_id: int) -> TemplateVersion | None:
-    """A version with its milestones, tasks, predecessors and criteria, in a fixed number of queries."""
-    return db.session.scalar(
+def load_version(version_id: int, fresh: bool = False) -> TemplateVersion | None:
+    """A version with its milestones, tasks, predecessors and criteria, in a fixed number of queries;
+    `fresh` reloads what the session already holds (after the version was locked)."""
+    stmt = (
         sa.select(TemplateVersion)
         .where(TemplateVersion.id == version_id)
         .options(
@@ -47,6 +49,7 @@ def load_version(version_id: int) -> TemplateVersion | None:
             selectinload(TemplateVersion.criteria),
         )
     )
+    return db.session.scalar(stmt.execution_options(populate_existing=True) if fresh else stmt)
 
 
 def latest_versions():
@@ -77,12 +80,37 @@ def published_versions():
 
 def draft_of(template: Template) -> TemplateVersion | None:
     return db.session.scalar(sa.select(TemplateVersion).where(
-        TemplateVersion.template_id == template.id, TemplateVersion.state == "draft"))
+        TemplateVersion.template_id == template.id, TemplateVersion.state == "draft")
+        .execution_options(populate_existing=True))
 
 
-def _ensure_draft(version: TemplateVersion) -> None:
+def _frozen(version: TemplateVersion) -> Conflict:
+    return Conflict(f"Version {version.number} is published and frozen; create a new draft to change it.")
+
+
+def _lock_draft(version_id: int | None) -> TemplateVersion:
+    """The version, its row locked until commit and re-read under the lock; Conflict unless it is a draft.
+    Every write to a draft's content starts here, and so does publishing, so a version is frozen by what
+    the database says when the write happens, not by a check read earlier in the request."""
+    version = lock_row(TemplateVersion, version_id) if version_id is not None else None
+    if version is None:
+        raise Conflict("This template version no longer exists; nothing was changed.")
     if not version.is_draft:
-        raise Conflict(f"Version {version.number} is published and frozen; create a new draft to change it.")
+        raise _frozen(version)
+    return version
+
+
+def _still_there(item):
+    """A milestone, task or criterion re-read after its version was locked; Conflict if it was deleted meanwhile."""
+    model = type(item)
+    fresh = db.session.scalar(sa.select(model).where(model.id == item.id).execution_options(populate_existing=True))
+    if fresh is None:
+        raise Conflict("That item was deleted meanwhile; reload the page. Nothing was changed.")
+    return fresh
+
+
+#: The template's name is unique: a name taken by a concurrent request is a message at the field.
+_NAME_TAKEN = {"uq_templates_name": ("name", "A template with this name already exists.")}
 
 
 # --- templates and versions ----------------------------------------------------------------------
@@ -111,35 +139,42 @@ def create_template(actor, *, name: str, description: str = "", target_ttv_days:
     target_ttv_days = _check_ttv(target_ttv_days)
     template = Template(name=_check_name(name), description=(description or "").strip())
     version = TemplateVersion(template=template, number=1, state="draft", target_ttv_days=target_ttv_days)
-    db.session.add_all([template, version])
-    db.session.flush()
+    with unique_or_field_error(_NAME_TAKEN):
+        db.session.add_all([template, version])
     record_audit(actor, "template.created", template, after={"name": template.name})
     return version
 
 
 def update_version_details(actor, version: TemplateVersion, *, name: str, description: str,
                            target_ttv_days: int | None, notes: str) -> TemplateVersion:
-    _ensure_draft(version)
+    version = _lock_draft(version.id)
     target_ttv_days = _check_ttv(target_ttv_days)
-    version.template.name = _check_name(name, version.template)
-    version.template.description = (description or "").strip()
-    version.target_ttv_days = target_ttv_days
-    version.notes = (notes or "").strip()
-    db.session.flush()
+    name = _check_name(name, version.template)
+    with unique_or_field_error(_NAME_TAKEN):
+        version.template.name = name
+        version.template.description = (description or "").strip()
+        version.target_ttv_days = target_ttv_days
+        version.notes = (notes or "").strip()
     return version
 
 
 def publish_version(actor, version: TemplateVersion) -> TemplateVersion:
-    """Freeze a draft. It needs a milestone, fee shares summing to 100 %, and at most one first-value milestone."""
-    _ensure_draft(version)
-    version = load_version(version.id)
+    """Freeze a draft. It needs a milestone, fee shares summing to 100 %, and at most one first-value milestone.
+    The version is locked first, so its content is judged as it is when it freezes: an edit sent at the
+    same time lands either before (and is judged) or after (and is refused)."""
+    _lock_draft(version.id)
+    version = load_version(version.id, fresh=True)
     errors = publish_problems(version)
     if errors:
         raise ValidationError({"publish": " ".join(errors)})
-    version.state = "published"
-    version.published_at = utcnow()
-    version.published_by_id = getattr(actor, "id", None)
-    db.session.flush()
+    values = {"state": "published", "published_at": utcnow(), "published_by_id": getattr(actor, "id", None)}
+    changed = db.session.execute(
+        sa.update(TemplateVersion).where(TemplateVersion.id == version.id, TemplateVersion.state == "draft")
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise _frozen(version)
+    for name, value in values.items():
+        set_committed_value(version, name, value)
     record_audit(actor, "template.published", version.template, after={"version": version.number})
     return version
 
@@ -159,7 +194,11 @@ def publish_problems(version: TemplateVersion) -> list[str]:
 
 
 def new_draft(actor, template: Template) -> TemplateVersion:
-    """The template's draft: the existing one, or a copy of its newest version numbered one higher."""
+    """The template's draft: the existing one, or a copy of its newest version numbered one higher. The
+    template's row is locked first, so of two requests at once one copies and the other gets its draft."""
+    template = lock_row(Template, template.id)
+    if template is None:
+        raise Conflict("This template no longer exists; nothing was changed.")
     existing = draft_of(template)
     if existing is not None:
         return existing
@@ -180,7 +219,8 @@ def duplicate_template(actor, template: Template, name: str) -> TemplateVersion:
     data = export_version(load_version(newest.id))
     copy = Template(name=_check_name(name), description=template.description)
     draft = TemplateVersion(template=copy, number=1, state="draft")
-    db.session.add_all([copy, draft])
+    with unique_or_field_error(_NAME_TAKEN):
+        db.session.add_all([copy, draft])
     _fill_version(draft, data)
     record_audit(actor, "template.duplicated", copy, after={"from": template.name})
     return draft
@@ -277,7 +317,7 @@ def _check_first_value(version_id: int, milestone: TemplateMilestone | None, wan
 
 
 def add_milestone(actor, version: TemplateVersion, **fields) -> TemplateMilestone:
-    _ensure_draft(version)
+    version = _lock_draft(version.id)
     clean = _clean_milestone(fields)
     _check_first_value(version.id, None, clean["is_first_value"])
     milestone = TemplateMilestone(version_id=version.id, position=_next_position(
@@ -288,8 +328,8 @@ def add_milestone(actor, version: TemplateVersion, **fields) -> TemplateMileston
 
 
 def update_milestone(actor, milestone: TemplateMilestone, **fields) -> TemplateMilestone:
-    version = db.session.get(TemplateVersion, milestone.version_id)
-    _ensure_draft(version)
+    version = _lock_draft(milestone.version_id)
+    milestone = _still_there(milestone)
     clean = _clean_milestone(fields)
     _check_first_value(version.id, milestone, clean["is_first_value"])
     for name, value in clean.items():
@@ -299,13 +339,14 @@ def update_milestone(actor, milestone: TemplateMilestone, **fields) -> TemplateM
 
 
 def delete_milestone(actor, milestone: TemplateMilestone) -> None:
-    _ensure_draft(db.session.get(TemplateVersion, milestone.version_id))
-    db.session.delete(milestone)
+    _lock_draft(milestone.version_id)
+    db.session.delete(_still_there(milestone))
     db.session.flush()
 
 
 def add_task(actor, milestone: TemplateMilestone, **fields) -> TemplateTask:
-    _ensure_draft(db.session.get(TemplateVersion, milestone.version_id))
+    _lock_draft(milestone.version_id)
+    milestone = _still_there(milestone)
     task = TemplateTask(milestone_id=milestone.id, position=_next_position(
         TemplateTask, TemplateTask.milestone_id, milestone.id), **clean_task_fields(fields))
     db.session.add(task)
@@ -318,7 +359,8 @@ def task_version_id(task: TemplateTask) -> int:
 
 
 def update_task(actor, task: TemplateTask, **fields) -> TemplateTask:
-    _ensure_draft(db.session.get(TemplateVersion, task_version_id(task)))
+    _lock_draft(task_version_id(task))
+    task = _still_there(task)
     for name, value in clean_task_fields(fields).items():
         setattr(task, name, value)
     db.session.flush()
@@ -326,15 +368,16 @@ def update_task(actor, task: TemplateTask, **fields) -> TemplateTask:
 
 
 def delete_task(actor, task: TemplateTask) -> None:
-    _ensure_draft(db.session.get(TemplateVersion, task_version_id(task)))
-    db.session.delete(task)
+    _lock_draft(task_version_id(task))
+    db.session.delete(_still_there(task))
     db.session.flush()
 
 
 def set_predecessors(actor, task: TemplateTask, predecessor_ids: list[int]) -> TemplateTask:
     """Replace a task's predecessors: tasks of the same version, without making a cycle."""
     version_id = task_version_id(task)
-    _ensure_draft(db.session.get(TemplateVersion, version_id))
+    _lock_draft(version_id)
+    task = _still_there(task)
     rows = db.session.execute(
         sa.select(TemplateTask.id, TemplateTask.name, TemplateMilestone.version_id)
         .join(TemplateMilestone, TemplateMilestone.id == TemplateTask.milestone_id)
@@ -389,10 +432,11 @@ def move(actor, item, direction: int) -> None:
         parent, version_id = TemplateTask.milestone_id, task_version_id(item)
     else:
         parent, version_id = TemplateCriterion.version_id, item.version_id
-    _ensure_draft(db.session.get(TemplateVersion, version_id))
+    _lock_draft(version_id)
+    item = _still_there(item)
     model = type(item)
     siblings = db.session.scalars(sa.select(model).where(parent == getattr(item, parent.key))
-                                  .order_by(model.position)).all()
+                                  .order_by(model.position).execution_options(populate_existing=True)).all()
     index = siblings.index(item)
     other = index + direction
     if 0 <= other < len(siblings):
@@ -403,7 +447,7 @@ def move(actor, item, direction: int) -> None:
 
 
 def add_criterion(actor, version: TemplateVersion, **fields) -> TemplateCriterion:
-    _ensure_draft(version)
+    version = _lock_draft(version.id)
     criterion = TemplateCriterion(version_id=version.id, position=_next_position(
         TemplateCriterion, TemplateCriterion.version_id, version.id), **_clean_criterion(fields))
     db.session.add(criterion)
@@ -412,8 +456,8 @@ def add_criterion(actor, version: TemplateVersion, **fields) -> TemplateCriterio
 
 
 def delete_criterion(actor, criterion: TemplateCriterion) -> None:
-    _ensure_draft(db.session.get(TemplateVersion, criterion.version_id))
-    db.session.delete(criterion)
+    _lock_draft(criterion.version_id)
+    db.session.delete(_still_there(criterion))
     db.session.flush()
 
 
@@ -459,12 +503,15 @@ def import_template(actor, data) -> TemplateVersion:
         template = Template(name=name, description=_text(info.get("description")))
         number = 1
     else:
+        template = lock_row(Template, template.id)  # one new version of a template at a time (see new_draft)
         if draft_of(template) is not None:
             raise ValidationError({"file": f"“{template.name}” already has a draft; publish or discard it first."})
         number = db.session.scalar(sa.select(sa.func.max(TemplateVersion.number))
                                    .where(TemplateVersion.template_id == template.id)) + 1
-    draft = TemplateVersion(template=template, number=number, state="draft")
-    db.session.add_all([template, draft])
+    with unique_or_field_error({"uq_templates_name": ("file", f"A template named “{name}” was created meanwhile; "
+                                                              "import the file again to add it as a new version.")}):
+        draft = TemplateVersion(template=template, number=number, state="draft")
+        db.session.add_all([template, draft])
     try:
         _fill_version(draft, data)
     except ValidationError as exc:

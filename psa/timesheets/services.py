@@ -10,11 +10,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import Conflict
 
 from psa.admin.services import get_settings
 from psa.auth.models import User
 from psa.core.audit import record_audit, snapshot
+from psa.core.db import lock as lock_rows
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
 from psa.extensions import db
@@ -153,12 +156,22 @@ def is_locked_day(day: date) -> bool:
     return locked is not None and day <= locked
 
 
-def get_timesheet(user: User, monday: date, create: bool = False) -> Timesheet | None:
-    sheet = db.session.scalar(sa.select(Timesheet).where(Timesheet.user_id == user.id, Timesheet.week_start == monday))
+def get_timesheet(user: User, monday: date, create: bool = False, lock: bool = False) -> Timesheet | None:
+    """The user's week. With `lock`, its row is locked for the rest of the transaction and loaded fresh, so
+    concurrent saves and transitions of one week apply one after the other (the week is the unit of
+    serialization); with `create`, a week without a row gets one (locked): the unique constraint on
+    (user, week) decides which of two sessions creating it at once inserts, and the other uses that row."""
+    which = sa.select(Timesheet).where(Timesheet.user_id == user.id, Timesheet.week_start == monday)
+    if not (create or lock):
+        return db.session.scalar(which)
+    sheet = lock_rows(which)
     if sheet is None and create:
-        sheet = Timesheet(user_id=user.id, week_start=monday, state="draft")
-        db.session.add(sheet)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                db.session.execute(sa.insert(Timesheet).values(user_id=user.id, week_start=monday, state="draft"))
+        except IntegrityError:
+            pass  # another session created the week meanwhile; its row is the week
+        sheet = lock_rows(which)
     return sheet
 
 
@@ -174,12 +187,27 @@ TRANSITIONS = {
 }
 
 
-def _transition(actor, sheet: Timesheet, action: str) -> str:
-    target = TRANSITIONS.get((sheet.state, action))
+#: What the loser of two changes to one week at once is told (409).
+CHANGED_MEANWHILE = ("This week changed meanwhile (someone else saved or decided it); reload the page to see it "
+                     "as it is now. Nothing was changed.")
+
+
+def _transition(sheet: Timesheet, action: str, **values) -> None:
+    """Move the week along TRANSITIONS with one conditional UPDATE … WHERE state = <the state it was read
+    in>, setting `values` with it. Of two sessions moving one week at once exactly one matches the row; the
+    other gets Conflict and changes nothing (call this before recording any audit event or notification)."""
+    source = sheet.state
+    target = TRANSITIONS.get((source, action))
     if target is None:
-        raise Conflict(f"A {sheet.state} timesheet cannot be {action}ed"
+        raise Conflict(f"A {source} timesheet cannot be {action}ed"
                        f"{'' if action != 'submit' else ' again'}; nothing was changed.")
-    return target
+    changed = db.session.execute(
+        sa.update(Timesheet).where(Timesheet.id == sheet.id, Timesheet.state == source)
+        .values(state=target, **values).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise Conflict(CHANGED_MEANWHILE)
+    for name, value in {"state": target, **values}.items():
+        set_committed_value(sheet, name, value)
 
 
 def can_approve(actor: User, sheet_user: User) -> bool:
@@ -192,9 +220,7 @@ def can_approve(actor: User, sheet_user: User) -> bool:
 def submit_timesheet(actor: User, sheet: Timesheet) -> Timesheet:
     if actor.id != sheet.user_id:
         raise Conflict("Only the timesheet's owner submits it.")
-    sheet.state = _transition(actor, sheet, "submit")
-    sheet.submitted_at = utcnow()
-    sheet.rejection_reason = None
+    _transition(sheet, "submit", submitted_at=utcnow(), rejection_reason=None)
     record_audit(actor, "timesheet.submitted", sheet, after={"state": sheet.state})
     db.session.flush()
     from psa.core.notifications import notify
@@ -220,8 +246,7 @@ def approve_timesheet(actor: User, sheet: Timesheet) -> Timesheet:
     owner = db.session.get(User, sheet.user_id)
     if not can_approve(actor, owner):
         raise Conflict("You are not an approver of this timesheet.")
-    sheet.state = _transition(actor, sheet, "approve")
-    sheet.decided_at, sheet.decided_by_id = utcnow(), actor.id
+    _transition(sheet, "approve", decided_at=utcnow(), decided_by_id=actor.id)
     record_audit(actor, "timesheet.approved", sheet, {"state": "submitted"}, {"state": "approved"})
     _notify(owner, f"Your timesheet for the week of {sheet.week_start.isoformat()} was approved.", sheet)
     db.session.flush()
@@ -237,8 +262,7 @@ def reject_timesheet(actor: User, sheet: Timesheet, reason: str) -> Timesheet:
     owner = db.session.get(User, sheet.user_id)
     if not can_approve(actor, owner):
         raise Conflict("You are not an approver of this timesheet.")
-    sheet.state = _transition(actor, sheet, "reject")
-    sheet.decided_at, sheet.decided_by_id, sheet.rejection_reason = utcnow(), actor.id, reason
+    _transition(sheet, "reject", decided_at=utcnow(), decided_by_id=actor.id, rejection_reason=reason)
     record_audit(actor, "timesheet.rejected", sheet, {"state": "submitted"}, {"state": "rejected", "reason": reason})
     _notify(owner, f"Your timesheet for the week of {sheet.week_start.isoformat()} was rejected: {reason}", sheet)
     db.session.flush()
@@ -249,7 +273,7 @@ def reopen_timesheet(actor: User, sheet: Timesheet, reason: str = "") -> Timeshe
     """A leader or admin reopens an approved week (audited); the entries become editable again."""
     if actor.role not in ("admin", "leader"):
         raise Conflict("Only a leader or an admin can reopen an approved week.")
-    sheet.state = _transition(actor, sheet, "reopen")
+    _transition(sheet, "reopen")
     record_audit(actor, "timesheet.reopened", sheet, {"state": "approved"},
                  {"state": "draft", "reason": (reason or "").strip()[:500]})
     _notify(db.session.get(User, sheet.user_id),
@@ -348,7 +372,9 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
         raise ValidationError({"week": "A week starts on a Monday."})
     if actor.id != user.id:
         raise Conflict("Only the owner fills in a timesheet.")
-    sheet = get_timesheet(user, monday, create=True)
+    # the week's row, locked until commit: a concurrent save of the same week waits here, then reads
+    # (and replaces) what this one wrote, so the week ends as the last save asked, never as a sum
+    sheet = get_timesheet(user, monday, create=True, lock=True)
     if not sheet.is_editable:
         raise Conflict(f"This week is {sheet.state} and read-only; nothing was changed.")
     days = week_days(monday)
@@ -418,9 +444,10 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
 
     existing = db.session.scalars(sa.select(TimeEntry).where(
         TimeEntry.user_id == user.id, TimeEntry.entry_date >= days[0], TimeEntry.entry_date <= days[-1])
-        .order_by(TimeEntry.id)).all()
+        .order_by(TimeEntry.id).execution_options(populate_existing=True)).all()
     existing_off = db.session.scalars(sa.select(TimeOff).where(
-        TimeOff.user_id == user.id, TimeOff.entry_date >= days[0], TimeOff.entry_date <= days[-1])).all()
+        TimeOff.user_id == user.id, TimeOff.entry_date >= days[0], TimeOff.entry_date <= days[-1])
+        .execution_options(populate_existing=True)).all()
     grouped: dict[tuple, list[TimeEntry]] = {}
     for entry in existing:
         grouped.setdefault((entry.project_id, entry.task_id, entry.billable, entry.entry_date), []).append(entry)

@@ -52,9 +52,21 @@ def create_app(config: dict | None = None) -> Flask:
     from psa.cli import register_commands
 
     register_commands(app)
+    _start_in_process_scheduler(app)
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
+
+
+def _start_in_process_scheduler(app: Flask) -> None:
+    """Without Redis there is no cron process: the web process keeps cached schedules fresh itself."""
+    from psa.core.scheduler import should_start, start_on_first_request
+
+    if should_start(app):
+        from psa.admin.services import get_settings
+        from psa.projects.tasks import refresh_schedules_job
+
+        start_on_first_request(app, refresh_schedules_job, lambda: get_settings().timezone)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from psa.accounts.models import Account
 from psa.admin.services import get_settings
@@ -156,10 +157,6 @@ def org_today() -> date:
     return datetime.now(ZoneInfo(get_settings().timezone)).date()
 
 
-def _local_date(moment: datetime | None) -> date | None:
-    return moment.astimezone(ZoneInfo(get_settings().timezone)).date() if moment else None
-
-
 def burned_minutes_by_project(project_ids: list[int]) -> dict[int, int]:
     """Minutes logged per project (every entry, whatever its week's state), for health's burn clause."""
     from psa.timesheets.models import TimeEntry
@@ -176,66 +173,137 @@ def open_escalation_levels(project_ids: list[int]) -> dict[int, int]:
     return {}
 
 
-def refresh_schedule(project_ids: Iterable[int], today: date | None = None) -> None:
-    """Recompute and store forecasts, slips, progress and health of the given projects, in a fixed
-    number of queries whatever their size."""
+#: Projects refreshed per round of queries (bounds the IN lists and the memory of one round).
+REFRESH_CHUNK = 1000
+
+
+def refresh_schedule(project_ids: Iterable[int], today: date | None = None) -> int:
+    """Recompute and store forecasts, slips, progress and health of the given projects (SPEC §3), in a
+    fixed number of queries per REFRESH_CHUNK projects whatever their size; returns how many it refreshed.
+
+    Reads plain rows (no ORM objects) and writes only the values that changed, in bulk. Pending changes
+    are flushed first; objects of the session whose cached values changed get the new ones, so a page
+    rendered later in the same request shows them."""
     project_ids = sorted(set(project_ids))
     if not project_ids:
-        return
+        return 0
     today = today or org_today()
     calendar = get_calendar()
     settings = get_settings()
-    projects = db.session.scalars(sa.select(Project).where(Project.id.in_(project_ids))).all()
-    milestones = db.session.scalars(sa.select(Milestone).where(Milestone.project_id.in_(project_ids))
-                                    .order_by(Milestone.position)).all()
-    tasks = db.session.scalars(sa.select(Task).where(Task.project_id.in_(project_ids))).all()
+    zone = ZoneInfo(settings.timezone)
+    db.session.flush()
+    for start in range(0, len(project_ids), REFRESH_CHUNK):
+        _refresh_chunk(project_ids[start:start + REFRESH_CHUNK], today, calendar, settings, zone)
+    return len(project_ids)
+
+
+def _refresh_chunk(project_ids: list[int], today: date, calendar: WorkCalendar, settings, zone: ZoneInfo) -> None:
+    p, m, t, d = Project.__table__.c, Milestone.__table__.c, Task.__table__.c, task_dependencies.c
+    execute = db.session.execute
+    projects = execute(sa.select(p.id, p.status, p.budget_minutes, p.progress_percent, p.max_slip_days, p.health,
+                                 p.schedule_refreshed_on).where(p.id.in_(project_ids))).all()
+    milestones = execute(sa.select(m.id, m.project_id, m.status, m.due_date, m.completed_at, m.forecast_date,
+                                   m.slip_days).where(m.project_id.in_(project_ids))
+                         .order_by(m.project_id, m.position)).all()
+    tasks = execute(sa.select(t.id, t.project_id, t.milestone_id, t.status, t.due_date, t.duration_days,
+                              t.estimated_minutes, t.completed_at, t.forecast_date)
+                    .where(t.project_id.in_(project_ids))).all()
     edges: dict[int, list[int]] = {}
-    for task_id, predecessor_id in db.session.execute(
-        sa.select(task_dependencies.c.task_id, task_dependencies.c.predecessor_id)
-        .join(Task, Task.id == task_dependencies.c.task_id).where(Task.project_id.in_(project_ids))
-    ):
+    for task_id, predecessor_id in execute(sa.select(d.task_id, d.predecessor_id)
+                                           .join(Task.__table__, t.id == d.task_id).where(t.project_id.in_(project_ids))):
         edges.setdefault(task_id, []).append(predecessor_id)
     burned = burned_minutes_by_project(project_ids)
     escalations = open_escalation_levels(project_ids)
 
     plans_by_project: dict[int, list[PlanTask]] = {}
-    for t in tasks:
-        plans_by_project.setdefault(t.project_id, []).append(PlanTask(
-            id=t.id, milestone_id=t.milestone_id, status=t.status, due_date=t.due_date,
-            duration_days=t.duration_days, estimated_minutes=t.estimated_minutes,
-            completed_on=_local_date(t.completed_at), predecessor_ids=tuple(edges.get(t.id, ()))))
-    milestones_by_project: dict[int, list[Milestone]] = {}
-    for m in milestones:
-        milestones_by_project.setdefault(m.project_id, []).append(m)
-    task_rows = {t.id: t for t in tasks}
+    old_task_forecasts: dict[int, date | None] = {}
+    for row in tasks:
+        completed_on = row.completed_at.astimezone(zone).date() if row.completed_at else None
+        plans_by_project.setdefault(row.project_id, []).append(PlanTask(
+            row.id, row.milestone_id, row.status, row.due_date, row.duration_days, row.estimated_minutes,
+            completed_on, tuple(edges.get(row.id, ()))))
+        old_task_forecasts[row.id] = row.forecast_date
+    milestones_by_project: dict[int, list] = {}
+    for row in milestones:
+        milestones_by_project.setdefault(row.project_id, []).append(row)
 
+    task_changes: list[dict] = []
+    milestone_changes: list[dict] = []
+    project_changes: list[dict] = []
     for project in projects:
         plans = plans_by_project.get(project.id, [])
         forecasts = forecast_tasks(plans, today, calendar)
-        for task_id, forecast in forecasts.items():
-            task_rows[task_id].forecast_date = forecast
+        task_changes.extend({"id": task_id, "forecast_date": forecast} for task_id, forecast in forecasts.items()
+                            if old_task_forecasts[task_id] != forecast)
+        plans_by_milestone: dict[int, list[PlanTask]] = {}
+        for plan in plans:
+            plans_by_milestone.setdefault(plan.milestone_id, []).append(plan)
         states = []
-        for m in milestones_by_project.get(project.id, []):
-            own = [p for p in plans if p.milestone_id == m.id]
-            if m.status == "done":
-                m.forecast_date = _local_date(m.completed_at) or m.due_date
-                m.slip_days = 0
+        for row in milestones_by_project.get(project.id, []):
+            if row.status == "done":
+                forecast = (row.completed_at.astimezone(zone).date() if row.completed_at else None) or row.due_date
+                slip_days = 0
             else:
-                m.forecast_date = milestone_forecast(m.due_date, own, forecasts)
-                m.slip_days = slip(m.due_date, m.forecast_date, calendar)
-            states.append(MilestoneState(m.due_date, m.status == "done", m.slip_days))
+                forecast = milestone_forecast(row.due_date, plans_by_milestone.get(row.id, ()), forecasts)
+                slip_days = slip(row.due_date, forecast, calendar)
+            if (row.forecast_date, row.slip_days) != (forecast, slip_days):
+                milestone_changes.append({"id": row.id, "forecast_date": forecast, "slip_days": slip_days})
+            states.append(MilestoneState(row.due_date, row.status == "done", slip_days))
         ratio = progress(plans) if plans else progress([], done_without_tasks=bool(states) and all(
             s.is_done for s in states))
-        project.progress_percent = int(ratio * 100)
-        project.max_slip_days = max((s.slip_days for s in states), default=0)
-        project.health = health(
-            states, today=today, calendar=calendar, progress_ratio=ratio,
-            burned_minutes=burned.get(project.id, 0), budget_minutes=project.budget_minutes,
-            open_escalation_level=escalations.get(project.id, 0),
-            red_overdue_days=settings.health_red_overdue_days, amber_burn_points=settings.health_amber_burn_points,
-        ) if project.status != "cancelled" else "green"
-        project.schedule_refreshed_on = today
-    db.session.flush()
+        values = {
+            "progress_percent": int(ratio * 100),
+            "max_slip_days": max((s.slip_days for s in states), default=0),
+            "health": health(
+                states, today=today, calendar=calendar, progress_ratio=ratio,
+                burned_minutes=burned.get(project.id, 0), budget_minutes=project.budget_minutes,
+                open_escalation_level=escalations.get(project.id, 0),
+                red_overdue_days=settings.health_red_overdue_days,
+                amber_burn_points=settings.health_amber_burn_points,
+            ) if project.status != "cancelled" else "green",
+            "schedule_refreshed_on": today,
+        }
+        if any(getattr(project, name) != value for name, value in values.items()):
+            project_changes.append({"id": project.id, **values})
+    _bulk_update(Task, task_changes)
+    _bulk_update(Milestone, milestone_changes)
+    _bulk_update(Project, project_changes)
+
+
+#: Rows per UPDATE statement on PostgreSQL (each statement carries one array per column).
+BULK_UPDATE_CHUNK = 10_000
+
+
+def _bulk_update(model, changes: list[dict]) -> None:
+    """Write `changes` (dicts of id and new column values, all with the same keys) to the model's table:
+    on PostgreSQL an UPDATE … FROM unnest(arrays) per BULK_UPDATE_CHUNK rows, elsewhere one executemany of
+    UPDATE … WHERE id = :id. Objects of the session for those rows take the new values as committed ones."""
+    if not changes:
+        return
+    table = model.__table__
+    names = [name for name in changes[0] if name != "id"]
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        columns = ["id", *names]
+        source = sa.func.unnest(*(sa.bindparam(f"v_{name}", type_=ARRAY(table.c[name].type)) for name in columns)) \
+            .table_valued(*(sa.column(name, table.c[name].type) for name in columns)).render_derived(name="v")
+        statement = (sa.update(table).where(table.c.id == source.c.id)
+                     .values({name: source.c[name] for name in names}))
+        for start in range(0, len(changes), BULK_UPDATE_CHUNK):
+            chunk = changes[start:start + BULK_UPDATE_CHUNK]
+            db.session.execute(statement, {f"v_{name}": [row[name] for row in chunk] for name in columns})
+    else:
+        statement = (sa.update(table).where(table.c.id == sa.bindparam("row_id"))
+                     .values({name: sa.bindparam(name) for name in names}))
+        db.session.connection().execute(statement, [{"row_id": row["id"], **{n: row[n] for n in names}}
+                                                    for row in changes])
+    identity_map, mapper = db.session.identity_map, sa.inspect(model)
+    for row in changes:
+        loaded = identity_map.get(mapper.identity_key_from_primary_key([row["id"]]))
+        if loaded is not None:
+            for name in names:
+                set_committed_value(loaded, name, row[name])
 
 
 def refresh_stale_schedules(today: date | None = None) -> int:
@@ -246,6 +314,18 @@ def refresh_stale_schedules(today: date | None = None) -> int:
         sa.or_(Project.schedule_refreshed_on.is_(None), Project.schedule_refreshed_on < today))).all()
     refresh_schedule(stale, today)
     return len(stale)
+
+
+def refresh_open_schedules(today: date | None = None) -> int:
+    """Refresh every open project: what a change of the calendar or of the thresholds calls."""
+    return refresh_schedule(db.session.scalars(sa.select(Project.id).where(
+        Project.status.in_(OPEN_PROJECT_STATUSES))).all(), today)
+
+
+def refresh_after_time_change(project_ids: Iterable[int]) -> int:
+    """Time was logged, changed or deleted on these projects (by the grid, an import or the API): their
+    burn, an input of health, moved."""
+    return refresh_schedule(project_ids)
 
 
 # =================================================================================================

@@ -605,7 +605,7 @@ class _Plan:
     # --- writing
 
     def write(self, actor, report: ImportReport) -> None:
-        from psa.projects.services import refresh_schedule
+        from psa.projects.services import refresh_after_time_change
         from psa.timesheets.models import TimeEntry, Timesheet
         from psa.timesheets.services import RateBook
 
@@ -637,7 +637,7 @@ class _Plan:
         record_audit(actor, "time.imported", None, after={
             "format": report.format, "entries": report.entries, "duplicates": len(report.duplicates),
             "timesheets_created": report.new_timesheets})
-        refresh_schedule({row["project_id"] for row in self.to_create})
+        refresh_after_time_change({row["project_id"] for row in self.to_create})
         db.session.flush()
 
 

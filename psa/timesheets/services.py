@@ -514,6 +514,10 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
         else:
             off.minutes, off.note = minutes, note
     db.session.flush()
+    from psa.projects.services import refresh_after_time_change
+
+    # health weighs hours burned: refresh the projects of this week's entries, before and after the save
+    refresh_after_time_change({key[0] for key in (*grouped, *wanted)})
     return sheet
 
 

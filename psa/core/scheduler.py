@@ -1,0 +1,106 @@
+"""A small in-process scheduler for installations without Redis (and so without the RQ cron process).
+
+`make run` without Redis serves the app with no worker; periodic jobs that keep cached values fresh
+(the schedule refresh rolls every project over to the new day) would then never run. The web process
+starts one daemon thread that runs such a job at start, then at every hour and at the next midnight of
+the organisation's time zone, each run in its own app context and committed. The job itself decides
+what is due (run twice, it does nothing more), so an extra run is harmless.
+
+Features are passed in (psa/core imports none): `job` is a callable run inside an app context, and
+`zone_of` a callable returning the organisation's time-zone name, also inside one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
+
+log = logging.getLogger(__name__)
+
+#: The longest wait between two runs.
+INTERVAL = timedelta(hours=1)
+
+
+def next_run_at(now: datetime, zone: ZoneInfo, interval: timedelta = INTERVAL) -> datetime:
+    """When to run next after `now` (aware): in `interval`, or at the next local midnight of `zone` when
+    that comes first, so the day rolls over when it starts there."""
+    local = now.astimezone(zone)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
+    return min(now + interval, midnight.astimezone(UTC))
+
+
+def run_job(app, job: Callable[[], object]) -> object:
+    """Run `job` once in its own app context; a database error is logged (and rolled back), never raised,
+    so the thread lives on to the next run."""
+    from psa.extensions import db
+
+    with app.app_context():
+        try:
+            return job()
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("periodic job %s failed", getattr(job, "__name__", job))
+            return None
+
+
+class InProcessScheduler:
+    """A daemon thread running `job` at start, then at every next_run_at()."""
+
+    def __init__(self, app, job: Callable[[], object], zone_of: Callable[[], str]):
+        self.app, self.job, self.zone_of = app, job, zone_of
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="psa-scheduler", daemon=True)
+
+    def start(self) -> InProcessScheduler:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        self.stopping.set()
+        self.thread.join(timeout)
+
+    def wait_seconds(self, now: datetime | None = None) -> float:
+        """Seconds from `now` to the next run, in the organisation's time zone of this moment."""
+        now = now or datetime.now(UTC)
+        with self.app.app_context():
+            zone = ZoneInfo(self.zone_of())
+        return max(0.0, (next_run_at(now, zone) - now).total_seconds())
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            run_job(self.app, self.job)
+            try:
+                wait = self.wait_seconds()
+            except (SQLAlchemyError, KeyError, ValueError):
+                log.exception("in-process scheduler: could not read the time zone; retrying in an hour")
+                wait = INTERVAL.total_seconds()
+            self.stopping.wait(wait)
+
+
+def should_start(app) -> bool:
+    """The in-process scheduler runs when the app serves without Redis and is not under test; the
+    PSA_IN_PROCESS_SCHEDULER setting, when given, decides instead."""
+    configured = app.config.get("PSA_IN_PROCESS_SCHEDULER")
+    if configured is not None:
+        return bool(configured)
+    return not app.testing and not app.config.get("REDIS_URL")
+
+
+def start_on_first_request(app, job: Callable[[], object], zone_of: Callable[[], str]) -> None:
+    """Start the scheduler when the app serves its first request (so `psa db upgrade`, `psa demo` and the
+    other commands that build the app never start it), once per process."""
+    lock = threading.Lock()
+
+    @app.before_request
+    def _start_in_process_scheduler():
+        if "psa_scheduler" in app.extensions:
+            return
+        with lock:
+            if "psa_scheduler" not in app.extensions:
+                app.extensions["psa_scheduler"] = InProcessScheduler(app, job, zone_of).start()
+                log.info("no Redis: periodic jobs run in this process (hourly and at midnight)")

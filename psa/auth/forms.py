@@ -40,5 +40,13 @@ class ResetPasswordForm(FlaskForm):
     submit = SubmitField("Set password")
 
 
+class ChangePasswordForm(ResetPasswordForm):
+    current_password = PasswordField("Current password",
+                                     validators=[DataRequired(message="Enter your current password."),
+                                                 Length(max=PASSWORD_MAX)],
+                                     render_kw={"autocomplete": "current-password"})
+    submit = SubmitField("Change password")
+
+
 class LogoutForm(FlaskForm):
     submit = SubmitField("Sign out")

@@ -8,8 +8,8 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_user, logout_user
 
 from psa.auth import bp, services
-from psa.auth.forms import ForgotPasswordForm, LoginForm, LogoutForm, ResetPasswordForm
-from psa.core.auth import public
+from psa.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, LogoutForm, ResetPasswordForm
+from psa.core.auth import permission_required, public
 from psa.core.errors import ValidationError, apply_errors
 from psa.core.mail import dispatch_outbox
 from psa.extensions import db, limiter, login_attempt_key
@@ -98,3 +98,29 @@ def reset_password(token: str):
             flash("Your password is set. Sign in with it now.", "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/reset.html", form=form, user=user, purpose=purpose_or_error)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@permission_required("app.use")
+@limiter.limit("10 per hour", key_func=lambda: f"password-change|{current_user.id}", methods=["POST"])
+def change_password():
+    """Change one's own password: every other sign-in (and remember-me cookie) of the user ends; this device
+    gets a new sign-in and stays signed in."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            services.change_password(user, form.current_password.data, form.password.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            services.start_session(user)
+            db.session.commit()
+            # a device that was kept signed in stays so, with a remember-me cookie naming the new sign-in
+            remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            login_user(user, remember=remember_cookie in request.cookies)
+            flash("Your password is changed. You are signed out everywhere else.", "success")
+            return redirect(url_for("dashboard.index"))
+    status = 400 if form.errors else 200
+    return render_template("auth/password.html", form=form), status

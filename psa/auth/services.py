@@ -286,6 +286,18 @@ def reset_password(user: User, password: str) -> User:
     return user
 
 
+def change_password(user: User, current_password: str, password: str) -> User:
+    """The signed-in user's own change: the current password first; every sign-in of the user ends (the caller
+    starts a new one for the device the change was made on)."""
+    if not user.check_password(current_password or ""):
+        raise ValidationError({"current_password": "That is not your current password."})
+    check_password_rules(password)
+    user.set_password(password)
+    end_all_sessions(user)
+    record_audit(user, "user.password_changed", user)
+    return user
+
+
 def external_url(endpoint: str, **values) -> str:
     """An absolute link for e-mails, built on PSA_BASE_URL rather than on the request's host."""
     return current_app.config["PSA_BASE_URL"] + url_for(endpoint, _external=False, **values)

@@ -13,6 +13,7 @@ from psa.core.auth import load_user
 from psa.core.db import utcnow
 from psa.extensions import db
 from tests.conftest import csrf_token, login_as, post_form
+from tests.factories import PASSWORD
 
 COOKIES = ("session", "remember_token")
 
@@ -155,3 +156,37 @@ def test_load_user_takes_one_statement_and_refuses_ids_without_a_sign_in(ctx, ma
     services.set_user_active(None, db.session.get(User, other.id), False)
     db.session.commit()
     assert load_user(f"user:{other.id}:{other_token}") is None
+
+
+def _change(client, current, new):
+    path = "/account/password"
+    return client.post(path, data={"csrf_token": csrf_token(client, path), "current_password": current,
+                                   "password": new, "confirm": new})
+
+
+def test_a_password_change_ends_every_other_sign_in_and_keeps_this_device(app, make):
+    user = make.user()
+    here, elsewhere = _signed_in(app, user), _signed_in(app, user)
+    here_before, elsewhere_cookies = _copy(here), _copy(elsewhere)
+    response = _change(here, PASSWORD, "changed-password-7")
+    assert response.status_code == 302
+    # this device goes on, kept signed in under a new sign-in; its old cookies and the other device's are dead
+    assert here.get("/").status_code == 200
+    here_after = _copy(here)
+    assert here_after["remember_token"] != here_before["remember_token"]
+    assert _replay(app, {"remember_token": here_after["remember_token"]}).status_code == 200
+    _assert_signed_out(app, here_before)
+    _assert_signed_out(app, elsewhere_cookies)
+    assert elsewhere.get("/").status_code == 302
+    assert _signed_in(app, user, remember=False, password="changed-password-7").get("/").status_code == 200
+
+
+def test_a_wrong_current_password_changes_nothing(app, make):
+    user = make.user()
+    client, other = _signed_in(app, user), _signed_in(app, user)
+    response = _change(client, "not-my-password", "changed-password-7")
+    assert response.status_code == 400
+    assert "That is not your current password." in response.get_data(as_text=True)
+    assert _change(client, PASSWORD, "short").status_code == 400
+    assert client.get("/").status_code == 200 and other.get("/").status_code == 200
+    assert _signed_in(app, user, remember=False).get("/").status_code == 200  # the old password still works

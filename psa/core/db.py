@@ -119,8 +119,9 @@ def _violated(exc: IntegrityError) -> str | None:
     return found[len("index "):].strip("'") if found.startswith("index ") else found
 
 
-def _sqlite_names(name: str) -> set[str]:
-    """How SQLite reports a violation of the named unique constraint or index: by its columns."""
+def _reported_as(name: str) -> set[str]:
+    """The names a violation of this unique constraint (or index) is reported under: its own (PostgreSQL) and
+    its columns (SQLite)."""
     names = {name}
     for table in Model.metadata.tables.values():
         for item in (*table.constraints, *table.indexes):
@@ -148,7 +149,7 @@ def unique_or_field_error(fields: dict[str, str | tuple[str, str]]):
     except IntegrityError as exc:
         violated = _violated(exc)
         for name, target in fields.items():
-            if violated is not None and violated in _sqlite_names(name):
+            if violated is not None and violated in _reported_as(name):
                 field, message = target if isinstance(target, tuple) else (target, "This already exists.")
                 raise ValidationError({field: message}) from None
         raise

@@ -33,7 +33,7 @@ from psa.core.forms import (  # noqa: F401
     name_field,
     timezone_field,
 )
-from psa.core.validation import EARLIEST_DATE, LATEST_DATE, id_or_zero
+from psa.core.validation import EARLIEST_DATE, LATEST_DATE, select_id
 
 ROLE_CHOICES = choices(ROLE_LABELS.items())
 DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
@@ -67,7 +67,7 @@ class NewUserForm(UserForm):
 class AccountForm(FlaskForm):
     name = name_field("Company name", max_length=200)
     segment = SelectField("Segment", choices=choices(SEGMENT_LABELS.items()), default="mid", validate_choice=True)
-    owner_id = SelectField("Owner", coerce=id_or_zero, validate_choice=True)
+    owner_id = SelectField("Owner", coerce=select_id, validate_choice=True)
     arr = SafeDecimalField("ARR", places=2, default=Decimal("0"),
                        validators=[InputRequired(message="Enter the annual contract value (0 if none)."),
                                    NumberRange(min=0, max=Decimal("999999999999.99"),

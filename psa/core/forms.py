@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 
 from psa.core.emails import email_problem
 from psa.core.validation import (
@@ -88,6 +88,9 @@ class IsoDateField(DateField):
         super().__init__(label, validators, **kwargs)
 
     def process_formdata(self, valuelist):
+        if not valuelist or not str(valuelist[0] or "").strip():
+            self.data = None  # blank: InputRequired or Optional decides
+            return
         try:
             super().process_formdata(valuelist)
         except ValueError:
@@ -96,6 +99,9 @@ class IsoDateField(DateField):
         if self.data is not None and not in_window(self.data):
             self.data = None
             raise ValueError(DATE_WINDOW_MESSAGE)
+
+    def pre_validate(self, form):
+        _stop_after_parse_error(self)
 
 
 def in_date_window(form, field) -> None:
@@ -122,6 +128,9 @@ class SafeDecimalField(DecimalField):
             self.data = None
             raise
 
+    def pre_validate(self, form):
+        _stop_after_parse_error(self)
+
 
 class SafeIntegerField(IntegerField):
     """A whole number within the database's integer range; anything else gets a message at the field."""
@@ -139,6 +148,15 @@ class SafeIntegerField(IntegerField):
         except ValueError:
             self.data = None
             raise
+
+    def pre_validate(self, form):
+        _stop_after_parse_error(self)
+
+
+def _stop_after_parse_error(field) -> None:
+    """A value that could not be read has its message already: no range message after it."""
+    if field.process_errors:
+        raise StopValidation()
 
 
 def plain_amount(form, field) -> None:

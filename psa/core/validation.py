@@ -87,7 +87,8 @@ def parse_decimal(text, *, places: int | None = 2, message: str = NUMBER_MESSAGE
     if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS:
         raise ValueError(TOO_LARGE_MESSAGE)
     if places is not None and len(fraction.rstrip("0")) > places:
-        raise ValueError(f"Use at most {places} decimals." if places else WHOLE_NUMBER_MESSAGE)
+        raise ValueError(("Use at most 2 decimals, like 1.25." if places == 2 else f"Use at most {places} decimals.")
+                         if places else WHOLE_NUMBER_MESSAGE)
     try:
         value = Decimal(raw)
     except InvalidOperation:  # pragma: no cover - the pattern lets only numbers through
@@ -120,6 +121,12 @@ def db_id(value) -> int:
     """An id from a query parameter or a select: a positive integer a database column holds.
     Raises ValueError otherwise (MultiDict.get(..., type=db_id) then gives the default)."""
     return parse_int(value, low=1, high=MAX_DB_INT, message="Not an id.")
+
+
+def select_id(value) -> int:
+    """An id (or the 0 of a "none" option) from a select, for SelectField(coerce=...): raises ValueError
+    for what is not a whole number a database column holds, so WTForms refuses the choice."""
+    return parse_int(value, low=0, high=MAX_DB_INT, message="Not an id.")
 
 
 def id_or_zero(value) -> int:

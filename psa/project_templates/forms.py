@@ -24,7 +24,7 @@ from wtforms import (
 from wtforms.validators import Length, Optional, ValidationError
 
 from psa.core.forms import SafeDecimalField, SafeIntegerField, choices
-from psa.core.validation import id_or_zero
+from psa.core.validation import select_id
 from psa.project_templates.models import ASSIGNEE_ROLE_LABELS
 from psa.project_templates.services import MAX_ESTIMATED_MINUTES
 
@@ -142,7 +142,7 @@ class TaskForm(_BuilderForm):
 
 
 class PredecessorsForm(_BuilderForm):
-    predecessors = SelectMultipleField("Predecessors", coerce=id_or_zero, validate_choice=False)
+    predecessors = SelectMultipleField("Predecessors", coerce=select_id, validate_choice=False)
 
 
 class CriterionForm(_BuilderForm):

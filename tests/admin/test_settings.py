@@ -172,7 +172,7 @@ LEVELS = "Levels must rise: level 1 < level 2 < level 3, level 1 at least 1."
                      id="level1-zero"),
         pytest.param({"escalation_level3_days": "61"}, "escalation_level3_days",
                      "Enter a whole number from 1 to 60.", id="level3-61"),
-        pytest.param({"escalation_level2_days": "two"}, "escalation_level2_days", "Not a valid integer value.",
+        pytest.param({"escalation_level2_days": "two"}, "escalation_level2_days", "Enter a whole number.",
                      id="level2-text"),
         pytest.param({"health_red_overdue_days": "-1"}, "health_red_overdue_days",
                      "Enter a whole number from 0 to 60.", id="red-days-negative"),
@@ -188,7 +188,7 @@ LEVELS = "Levels must rise: level 1 < level 2 < level 3, level 1 at least 1."
                      id="colour-short"),
         pytest.param({"brand_accent_color": "#0d6efd;}body{display:none"}, "brand_accent_color",
                      "Use a colour like #0d6efd.", id="colour-css-injection"),
-        pytest.param({"time_lock_date": "2026-13-45"}, "time_lock_date", "Not a valid date value.",
+        pytest.param({"time_lock_date": "2026-13-45"}, "time_lock_date", "Enter a date as YYYY-MM-DD.",
                      id="time-lock-not-a-date"),
     ],
 )
@@ -238,8 +238,8 @@ def test_holiday_is_added_listed_and_removed(app, as_admin, admin):
 @pytest.mark.parametrize(
     ("day", "name", "field", "message"),
     [
-        pytest.param("2030-02-30", "Leap", "day", "Not a valid date value.", id="day-not-a-date"),
-        pytest.param("25/12/2030", "Slashes", "day", "Not a valid date value.", id="day-wrong-format"),
+        pytest.param("2030-02-30", "Leap", "day", "Enter a date as YYYY-MM-DD.", id="day-not-a-date"),
+        pytest.param("25/12/2030", "Slashes", "day", "Enter a date as YYYY-MM-DD.", id="day-wrong-format"),
         pytest.param("", "No day", "day", None, id="day-empty"),
         pytest.param("2030-06-01", "", "name", "This field is required.", id="empty-name"),
         pytest.param("2030-06-01", "h" * 121, "name", "Use at most 120 characters.", id="long-name"),

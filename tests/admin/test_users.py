@@ -313,7 +313,7 @@ BAD_INPUT = [
                  id="capacity-over-168"),
     pytest.param({"weekly_capacity_hours": ""}, "weekly_capacity_hours", "Enter the hours a week, 0 to 168.",
                  id="empty-capacity"),
-    pytest.param({"weekly_capacity_hours": "forty"}, "weekly_capacity_hours", "Not a valid decimal value.",
+    pytest.param({"weekly_capacity_hours": "forty"}, "weekly_capacity_hours", "Enter a number, like 12.5.",
                  id="non-numeric-capacity"),
 ]
 

@@ -475,7 +475,7 @@ BAD_INPUT = [
     ("milestone", "name", "   ", "Give the milestone a name of at most 200 characters."),
     ("milestone", "offset_days", "-4", OFFSET),
     ("milestone", "fee_share_percent", "101", SHARE),
-    ("milestone", "fee_share_percent", "1e3", SHARE),
+    ("milestone", "fee_share_percent", "1e3", "Enter a number, like 12.5."),
     ("new_task", "name", "", "Give the task a name of at most 200 characters."),
     ("new_task", "name", "n" * 201, "Give the task a name of at most 200 characters."),
     ("new_task", "offset_days", "-1", OFFSET),

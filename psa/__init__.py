@@ -64,9 +64,8 @@ def _start_in_process_scheduler(app: Flask) -> None:
 
     if should_start(app):
         from psa.admin.services import get_settings
-        from psa.projects.tasks import refresh_schedules_job
 
-        start_on_first_request(app, refresh_schedules_job, lambda: get_settings().timezone)
+        start_on_first_request(app, "psa.projects.tasks.refresh_schedules_job", lambda: get_settings().timezone)
 
 
 def _init_extensions(app: Flask) -> None:

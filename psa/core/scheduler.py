@@ -3,11 +3,12 @@
 `make run` without Redis serves the app with no worker; periodic jobs that keep cached values fresh
 (the schedule refresh rolls every project over to the new day) would then never run. The web process
 starts one daemon thread that runs such a job at start, then at every hour and at the next midnight of
-the organisation's time zone, each run in its own app context and committed. The job itself decides
-what is due (run twice, it does nothing more), so an extra run is harmless.
+the organisation's time zone, each run as the worker runs it (psa.core.queue.run_job: its own app context,
+session and transaction). The job itself decides what is due (run twice, it does nothing more), so an
+extra run is harmless.
 
-Features are passed in (psa/core imports none): `job` is a callable run inside an app context, and
-`zone_of` a callable returning the organisation's time-zone name, also inside one.
+Features are passed in (psa/core imports none): `job` is the job's dotted name, and `zone_of` a callable
+returning the organisation's time-zone name, called inside an app context.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import SQLAlchemyError
+from psa.core.queue import run_job
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +35,10 @@ def next_run_at(now: datetime, zone: ZoneInfo, interval: timedelta = INTERVAL) -
     return min(now + interval, midnight.astimezone(UTC))
 
 
-def run_job(app, job: Callable[[], object]) -> object:
-    """Run `job` once in its own app context; a database error is logged (and rolled back), never raised,
-    so the thread lives on to the next run."""
-    from psa.extensions import db
-
-    with app.app_context():
-        try:
-            return job()
-        except SQLAlchemyError:
-            db.session.rollback()
-            log.exception("periodic job %s failed", getattr(job, "__name__", job))
-            return None
-
-
 class InProcessScheduler:
-    """A daemon thread running `job` at start, then at every next_run_at()."""
+    """A daemon thread running the job `job` (a dotted name) at start, then at every next_run_at()."""
 
-    def __init__(self, app, job: Callable[[], object], zone_of: Callable[[], str]):
+    def __init__(self, app, job: str, zone_of: Callable[[], str]):
         self.app, self.job, self.zone_of = app, job, zone_of
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="psa-scheduler", daemon=True)
@@ -71,12 +58,21 @@ class InProcessScheduler:
             zone = ZoneInfo(self.zone_of())
         return max(0.0, (next_run_at(now, zone) - now).total_seconds())
 
+    def run_once(self) -> object:
+        """Run the job once, as the worker would; a failure is logged (its transaction rolled back), never
+        raised, so the thread lives on to the next run."""
+        try:
+            return run_job(self.app, self.job)
+        except Exception:  # the thread's boundary: whatever went wrong, log it and keep the schedule
+            log.exception("periodic job %s failed", self.job)
+            return None
+
     def _loop(self) -> None:
         while not self.stopping.is_set():
-            run_job(self.app, self.job)
+            self.run_once()
             try:
                 wait = self.wait_seconds()
-            except (SQLAlchemyError, KeyError, ValueError):
+            except Exception:  # the thread's boundary, as above
                 log.exception("in-process scheduler: could not read the time zone; retrying in an hour")
                 wait = INTERVAL.total_seconds()
             self.stopping.wait(wait)
@@ -91,7 +87,7 @@ def should_start(app) -> bool:
     return not app.testing and not app.config.get("REDIS_URL")
 
 
-def start_on_first_request(app, job: Callable[[], object], zone_of: Callable[[], str]) -> None:
+def start_on_first_request(app, job: str, zone_of: Callable[[], str]) -> None:
     """Start the scheduler when the app serves its first request (so `psa db upgrade`, `psa demo` and the
     other commands that build the app never start it), once per process."""
     lock = threading.Lock()

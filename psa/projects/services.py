@@ -4,6 +4,7 @@ shifting successors, success criteria, comments and attachments."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -199,9 +200,12 @@ def refresh_schedule(project_ids: Iterable[int], today: date | None = None) -> i
 
 def _refresh_chunk(project_ids: list[int], today: date, calendar: WorkCalendar, settings, zone: ZoneInfo) -> None:
     p, m, t, d = Project.__table__.c, Milestone.__table__.c, Task.__table__.c, task_dependencies.c
-    execute = db.session.execute
+    execute = db.session.connection().execute
+    # the project rows are locked first (in id order) so two transactions refreshing the same project take
+    # turns, and the second one reads what the first committed (a refresh never writes a stale result)
     projects = execute(sa.select(p.id, p.status, p.budget_minutes, p.progress_percent, p.max_slip_days, p.health,
-                                 p.schedule_refreshed_on).where(p.id.in_(project_ids))).all()
+                                 p.schedule_refreshed_on).where(p.id.in_(project_ids)).order_by(p.id)
+                       .with_for_update(key_share=True)).all()
     milestones = execute(sa.select(m.id, m.project_id, m.status, m.due_date, m.completed_at, m.forecast_date,
                                    m.slip_days).where(m.project_id.in_(project_ids))
                          .order_by(m.project_id, m.position)).all()
@@ -209,20 +213,23 @@ def _refresh_chunk(project_ids: list[int], today: date, calendar: WorkCalendar, 
                               t.estimated_minutes, t.completed_at, t.forecast_date)
                     .where(t.project_id.in_(project_ids))).all()
     edges: dict[int, list[int]] = {}
-    for task_id, predecessor_id in execute(sa.select(d.task_id, d.predecessor_id)
-                                           .join(Task.__table__, t.id == d.task_id).where(t.project_id.in_(project_ids))):
+    for task_id, predecessor_id in execute(sa.select(d.task_id, d.predecessor_id).join(Task.__table__, t.id == d.task_id)
+                                           .where(t.project_id.in_(project_ids))).all():
         edges.setdefault(task_id, []).append(predecessor_id)
     burned = burned_minutes_by_project(project_ids)
     escalations = open_escalation_levels(project_ids)
 
     plans_by_project: dict[int, list[PlanTask]] = {}
     old_task_forecasts: dict[int, date | None] = {}
-    for row in tasks:
-        completed_on = row.completed_at.astimezone(zone).date() if row.completed_at else None
-        plans_by_project.setdefault(row.project_id, []).append(PlanTask(
-            row.id, row.milestone_id, row.status, row.due_date, row.duration_days, row.estimated_minutes,
-            completed_on, tuple(edges.get(row.id, ()))))
-        old_task_forecasts[row.id] = row.forecast_date
+    no_edges = ()
+    for task_id, project_id, milestone_id, status, due_date, duration, estimate, completed_at, forecast in tasks:
+        plans = plans_by_project.get(project_id)
+        if plans is None:
+            plans = plans_by_project[project_id] = []
+        plans.append(PlanTask(task_id, milestone_id, status, due_date, duration, estimate,
+                              completed_at.astimezone(zone).date() if completed_at else None,
+                              tuple(edges.get(task_id, no_edges))))
+        old_task_forecasts[task_id] = forecast
     milestones_by_project: dict[int, list] = {}
     for row in milestones:
         milestones_by_project.setdefault(row.project_id, []).append(row)
@@ -270,29 +277,22 @@ def _refresh_chunk(project_ids: list[int], today: date, calendar: WorkCalendar, 
     _bulk_update(Project, project_changes)
 
 
-#: Rows per UPDATE statement on PostgreSQL (each statement carries one array per column).
-BULK_UPDATE_CHUNK = 10_000
-
-
 def _bulk_update(model, changes: list[dict]) -> None:
     """Write `changes` (dicts of id and new column values, all with the same keys) to the model's table:
-    on PostgreSQL an UPDATE … FROM unnest(arrays) per BULK_UPDATE_CHUNK rows, elsewhere one executemany of
-    UPDATE … WHERE id = :id. Objects of the session for those rows take the new values as committed ones."""
+    on PostgreSQL one UPDATE … FROM json_to_recordset(:rows) (the rows travel as one JSON text, serialised
+    in C), elsewhere one executemany of UPDATE … WHERE id = :id. Objects of the session for those rows take
+    the new values as committed ones."""
     if not changes:
         return
     table = model.__table__
     names = [name for name in changes[0] if name != "id"]
     if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        columns = ["id", *names]
-        source = sa.func.unnest(*(sa.bindparam(f"v_{name}", type_=ARRAY(table.c[name].type)) for name in columns)) \
-            .table_valued(*(sa.column(name, table.c[name].type) for name in columns)).render_derived(name="v")
+        source = (sa.func.json_to_recordset(sa.cast(sa.bindparam("rows", type_=sa.Text), sa.JSON))
+                  .table_valued(*(sa.column(name, table.c[name].type) for name in ("id", *names)))
+                  .render_derived(name="v", with_types=True))
         statement = (sa.update(table).where(table.c.id == source.c.id)
                      .values({name: source.c[name] for name in names}))
-        for start in range(0, len(changes), BULK_UPDATE_CHUNK):
-            chunk = changes[start:start + BULK_UPDATE_CHUNK]
-            db.session.execute(statement, {f"v_{name}": [row[name] for row in chunk] for name in columns})
+        db.session.execute(statement, {"rows": json.dumps(changes, default=date.isoformat)})
     else:
         statement = (sa.update(table).where(table.c.id == sa.bindparam("row_id"))
                      .values({name: sa.bindparam(name) for name in names}))

@@ -25,7 +25,7 @@ def email_problem(value) -> str | None:
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
-        return f"Enter a valid e-mail address, like name@example.com ({exc})."
+        return f"Enter a valid e-mail address, like name@example.com. {exc}"
     return None
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict
 
 from psa.core.audit import record_audit
-from psa.core.db import utcnow
+from psa.core.db import begin_write, utcnow
 from psa.core.errors import ValidationError
 from psa.core.validation import DATE_WINDOW_MESSAGE, in_window
 from psa.extensions import db
@@ -385,8 +385,10 @@ def import_time_entries(actor, data: bytes | str, *, dry_run: bool = True,
     report = ImportReport(format=kind, dry_run=dry_run, rows=len(raws))
     if not raws:
         raise ValidationError({"file": "The file has a header line but no rows of time."})
+    if not dry_run:
+        begin_write()  # SQLite: the import holds the write lock from its first read to its commit
     plan = _Plan(raws, unknown_task_on_project=unknown_task_on_project)
-    plan.check(report)
+    plan.check(report, lock=not dry_run)
     if report.errors or dry_run or not plan.to_create:
         return report
     plan.write(actor, report)
@@ -460,7 +462,8 @@ class _Plan:
 
     # --- the rules
 
-    def check(self, report: ImportReport) -> None:
+    def check(self, report: ImportReport, lock: bool = False) -> None:
+        """Match and check every row; with lock (a real import), the rows' weeks stay locked until commit."""
         from psa.admin.services import get_settings
         from psa.projects.models import Task, project_members
         from psa.timesheets.models import TimeEntry, TimeOff, Timesheet
@@ -493,6 +496,13 @@ class _Plan:
         day_minutes: Counter = Counter()
         sheets: dict[tuple[int, date], tuple[int, str]] = {}
         if user_ids:
+            # the weeks first, locked when writing: a save, submit or approval of one of them waits for the
+            # import (and the import for it), so what is checked below is what the rows are written against
+            weeks = (sa.select(Timesheet.id, Timesheet.user_id, Timesheet.week_start, Timesheet.state)
+                     .where(Timesheet.user_id.in_(user_ids), Timesheet.week_start.between(week_start(first), last)))
+            for sheet_id, user_id, monday, state in db.session.execute(
+                    weeks.with_for_update(of=Timesheet) if lock else weeks):
+                sheets[(user_id, monday)] = (sheet_id, state)
             members = {(user_id, project_id) for user_id, project_id in db.session.execute(
                 sa.select(project_members.c.user_id, project_members.c.project_id)
                 .where(project_members.c.user_id.in_(user_ids)))}
@@ -507,11 +517,6 @@ class _Plan:
                     .where(TimeOff.user_id.in_(user_ids), TimeOff.entry_date.between(first, last))
                     .group_by(TimeOff.user_id, TimeOff.entry_date)):
                 day_minutes[(user_id, day)] += int(minutes)
-            for sheet_id, user_id, monday, state in db.session.execute(
-                    sa.select(Timesheet.id, Timesheet.user_id, Timesheet.week_start, Timesheet.state)
-                    .where(Timesheet.user_id.in_(user_ids),
-                           Timesheet.week_start.between(week_start(first), last))):
-                sheets[(user_id, monday)] = (sheet_id, state)
         settings = get_settings()
         locked = lock_date()
         todays = {uid: _today(self.users[uid].timezone) for uid in user_ids}

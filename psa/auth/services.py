@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from psa.auth.models import ROLES, User, UserSession
 from psa.core.audit import record_audit, snapshot
-from psa.core.db import unique_or_field_error, utcnow
+from psa.core.db import begin_write, unique_or_field_error, utcnow
 from psa.core.emails import check_email, normalise_email
 from psa.core.errors import ValidationError
 from psa.core.mail import queue_email
@@ -76,9 +76,11 @@ def _hours(value: Decimal | int) -> Decimal:
 
 
 def _active_admin_count() -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(User.id)).where(User.role == "admin", User.is_active_user.is_(True))
-    )
+    """Active admins, counted under a lock on their rows: two admins demoting or deactivating each other at
+    once take turns, so the second sees the first's change and the last admin stays."""
+    begin_write()
+    return len(db.session.scalars(
+        sa.select(User.id).where(User.role == "admin", User.is_active_user.is_(True)).with_for_update()).all())
 
 
 def create_user(
@@ -138,12 +140,13 @@ def update_user(actor, user: User, *, email: str, name: str, role: str, timezone
     before = snapshot(user, USER_FIELDS)
     if user.role == "admin" and role != "admin" and user.is_active and _active_admin_count() <= 1:
         raise ValidationError({"role": "This is the last active admin; make someone else admin first."})
-    user.email = _unique_email(email, user)
-    user.name = name.strip()
-    user.role = role
-    user.timezone = timezone
-    user.weekly_capacity_hours = _hours(weekly_capacity_hours)
-    db.session.flush()
+    # an address another request took meanwhile is a message at the field
+    with unique_or_field_error({"uq_users_email": ("email", "A user with this e-mail already exists.")}):
+        user.email = _unique_email(email, user)
+        user.name = name.strip()
+        user.role = role
+        user.timezone = timezone
+        user.weekly_capacity_hours = _hours(weekly_capacity_hours)
     after = snapshot(user, USER_FIELDS)
     if before != after:
         action = "user.role_changed" if before["role"] != after["role"] else "user.updated"

@@ -34,6 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+    _connect_features()
 
     from psa.core.errors import register_error_handlers
     from psa.core.input import register_input_check
@@ -98,6 +99,20 @@ def _init_extensions(app: Flask) -> None:
                 cursor.close()
 
 
+def _connect_features() -> None:
+    """Hand core and features what they may not import: the organisation's time zone to the clock (core
+    imports no feature) and the burn figure to projects (timesheets depends on projects, not back)."""
+    from flask import has_app_context
+
+    from psa.admin.services import get_settings
+    from psa.core import clock
+    from psa.projects.services import set_burn_source
+    from psa.timesheets.burn import burned_minutes_by_project
+
+    clock.set_org_zone_source(lambda: get_settings().timezone if has_app_context() else None)
+    set_burn_source(burned_minutes_by_project)
+
+
 def _register_blueprints(app: Flask) -> None:
     from psa.admin import bp as admin_bp
     from psa.auth import bp as auth_bp
@@ -112,12 +127,11 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from zoneinfo import ZoneInfo
-
     from flask_login import current_user
 
     from psa.admin.services import get_settings
     from psa.auth.forms import LogoutForm
+    from psa.core import clock
     from psa.core.auth import can, is_internal
     from psa.core.notifications import unread_count
 
@@ -135,11 +149,15 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.template_filter("localtime")
     def localtime(value, fmt: str = "%Y-%m-%d %H:%M"):
-        """A UTC timestamp shown in the viewer's time zone (or the organisation's)."""
+        """A UTC timestamp shown in the viewer's time zone (or the organisation's); a time of day is followed
+        by the zone's abbreviation ("2026-12-03 15:30 PST"), so nobody reads it in another zone."""
         if value is None:
             return ""
-        zone = getattr(current_user, "timezone", None) or get_settings().timezone
-        return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+        local = value.astimezone(clock.zone(clock.user_zone_name(current_user)))
+        text = local.strftime(fmt)
+        if "%H" in fmt and "%Z" not in fmt:
+            text = f"{text} {local.tzname()}"
+        return text
 
     @app.template_filter("money")
     def money(value) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -26,12 +24,13 @@ from psa.admin.models import Holiday
 from psa.auth import services as user_services
 from psa.auth.models import ROLE_LABELS, User
 from psa.core.auth import permission_required
+from psa.core.clock import org_today
 from psa.core.db import contains_pattern
-from psa.core.errors import ValidationError, apply_errors
 from psa.core.forms import choices
 from psa.core.mail import dispatch_outbox
 from psa.core.models import AuditEvent
 from psa.core.pagination import paginate
+from psa.core.views import save_or_errors
 from psa.extensions import db
 
 
@@ -69,21 +68,19 @@ def user_new():
     if form.validate_on_submit():
         fields = dict(email=form.email.data, name=form.name.data, role=form.role.data,
                       timezone=form.timezone.data, weekly_capacity_hours=form.weekly_capacity_hours.data)
-        try:
-            if form.password.data:
-                user = user_services.create_user(current_user, password=form.password.data, **fields)
-                message = f"{user.name} can sign in now with the password you set."
-            else:
-                user = user_services.invite_user(current_user, **fields)
-                message = f"Invitation e-mailed to {user.email}."
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            dispatch_outbox()
-            flash(message, "success")
-            return redirect(url_for("admin.users"))
+        with_password = bool(form.password.data)
+
+        def create():
+            if with_password:
+                return user_services.create_user(current_user, password=form.password.data, **fields)
+            return user_services.invite_user(current_user, **fields)
+
+        response = save_or_errors(
+            form, create, after_commit=lambda _: dispatch_outbox(), redirect_to=url_for("admin.users"),
+            success=lambda user: (f"{user.name} can sign in now with the password you set." if with_password
+                                  else f"Invitation e-mailed to {user.email}."))
+        if response is not None:
+            return response
     return render_template("admin/user_form.html", form=form, user=None)
 
 
@@ -93,17 +90,13 @@ def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserForm(obj=user)
     if form.validate_on_submit():
-        try:
-            user_services.update_user(current_user, user, email=form.email.data, name=form.name.data,
-                              role=form.role.data, timezone=form.timezone.data,
-                              weekly_capacity_hours=form.weekly_capacity_hours.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{user.name} saved.", "success")
-            return redirect(url_for("admin.users"))
+        response = save_or_errors(
+            form, lambda: user_services.update_user(current_user, user, email=form.email.data, name=form.name.data,
+                                                    role=form.role.data, timezone=form.timezone.data,
+                                                    weekly_capacity_hours=form.weekly_capacity_hours.data),
+            success=lambda _: f"{user.name} saved.", redirect_to=url_for("admin.users"))
+        if response is not None:
+            return response
     return render_template("admin/user_form.html", form=form, user=user, confirm=ConfirmForm())
 
 
@@ -115,15 +108,9 @@ def user_set_active(user_id: int):
     if not form.validate_on_submit():
         abort(400)
     active = request.form.get("active") == "1"
-    try:
-        user_services.set_user_active(current_user, user, active)
-    except ValidationError as exc:
-        db.session.rollback()
-        flash(next(iter(exc.errors.values())), "danger")
-    else:
-        db.session.commit()
-        flash(f"{user.name} is {'active' if active else 'deactivated'}.", "success")
-    return redirect(url_for("admin.users"))
+    return save_or_errors(None, lambda: user_services.set_user_active(current_user, user, active),
+                          success=lambda _: f"{user.name} is {'active' if active else 'deactivated'}.",
+                          redirect_to=url_for("admin.users"))
 
 
 @bp.route("/users/<int:user_id>/invite", methods=["POST"])
@@ -173,16 +160,12 @@ def account_new():
     form = AccountForm()
     form.owner_id.choices = _owner_choices()
     if form.validate_on_submit():
-        try:
-            account = account_services.create_account(current_user, name=form.name.data, segment=form.segment.data,
-                                              owner=_owner(form.owner_id.data), arr=form.arr.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Account {account.name} created.", "success")
-            return redirect(url_for("admin.accounts"))
+        response = save_or_errors(
+            form, lambda: account_services.create_account(current_user, name=form.name.data, segment=form.segment.data,
+                                                          owner=_owner(form.owner_id.data), arr=form.arr.data),
+            success=lambda account: f"Account {account.name} created.", redirect_to=url_for("admin.accounts"))
+        if response is not None:
+            return response
     return render_template("admin/account_form.html", form=form, account=None)
 
 
@@ -195,16 +178,13 @@ def account_edit(account_id: int):
     if request.method == "GET":
         form.owner_id.data = account.owner_id or 0
     if form.validate_on_submit():
-        try:
-            account_services.update_account(current_user, account, name=form.name.data, segment=form.segment.data,
-                                    owner=_owner(form.owner_id.data), arr=form.arr.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Account {account.name} saved.", "success")
-            return redirect(url_for("admin.accounts"))
+        response = save_or_errors(
+            form, lambda: account_services.update_account(current_user, account, name=form.name.data,
+                                                          segment=form.segment.data, owner=_owner(form.owner_id.data),
+                                                          arr=form.arr.data),
+            success=lambda _: f"Account {account.name} saved.", redirect_to=url_for("admin.accounts"))
+        if response is not None:
+            return response
     return render_template("admin/account_form.html", form=form, account=account)
 
 
@@ -216,7 +196,7 @@ def _settings_page(form=None, holiday_form=None, logo_form=None, load_form=None,
     if load_form is None:
         load_form = LoadHolidaysForm(formdata=None)
         load_form.country.choices = choices(admin.holiday_countries())
-        load_form.year.data = date.today().year
+        load_form.year.data = org_today().year
     if form is None:
         form = SettingsForm(obj=settings)
         form.working_days.data = list(settings.working_days)
@@ -236,15 +216,10 @@ def settings():
     if form.validate_on_submit():
         fields = {name: getattr(form, name).data for name in admin.SETTINGS_FIELDS if name != "working_days"}
         fields["working_days"] = "".join(form.working_days.data)
-        try:
-            admin.update_settings(current_user, **fields)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash("Settings saved.", "success")
-            return redirect(url_for("admin.settings"))
+        response = save_or_errors(form, lambda: admin.update_settings(current_user, **fields),
+                                  success="Settings saved.", redirect_to=url_for("admin.settings"))
+        if response is not None:
+            return response
     return _settings_page(form=form, status=400)
 
 
@@ -253,15 +228,11 @@ def settings():
 def holiday_add():
     form = HolidayForm()
     if form.validate_on_submit():
-        try:
-            holiday = admin.add_holiday(current_user, form.day.data, form.name.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{holiday.name} on {holiday.day.isoformat()} added.", "success")
-            return redirect(url_for("admin.settings", _anchor="holidays"))
+        response = save_or_errors(form, lambda: admin.add_holiday(current_user, form.day.data, form.name.data),
+                                  success=lambda holiday: f"{holiday.name} on {holiday.day.isoformat()} added.",
+                                  redirect_to=url_for("admin.settings", _anchor="holidays"))
+        if response is not None:
+            return response
     return _settings_page(holiday_form=form, status=400)
 
 
@@ -271,16 +242,13 @@ def holidays_load():
     form = LoadHolidaysForm()
     form.country.choices = choices(admin.holiday_countries())
     if form.validate_on_submit():
-        try:
-            added = admin.load_public_holidays(current_user, form.country.data, form.year.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{len(added)} public holiday{'s' if len(added) != 1 else ''} of {form.country.data} "
-                  f"for {form.year.data} added; edit the list below.", "success")
-            return redirect(url_for("admin.settings", _anchor="holidays"))
+        response = save_or_errors(
+            form, lambda: admin.load_public_holidays(current_user, form.country.data, form.year.data),
+            success=lambda added: (f"{len(added)} public holiday{'s' if len(added) != 1 else ''} of "
+                                   f"{form.country.data} for {form.year.data} added; edit the list below."),
+            redirect_to=url_for("admin.settings", _anchor="holidays"))
+        if response is not None:
+            return response
     return _settings_page(load_form=form, status=400)
 
 
@@ -301,15 +269,10 @@ def holiday_delete(holiday_id: int):
 def logo_upload():
     form = LogoForm()
     if form.validate_on_submit():
-        try:
-            admin.save_logo(current_user, form.logo.data.read())
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash("Logo uploaded.", "success")
-            return redirect(url_for("admin.settings", _anchor="branding"))
+        response = save_or_errors(form, lambda: admin.save_logo(current_user, form.logo.data.read()),
+                                  success="Logo uploaded.", redirect_to=url_for("admin.settings", _anchor="branding"))
+        if response is not None:
+            return response
     return _settings_page(logo_form=form, status=400)
 
 

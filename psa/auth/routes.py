@@ -10,8 +10,8 @@ from flask_login import current_user, login_user, logout_user
 from psa.auth import bp, services
 from psa.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, LogoutForm, ResetPasswordForm
 from psa.core.auth import permission_required, public
-from psa.core.errors import ValidationError, apply_errors
 from psa.core.mail import dispatch_outbox
+from psa.core.views import save_or_errors
 from psa.extensions import db, limiter, login_attempt_key
 
 LOGIN_THROTTLED = ("Too many failed sign-in attempts for this e-mail from your address. "
@@ -89,14 +89,11 @@ def reset_password(token: str):
         return render_template("auth/reset_invalid.html", message=purpose_or_error), 410
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        try:
-            services.reset_password(user, form.password.data)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash("Your password is set. Sign in with it now.", "success")
-            return redirect(url_for("auth.login"))
+        response = save_or_errors(form, lambda: services.reset_password(user, form.password.data),
+                                  success="Your password is set. Sign in with it now.",
+                                  redirect_to=url_for("auth.login"))
+        if response is not None:
+            return response
     return render_template("auth/reset.html", form=form, user=user, purpose=purpose_or_error)
 
 
@@ -109,18 +106,19 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        try:
+
+        def change():
             services.change_password(user, form.current_password.data, form.password.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
             services.start_session(user)
-            db.session.commit()
+
+        def sign_in_again(_):
             # a device that was kept signed in stays so, with a remember-me cookie naming the new sign-in
             remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
             login_user(user, remember=remember_cookie in request.cookies)
-            flash("Your password is changed. You are signed out everywhere else.", "success")
-            return redirect(url_for("dashboard.index"))
+
+        response = save_or_errors(form, change, after_commit=sign_in_again, redirect_to=url_for("dashboard.index"),
+                                  success="Your password is changed. You are signed out everywhere else.")
+        if response is not None:
+            return response
     status = 400 if form.errors else 200
     return render_template("auth/password.html", form=form), status

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
 
+from psa.core import clock
+
 #: Every constraint gets a predictable name, so migrations name things alike on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -21,8 +23,8 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
-    """The current instant, timezone-aware, in UTC."""
-    return datetime.now(UTC)
+    """The current instant, timezone-aware, in UTC (psa.core.clock.now, which tests can freeze)."""
+    return clock.now()
 
 
 class UTCDateTime(sa.types.TypeDecorator):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
@@ -71,9 +72,27 @@ def hex_colour(form, field) -> None:
 
 
 class ConfirmForm(FlaskForm):
-    """A bare form for POST buttons: it carries the CSRF token."""
+    """A bare form for POST buttons (publish, delete, move, deactivate...): it carries the CSRF token."""
 
     submit = SubmitField("Confirm")
+
+
+# --- hours typed, minutes stored ------------------------------------------------------------------
+
+
+def hours_to_minutes(hours: Decimal | None) -> int | None:
+    """Hours as typed in a form (at most 2 decimals, which the field checks) as whole minutes, rounded half
+    up: 1.25 h is 75, 0.01 h (0.6 min) is 1, 0.05 h is 3; None (left blank) stays None."""
+    if hours is None:
+        return None
+    return int((Decimal(hours) * 60).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def minutes_to_hours(minutes: int | None) -> Decimal | None:
+    """Minutes as hours with 2 decimals, rounded half up: 75 is 1.25, 1 is 0.02; None stays None."""
+    if minutes is None:
+        return None
+    return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 # --- typed values: dates in the window, plain numbers ----------------------------------------------

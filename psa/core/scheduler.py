@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from psa.core import clock
 from psa.core.queue import run_job
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class InProcessScheduler:
 
     def wait_seconds(self, now: datetime | None = None) -> float:
         """Seconds from `now` to the next run, in the organisation's time zone of this moment."""
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         with self.app.app_context():
             zone = ZoneInfo(self.zone_of())
         return max(0.0, (next_run_at(now, zone) - now).total_seconds())

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased, contains_eager
 from psa.accounts.models import SEGMENT_LABELS, SEGMENTS, Account
 from psa.auth.models import User
 from psa.core.auth import permission_required
+from psa.core.clock import org_today, org_zone_name
 from psa.core.forms import ConfirmForm
 from psa.core.models import Notification
 from psa.core.notifications import mark_all_read
@@ -35,7 +36,7 @@ from psa.projects.models import (
     Project,
     Task,
 )
-from psa.projects.services import org_today, visible_projects_filter
+from psa.projects.services import visible_projects_filter
 
 #: How far ahead the "due soon" block looks, in calendar days.
 DUE_SOON_DAYS = 14
@@ -215,7 +216,7 @@ def index():
     ).all()
     return render_template(
         "dashboard/index.html",
-        page=page, filters=filters, sort=sort, today=today, schedule_as_of=schedule_as_of,
+        page=page, filters=filters, sort=sort, today=today, schedule_as_of=schedule_as_of, org_zone=org_zone_name(),
         has_any_project=bool(options["accounts"]),  # every visible project has an account
         health_counts=_health_counts(visible, filters), options=options,
         status_choices=STATUS_CHOICES, health_labels=HEALTH_LABELS, segment_labels=SEGMENT_LABELS,

@@ -9,7 +9,7 @@ the template services hold the rules (ranges, names, cycles) and their messages.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -23,7 +23,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional, ValidationError
 
-from psa.core.forms import SafeDecimalField, SafeIntegerField, choices
+from psa.core.forms import SafeDecimalField, SafeIntegerField, choices, hours_to_minutes
 from psa.core.validation import select_id
 from psa.project_templates.models import ASSIGNEE_ROLE_LABELS
 from psa.project_templates.services import MAX_ESTIMATED_MINUTES
@@ -42,17 +42,6 @@ class NumberField(SafeDecimalField):
     Decimal() accepts) with a message at the field."""
 
 
-def hours_to_minutes(hours: Decimal | None) -> int:
-    """Hours (up to 2 decimals) as whole minutes, half up: 1.25 h → 75."""
-    if hours is None:
-        return 0
-    return int((hours * 60).to_integral_value(rounding=ROUND_HALF_UP))
-
-
-def minutes_to_hours(minutes: int | None) -> Decimal:
-    return (Decimal(minutes or 0) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 def _hours(form, field) -> None:
     value = field.data
     if value is None:
@@ -61,12 +50,6 @@ def _hours(form, field) -> None:
         raise ValidationError(f"Enter 0 to {MAX_TASK_HOURS:,} hours.")
     if value != value.quantize(Decimal("0.01")):
         raise ValidationError("Use at most 2 decimals, like 1.25.")
-
-
-class ConfirmForm(FlaskForm):
-    """A bare form for POST buttons (publish, delete, move, new draft): it carries the CSRF token."""
-
-    submit = SubmitField("Confirm")
 
 
 class _BuilderForm(FlaskForm):
@@ -137,7 +120,7 @@ class TaskForm(_BuilderForm):
 
     def service_fields(self) -> dict:
         return dict(name=self.name.data, offset_days=self.offset_days.data, duration_days=self.duration_days.data,
-                    estimated_minutes=hours_to_minutes(self.estimated_hours.data),
+                    estimated_minutes=hours_to_minutes(self.estimated_hours.data) or 0,
                     assignee_role=self.assignee_role.data, visibility=self.visibility.data)
 
 

@@ -18,12 +18,13 @@ from werkzeug.utils import secure_filename
 
 from psa.core.auth import can, permission_required
 from psa.core.errors import ValidationError, apply_errors
+from psa.core.forms import ConfirmForm, minutes_to_hours
+from psa.core.views import save_or_errors
 from psa.extensions import db
 from psa.project_templates import bp
 from psa.project_templates import services as templates
 from psa.project_templates.forms import (
     VISIBILITY_LABELS,
-    ConfirmForm,
     CriterionForm,
     DuplicateForm,
     ImportForm,
@@ -32,7 +33,6 @@ from psa.project_templates.forms import (
     PredecessorsForm,
     TaskForm,
     VersionDetailsForm,
-    minutes_to_hours,
 )
 from psa.project_templates.models import (
     ASSIGNEE_ROLE_LABELS,
@@ -68,8 +68,12 @@ def _visible_version(version_id: int) -> TemplateVersion:
     return version
 
 
+def _builder_url(version_id: int, anchor: str | None = None) -> str:
+    return url_for("project_templates.builder", version_id=version_id, _anchor=anchor)
+
+
 def _to_builder(version_id: int, anchor: str | None = None):
-    return redirect(url_for("project_templates.builder", version_id=version_id, _anchor=anchor))
+    return redirect(_builder_url(version_id, anchor))
 
 
 # --- list, new, import ---------------------------------------------------------------------------
@@ -89,17 +93,15 @@ def index():
 def new():
     form = NewTemplateForm()
     if form.validate_on_submit():
-        try:
-            version = templates.create_template(current_user, name=form.name.data, description=form.description.data,
-                                                target_ttv_days=form.target_ttv_days.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Template {version.template.name} created. Add its milestones and tasks, then publish it.",
-                  "success")
-            return _to_builder(version.id)
+        response = save_or_errors(
+            form, lambda: templates.create_template(current_user, name=form.name.data,
+                                                    description=form.description.data,
+                                                    target_ttv_days=form.target_ttv_days.data),
+            success=lambda version: (f"Template {version.template.name} created. Add its milestones and tasks, "
+                                     "then publish it."),
+            redirect_to=lambda version: _builder_url(version.id))
+        if response is not None:
+            return response
     status = 400 if request.method == "POST" else 200
     return render_template("project_templates/new.html", form=form), status
 
@@ -114,15 +116,12 @@ def import_file():
         except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             form.file.errors.append("This file is not valid JSON. Choose a file exported from PSA.")
         else:
-            try:
-                version = templates.import_template(current_user, data)
-            except ValidationError as exc:
-                db.session.rollback()
-                apply_errors(form, exc)
-            else:
-                db.session.commit()
-                flash(f"Imported as {version.template.name} v{version.number} (draft).", "success")
-                return _to_builder(version.id)
+            response = save_or_errors(
+                form, lambda: templates.import_template(current_user, data),
+                success=lambda version: f"Imported as {version.template.name} v{version.number} (draft).",
+                redirect_to=lambda version: _builder_url(version.id))
+            if response is not None:
+                return response
     status = 400 if request.method == "POST" else 200
     return render_template("project_templates/import.html", form=form), status
 
@@ -234,13 +233,10 @@ def details_update(version_id: int):
     form = VersionDetailsForm(prefix="details")
     if not form.validate_on_submit():
         return _refused(version.id, "details", form)
-    try:
-        templates.update_version_details(current_user, version, **form.service_fields())
-    except ValidationError as exc:
-        return _refused(version.id, "details", form, exc)
-    db.session.commit()
-    flash("Details saved.", "success")
-    return _to_builder(version.id, "details")
+    return save_or_errors(
+        form, lambda: templates.update_version_details(current_user, version, **form.service_fields()),
+        success="Details saved.", redirect_to=_builder_url(version.id, "details"),
+        on_error=lambda exc: _refused(version.id, "details", form, exc))
 
 
 @bp.route("/versions/<int:version_id>/publish", methods=["POST"])
@@ -250,13 +246,12 @@ def publish(version_id: int):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        templates.publish_version(current_user, version)
-    except ValidationError as exc:
-        return _refused(version.id, "publish", form, exc)
-    db.session.commit()
-    flash(f"Version {version.number} published. New projects can use it; it can no longer change.", "success")
-    return _to_builder(version.id)
+    return save_or_errors(
+        form, lambda: templates.publish_version(current_user, version),
+        success=lambda _: (f"Version {version.number} published. New projects can use it; "
+                           "it can no longer change."),
+        redirect_to=_builder_url(version.id),
+        on_error=lambda exc: _refused(version.id, "publish", form, exc))
 
 
 @bp.route("/versions/<int:version_id>/new-draft", methods=["POST"])
@@ -277,13 +272,11 @@ def duplicate(version_id: int):
     form = DuplicateForm(prefix="duplicate")
     if not form.validate_on_submit():
         return _refused(version.id, "duplicate", form)
-    try:
-        copy = templates.duplicate_template(current_user, version.template, form.name.data)
-    except ValidationError as exc:
-        return _refused(version.id, "duplicate", form, exc)
-    db.session.commit()
-    flash(f"{copy.template.name} created as a copy of {version.template.name}.", "success")
-    return _to_builder(copy.id)
+    return save_or_errors(
+        form, lambda: templates.duplicate_template(current_user, version.template, form.name.data),
+        success=lambda copy: f"{copy.template.name} created as a copy of {version.template.name}.",
+        redirect_to=lambda copy: _builder_url(copy.id),
+        on_error=lambda exc: _refused(version.id, "duplicate", form, exc))
 
 
 # --- milestones ----------------------------------------------------------------------------------
@@ -296,13 +289,11 @@ def milestone_add(version_id: int):
     form = MilestoneForm(prefix="new-milestone")
     if not form.validate_on_submit():
         return _refused(version.id, "new_milestone", form)
-    try:
-        milestone = templates.add_milestone(current_user, version, **form.service_fields())
-    except ValidationError as exc:
-        return _refused(version.id, "new_milestone", form, exc)
-    db.session.commit()
-    flash(f"Milestone {milestone.name} added.", "success")
-    return _to_builder(version.id, f"milestone-{milestone.id}")
+    return save_or_errors(
+        form, lambda: templates.add_milestone(current_user, version, **form.service_fields()),
+        success=lambda milestone: f"Milestone {milestone.name} added.",
+        redirect_to=lambda milestone: _builder_url(version.id, f"milestone-{milestone.id}"),
+        on_error=lambda exc: _refused(version.id, "new_milestone", form, exc))
 
 
 @bp.route("/milestones/<int:milestone_id>", methods=["POST"])
@@ -313,13 +304,11 @@ def milestone_update(milestone_id: int):
     key = ("milestone", milestone.id)
     if not form.validate_on_submit():
         return _refused(milestone.version_id, key, form)
-    try:
-        templates.update_milestone(current_user, milestone, **form.service_fields())
-    except ValidationError as exc:
-        return _refused(milestone.version_id, key, form, exc)
-    db.session.commit()
-    flash(f"Milestone {milestone.name} saved.", "success")
-    return _to_builder(milestone.version_id, f"milestone-{milestone.id}")
+    return save_or_errors(
+        form, lambda: templates.update_milestone(current_user, milestone, **form.service_fields()),
+        success=lambda _: f"Milestone {milestone.name} saved.",
+        redirect_to=_builder_url(milestone.version_id, f"milestone-{milestone.id}"),
+        on_error=lambda exc: _refused(milestone.version_id, key, form, exc))
 
 
 @bp.route("/milestones/<int:milestone_id>/move", methods=["POST"])
@@ -355,13 +344,11 @@ def task_add(milestone_id: int):
     key = ("new_task", milestone.id)
     if not form.validate_on_submit():
         return _refused(milestone.version_id, key, form)
-    try:
-        task = templates.add_task(current_user, milestone, **form.service_fields())
-    except ValidationError as exc:
-        return _refused(milestone.version_id, key, form, exc)
-    db.session.commit()
-    flash(f"Task {task.name} added.", "success")
-    return _to_builder(milestone.version_id, f"task-{task.id}")
+    return save_or_errors(
+        form, lambda: templates.add_task(current_user, milestone, **form.service_fields()),
+        success=lambda task: f"Task {task.name} added.",
+        redirect_to=lambda task: _builder_url(milestone.version_id, f"task-{task.id}"),
+        on_error=lambda exc: _refused(milestone.version_id, key, form, exc))
 
 
 @bp.route("/tasks/<int:task_id>", methods=["POST"])
@@ -372,13 +359,10 @@ def task_update(task_id: int):
     key, version_id = ("task", task.id), templates.task_version_id(task)
     if not form.validate_on_submit():
         return _refused(version_id, key, form)
-    try:
-        templates.update_task(current_user, task, **form.service_fields())
-    except ValidationError as exc:
-        return _refused(version_id, key, form, exc)
-    db.session.commit()
-    flash(f"Task {task.name} saved.", "success")
-    return _to_builder(version_id, f"task-{task.id}")
+    return save_or_errors(
+        form, lambda: templates.update_task(current_user, task, **form.service_fields()),
+        success=lambda _: f"Task {task.name} saved.", redirect_to=_builder_url(version_id, f"task-{task.id}"),
+        on_error=lambda exc: _refused(version_id, key, form, exc))
 
 
 @bp.route("/tasks/<int:task_id>/predecessors", methods=["POST"])
@@ -390,13 +374,11 @@ def task_predecessors(task_id: int):
     key, version_id = ("predecessors", task.id), templates.task_version_id(task)
     if not form.validate_on_submit():
         return _refused(version_id, key, form)
-    try:
-        templates.set_predecessors(current_user, task, form.predecessors.data or [])
-    except ValidationError as exc:
-        return _refused(version_id, key, form, exc)
-    db.session.commit()
-    flash(f"Predecessors of {task.name} saved.", "success")
-    return _to_builder(version_id, f"task-{task.id}")
+    return save_or_errors(
+        form, lambda: templates.set_predecessors(current_user, task, form.predecessors.data or []),
+        success=lambda _: f"Predecessors of {task.name} saved.",
+        redirect_to=_builder_url(version_id, f"task-{task.id}"),
+        on_error=lambda exc: _refused(version_id, key, form, exc))
 
 
 @bp.route("/tasks/<int:task_id>/move", methods=["POST"])
@@ -431,13 +413,11 @@ def criterion_add(version_id: int):
     form = CriterionForm(prefix="new-criterion")
     if not form.validate_on_submit():
         return _refused(version.id, "new_criterion", form)
-    try:
-        criterion = templates.add_criterion(current_user, version, **form.service_fields())
-    except ValidationError as exc:
-        return _refused(version.id, "new_criterion", form, exc)
-    db.session.commit()
-    flash(f"Success criterion {criterion.outcome} added.", "success")
-    return _to_builder(version.id, "criteria")
+    return save_or_errors(
+        form, lambda: templates.add_criterion(current_user, version, **form.service_fields()),
+        success=lambda criterion: f"Success criterion {criterion.outcome} added.",
+        redirect_to=_builder_url(version.id, "criteria"),
+        on_error=lambda exc: _refused(version.id, "new_criterion", form, exc))
 
 
 @bp.route("/criteria/<int:criterion_id>/move", methods=["POST"])

@@ -75,14 +75,6 @@ def optional_date(label: str, **kwargs) -> IsoDateField:
     return IsoDateField(label, validators=[Optional()], **kwargs)
 
 
-def hours_to_minutes(hours: Decimal | None) -> int | None:
-    return None if hours is None else int((hours * 60).to_integral_value())
-
-
-def minutes_to_hours(minutes: int | None) -> Decimal | None:
-    return None if minutes is None else (Decimal(minutes) / 60).quantize(Decimal("0.01"))
-
-
 # --- the project -----------------------------------------------------------------------------------
 
 

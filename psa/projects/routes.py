@@ -11,16 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from psa.accounts.models import Account
 from psa.auth.models import User
 from psa.core.auth import permission_required
-from psa.core.errors import ValidationError, apply_errors
-from psa.core.forms import choices
+from psa.core.forms import choices, hours_to_minutes, minutes_to_hours
 from psa.core.models import AuditEvent
+from psa.core.views import save_or_errors
 from psa.extensions import db
 from psa.project_templates.models import TemplateVersion
 from psa.project_templates.services import published_versions
@@ -35,8 +35,6 @@ from psa.projects.forms import (
     ProjectCreateForm,
     ProjectForm,
     TaskForm,
-    hours_to_minutes,
-    minutes_to_hours,
 )
 from psa.projects.models import (
     BILLING_LABELS,
@@ -289,10 +287,8 @@ def _failed(project_id: int, anchor: str, label: str, **forms):
                         **forms)
 
 
-def _back(project_id: int, anchor: str, message: str):
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("projects.show", project_id=project_id, _anchor=anchor))
+def _page_url(project_id: int, anchor: str) -> str:
+    return url_for("projects.show", project_id=project_id, _anchor=anchor)
 
 
 # --- routes --------------------------------------------------------------------------------------
@@ -309,17 +305,14 @@ def new():
         form.kickoff_date.data = services.org_today()
     if form.validate_on_submit():
         version_id = form.template_version_id.data
-        try:
-            project = services.create_project(
+        response = save_or_errors(
+            form, lambda: services.create_project(
                 current_user, template_version=db.session.get(TemplateVersion, version_id) if version_id else None,
-                **_project_fields(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Project {project.name} created.", "success")
-            return redirect(url_for("projects.show", project_id=project.id))
+                **_project_fields(form)),
+            success=lambda project: f"Project {project.name} created.",
+            redirect_to=lambda project: url_for("projects.show", project_id=project.id))
+        if response is not None:
+            return response
     return render_template("projects/form.html", form=form, project=None), 400 if form.errors else 200
 
 
@@ -341,15 +334,12 @@ def edit(project_id: int):
         form.member_ids.data = [u.id for u in project.members]
         form.budget_hours.data = minutes_to_hours(project.budget_minutes)
     if form.validate_on_submit():
-        try:
-            services.update_project(current_user, project, status=form.status.data, **_project_fields(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Project {form.name.data} saved.", "success")
-            return redirect(url_for("projects.show", project_id=project_id))
+        response = save_or_errors(
+            form, lambda: services.update_project(current_user, project, status=form.status.data,
+                                                  **_project_fields(form)),
+            success=f"Project {form.name.data} saved.", redirect_to=url_for("projects.show", project_id=project_id))
+        if response is not None:
+            return response
     return render_template("projects/form.html", form=form, project=project), 400 if form.errors else 200
 
 
@@ -362,16 +352,16 @@ def task_update(task_id: int):
     form.assignee_id.choices = _member_choices(_project_members(task.project_id),
                                                _user_or_none(task.assignee_id))
     if form.validate_on_submit():
-        try:
-            services.update_task(current_user, task, status=form.status.data, due_date=form.due_date.data,
-                                 assignee=_user_or_none(form.assignee_id.data),
-                                 blocked_reason=form.blocked_reason.data or "",
-                                 shift_successors=form.shift_successors.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            return _back(task.project_id, f"task-{task.id}", f"Task “{task.name}” saved.")
+        response = save_or_errors(
+            form, lambda: services.update_task(current_user, task, status=form.status.data,
+                                               due_date=form.due_date.data,
+                                               assignee=_user_or_none(form.assignee_id.data),
+                                               blocked_reason=form.blocked_reason.data or "",
+                                               shift_successors=form.shift_successors.data),
+            success=lambda _: f"Task “{task.name}” saved.",
+            redirect_to=_page_url(task.project_id, f"task-{task.id}"))
+        if response is not None:
+            return response
     return _failed(task.project_id, f"task-{task.id}", f"Task “{task.name}”", task_forms={task.id: form})
 
 
@@ -382,14 +372,13 @@ def milestone_update(milestone_id: int):
     _authorize(db.get_or_404(Project, milestone.project_id))
     form = MilestoneForm(prefix=f"milestone-{milestone.id}")
     if form.validate_on_submit():
-        try:
-            services.update_milestone(current_user, milestone, due_date=form.due_date.data,
-                                      status=form.status.data or None)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            return _back(milestone.project_id, f"milestone-{milestone.id}", f"Milestone “{milestone.name}” saved.")
+        response = save_or_errors(
+            form, lambda: services.update_milestone(current_user, milestone, due_date=form.due_date.data,
+                                                    status=form.status.data or None),
+            success=lambda _: f"Milestone “{milestone.name}” saved.",
+            redirect_to=_page_url(milestone.project_id, f"milestone-{milestone.id}"))
+        if response is not None:
+            return response
     return _failed(milestone.project_id, f"milestone-{milestone.id}", f"Milestone “{milestone.name}”",
                    milestone_forms={milestone.id: form})
 
@@ -401,17 +390,16 @@ def task_add(project_id: int):
     form = NewTaskForm(prefix="new-task")
     form.milestone_id.choices = _milestone_choices(project.id)
     if form.validate_on_submit():
-        try:
-            task = services.add_task_to_milestone(
+        response = save_or_errors(
+            form, lambda: services.add_task_to_milestone(
                 current_user, db.session.get(Milestone, form.milestone_id.data), name=form.name.data or "",
                 start_date=form.start_date.data, duration_days=form.duration_days.data,
                 estimated_minutes=hours_to_minutes(form.estimated_hours.data) or 0,
-                assignee_role=form.assignee_role.data, visibility=form.visibility.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            return _back(project.id, f"task-{task.id}", f"Task “{task.name}” added.")
+                assignee_role=form.assignee_role.data, visibility=form.visibility.data),
+            success=lambda task: f"Task “{task.name}” added.",
+            redirect_to=lambda task: _page_url(project.id, f"task-{task.id}"))
+        if response is not None:
+            return response
     return _failed(project.id, "add-task", "The new task", new_task_form=form)
 
 
@@ -421,14 +409,13 @@ def milestone_add(project_id: int):
     project = _authorize(db.get_or_404(Project, project_id))
     form = NewMilestoneForm(prefix="new-milestone")
     if form.validate_on_submit():
-        try:
-            milestone = services.add_milestone_to_project(current_user, project, name=form.name.data or "",
-                                                          due_date=form.due_date.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            return _back(project.id, f"milestone-{milestone.id}", f"Milestone “{milestone.name}” added.")
+        response = save_or_errors(
+            form, lambda: services.add_milestone_to_project(current_user, project, name=form.name.data or "",
+                                                            due_date=form.due_date.data),
+            success=lambda milestone: f"Milestone “{milestone.name}” added.",
+            redirect_to=lambda milestone: _page_url(project.id, f"milestone-{milestone.id}"))
+        if response is not None:
+            return response
     return _failed(project.id, "add-milestone", "The new milestone", new_milestone_form=form)
 
 
@@ -442,13 +429,12 @@ def criterion_add(project_id: int):
     project = _authorize(db.get_or_404(Project, project_id))
     form = CriterionForm(prefix="new-criterion")
     if form.validate_on_submit():
-        try:
-            services.save_criterion(current_user, project, **_criterion_fields(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            return _back(project.id, "success-plan", "Success criterion added.")
+        response = save_or_errors(
+            form, lambda: services.save_criterion(current_user, project, **_criterion_fields(form)),
+            success="Success criterion added.",
+            redirect_to=_page_url(project.id, "success-plan"))
+        if response is not None:
+            return response
     return _failed(project.id, "add-criterion", "The new success criterion", new_criterion_form=form)
 
 
@@ -459,13 +445,12 @@ def criterion_update(criterion_id: int):
     project = _authorize(db.get_or_404(Project, criterion.project_id))
     form = CriterionForm(prefix=f"criterion-{criterion.id}")
     if form.validate_on_submit():
-        try:
-            services.save_criterion(current_user, project, criterion, **_criterion_fields(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            return _back(project.id, f"criterion-{criterion.id}", "Success criterion saved.")
+        response = save_or_errors(
+            form, lambda: services.save_criterion(current_user, project, criterion, **_criterion_fields(form)),
+            success="Success criterion saved.",
+            redirect_to=_page_url(project.id, f"criterion-{criterion.id}"))
+        if response is not None:
+            return response
     return _failed(project.id, f"criterion-{criterion.id}", "The success criterion",
                    criterion_forms={criterion.id: form})
 
@@ -476,13 +461,13 @@ def comment_add(project_id: int):
     project = _authorize(db.get_or_404(Project, project_id))
     form = CommentForm(prefix="comment")
     if form.validate_on_submit():
-        try:
-            services.add_comment(current_user, project, body=form.body.data or "", visibility=form.visibility.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            return _back(project.id, "comments", "Comment added.")
+        response = save_or_errors(
+            form, lambda: services.add_comment(current_user, project, body=form.body.data or "",
+                                               visibility=form.visibility.data),
+            success="Comment added.",
+            redirect_to=_page_url(project.id, "comments"))
+        if response is not None:
+            return response
     return _failed(project.id, "comments", "The comment", comment_form=form)
 
 
@@ -494,15 +479,15 @@ def attachment_add(project_id: int):
     form.task_id.choices = _task_choices(project.id)
     if form.validate_on_submit():
         upload = form.file.data
-        try:
-            services.add_attachment(current_user, project, filename=getattr(upload, "filename", "") or "",
-                                    data=upload.read() if upload else b"",
-                                    task=db.session.get(Task, form.task_id.data) if form.task_id.data else None)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            return _back(project.id, "attachments", f"{Path(upload.filename).name} uploaded.")
+        response = save_or_errors(
+            form, lambda: services.add_attachment(
+                current_user, project, filename=getattr(upload, "filename", "") or "",
+                data=upload.read() if upload else b"",
+                task=db.session.get(Task, form.task_id.data) if form.task_id.data else None),
+            success=lambda _: f"{Path(upload.filename).name} uploaded.",
+            redirect_to=_page_url(project.id, "attachments"))
+        if response is not None:
+            return response
     return _failed(project.id, "attachments", "The upload", attachment_form=form)
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import gc
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +27,7 @@ from psa.auth.models import User
 from psa.core.audit import record_audit, snapshot
 from psa.core.auth import can
 from psa.core.calendar import WorkCalendar, get_calendar
+from psa.core.clock import org_today
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
 from psa.core.validation import check_date, date_errors
@@ -155,19 +156,23 @@ def health(milestones: Iterable[MilestoneState], *, today: date, calendar: WorkC
 # --- applying the rules to stored projects -------------------------------------------------------
 
 
-def org_today() -> date:
-    """Today in the organisation's time zone."""
-    return datetime.now(ZoneInfo(get_settings().timezone)).date()
+#: Where health's burn figure comes from: a function of project ids returning minutes logged per project.
+#: Time is logged in timesheets, which depends on projects, so projects cannot import it; the app registers
+#: psa.timesheets.burn.burned_minutes_by_project at start (create_app) through set_burn_source.
+_burn_source: Callable[[list[int]], dict[int, int]] | None = None
+
+
+def set_burn_source(source: Callable[[list[int]], dict[int, int]] | None) -> None:
+    """Register the function giving minutes logged per project (None unregisters it)."""
+    global _burn_source
+    _burn_source = source
 
 
 def burned_minutes_by_project(project_ids: list[int]) -> dict[int, int]:
     """Minutes logged per project (every entry, whatever its week's state), for health's burn clause."""
-    from psa.timesheets.models import TimeEntry
-
-    return dict(db.session.execute(
-        sa.select(TimeEntry.project_id, sa.func.sum(TimeEntry.minutes))
-        .where(TimeEntry.project_id.in_(project_ids)).group_by(TimeEntry.project_id)
-    ).all())
+    if _burn_source is None:
+        raise RuntimeError("No burn source registered: create_app registers psa.timesheets.burn.")
+    return _burn_source(project_ids)
 
 
 def open_escalation_levels(project_ids: list[int]) -> dict[int, int]:

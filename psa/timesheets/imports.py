@@ -22,15 +22,15 @@ import io
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict
 
 from psa.core.audit import record_audit
+from psa.core.clock import org_today, user_today
 from psa.core.db import begin_write, utcnow
 from psa.core.errors import ValidationError
 from psa.core.validation import DATE_WINDOW_MESSAGE, in_window
@@ -484,7 +484,7 @@ class _Plan:
         project_ids = {pid for _, _, pid in matched if pid}
         user_ids = {uid for _, uid, _ in matched if uid}
         days = [raw.day for raw in self.raws if raw.day]
-        first, last = (min(days), max(days)) if days else (date.today(), date.today())
+        first, last = (min(days), max(days)) if days else (org_today(), org_today())
 
         tasks: dict[tuple[int, str], list[int]] = defaultdict(list)
         if project_ids:
@@ -519,7 +519,7 @@ class _Plan:
                 day_minutes[(user_id, day)] += int(minutes)
         settings = get_settings()
         locked = lock_date()
-        todays = {uid: _today(self.users[uid].timezone) for uid in user_ids}
+        todays = {uid: user_today(self.users[uid]) for uid in user_ids}
 
         mondays: dict[date, date] = {}
         task_cache: dict[tuple[int, str], tuple[int | None, str | None]] = {}
@@ -644,12 +644,3 @@ class _Plan:
             "timesheets_created": report.new_timesheets})
         refresh_after_time_change({row["project_id"] for row in self.to_create})
         db.session.flush()
-
-
-def _today(timezone: str | None) -> date:
-    try:
-        zone = ZoneInfo(timezone or "UTC")
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")
-    return datetime.now(zone).date()
-

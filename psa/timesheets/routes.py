@@ -17,13 +17,14 @@ from sqlalchemy.orm import aliased, contains_eager
 
 from psa.accounts.models import Account
 from psa.auth.models import ROLE_LABELS, User
+from psa.core import clock
 from psa.core.auth import can, permission_required
 from psa.core.errors import ValidationError, apply_errors
 from psa.core.forms import ConfirmForm, choices
 from psa.core.validation import parse_iso_date
+from psa.core.views import save_or_errors
 from psa.extensions import db
 from psa.projects.models import OPEN_PROJECT_STATUSES, Milestone, Project, Task
-from psa.projects.services import org_today
 from psa.timesheets import bp, services
 from psa.timesheets.durations import format_minutes
 from psa.timesheets.exports import (
@@ -187,6 +188,7 @@ def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy
         task_names={t.id: t.name for t in tasks}, off_labels=TIME_OFF_LABELS,
         state_labels=TIMESHEET_STATE_LABELS, state_badges=STATE_BADGES, hm=hm,
         week_label=_week_label(monday), this_week=services.week_start(today),
+        today_label=f"{today:%a} {today.day} {today:%b}", today_zone=clock.user_zone_name(user),
         previous_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
         copied=bool(copied),
         can_decide=viewer_only and sheet is not None and sheet.state == "submitted"
@@ -284,15 +286,13 @@ def save():
     monday = _posted_week()
     week = WeekGrid.from_formdata(monday, request.form)
     if week.check():
-        try:
-            services.save_week(current_user, current_user, monday, week.grid_rows())
-        except ValidationError as exc:
-            db.session.rollback()
-            week.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(f"Week of {_week_label(monday)} saved.", "success")
-            return redirect(url_for("timesheets.grid", week=monday.isoformat()))
+        response = save_or_errors(
+            week, lambda: services.save_week(current_user, current_user, monday, week.grid_rows()),
+            on_error=week.apply_errors,  # each message at its cell; None: the grid is shown again below
+            success=f"Week of {_week_label(monday)} saved.",
+            redirect_to=url_for("timesheets.grid", week=monday.isoformat()))
+        if response is not None:
+            return response
     return _render_grid(current_user, monday, grid=week, status=400)
 
 
@@ -484,7 +484,7 @@ def _rates_page(form=None, recalc=None, status=200):
         form.user_id.choices = choices([(0, "Choose a person"), *[(user.id, user.name) for user, _ in people]])
         form.user_id.data = request.args.get("user", 0, type=int)
     return render_template("timesheets/rates.html", form=form, recalc=recalc or RecalculateForm(), people=people,
-                   projects=_rates_projects(), today=org_today()), status
+                   projects=_rates_projects(), today=clock.org_today()), status
 
 
 @bp.route("/rates", methods=["GET", "POST"])
@@ -498,17 +498,15 @@ def rates():
         sa.select(User.id, User.name).where(User.is_active_user.is_(True)).order_by(sa.func.lower(User.name))).all()])
     if form.validate_on_submit():
         user = db.session.get(User, form.user_id.data)
-        try:
-            rate = set_user_rate(current_user, user, effective_from=form.effective_from.data,
-                                 cost_rate=form.cost_rate.data, bill_rate=form.bill_rate.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{user.name}: cost {rate.cost_rate}, bill {rate.bill_rate} from {rate.effective_from.isoformat()}. "
-                   "Entries already logged keep their rates until you recalculate them.", "success")
-            return redirect(url_for("timesheets.rates", _anchor=f"user-{user.id}"))
+        response = save_or_errors(
+            form, lambda: set_user_rate(current_user, user, effective_from=form.effective_from.data,
+                                        cost_rate=form.cost_rate.data, bill_rate=form.bill_rate.data),
+            success=lambda rate: (f"{user.name}: cost {rate.cost_rate}, bill {rate.bill_rate} from "
+                                  f"{rate.effective_from.isoformat()}. Entries already logged keep their rates "
+                                  "until you recalculate them."),
+            redirect_to=lambda _: url_for("timesheets.rates", _anchor=f"user-{user.id}"))
+        if response is not None:
+            return response
     return _rates_page(form=form, status=400)
 
 
@@ -549,20 +547,22 @@ def project_rates(project_id: int):
     if form.validate_on_submit():
         kind, _, value = form.applies_to.data.partition(":")
         user = db.session.get(User, int(value)) if kind == "user" else None
-        try:
-            set_project_rate(current_user, project, bill_rate=form.bill_rate.data,
-                             role=value if kind == "role" else None, user=user)
-        except ValidationError as exc:
-            db.session.rollback()
-            exc.errors = {("applies_to" if name in ("role", "user") else name): message
-                          for name, message in exc.errors.items()}
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            label = user.name if user else f"the role {ROLE_LABELS[value]}"
-            flash(f"Bill rate for {label} on {project.name} saved. Recalculate unapproved entries to apply it "
-                   "to time already logged.", "success")
-            return redirect(url_for("timesheets.project_rates", project_id=project.id))
+
+        def at_applies_to(exc: ValidationError) -> None:
+            """The role or person was chosen in one select: their messages go there."""
+            apply_errors(form, ValidationError({("applies_to" if name in ("role", "user") else name): message
+                                                for name, message in exc.errors.items()}))
+
+        label = user.name if user else f"the role {ROLE_LABELS.get(value, value)}"
+        response = save_or_errors(
+            form, lambda: set_project_rate(current_user, project, bill_rate=form.bill_rate.data,
+                                           role=value if kind == "role" else None, user=user),
+            on_error=at_applies_to,
+            success=lambda _: (f"Bill rate for {label} on {project.name} saved. Recalculate unapproved entries "
+                               "to apply it to time already logged."),
+            redirect_to=url_for("timesheets.project_rates", project_id=project.id))
+        if response is not None:
+            return response
     lines = db.session.execute(
         sa.select(ProjectRate.id, ProjectRate.role, ProjectRate.bill_rate, User.name.label("user_name"))
         .outerjoin(User, User.id == ProjectRate.user_id).where(ProjectRate.project_id == project.id)

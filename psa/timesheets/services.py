@@ -17,6 +17,7 @@ from werkzeug.exceptions import Conflict
 from psa.admin.services import get_settings
 from psa.auth.models import User
 from psa.core.audit import record_audit, snapshot
+from psa.core.clock import user_today
 from psa.core.db import lock as lock_rows
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
@@ -347,13 +348,6 @@ def member_project_ids(user: User) -> set[int]:
             sa.or_(Project.manager_id == user.id,
                    Project.id.in_(sa.select(project_members.c.project_id).where(project_members.c.user_id == user.id))))
     ))
-
-
-def user_today(user: User) -> date:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo(user.timezone or "UTC")).date()
 
 
 def cell_key(row_index: int, day: date) -> str:

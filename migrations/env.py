@@ -15,11 +15,14 @@ target_db = current_app.extensions["migrate"].db
 
 
 def render_item(type_, obj, autogen_context):
-    """Write PSA's UTCDateTime as the plain timezone-aware DateTime it stores."""
-    from psa.core.db import UTCDateTime
+    """Write PSA's column types as the plain types they store: UTCDateTime as a timezone-aware DateTime,
+    ExactNumeric as NUMERIC on PostgreSQL and INTEGER hundredths (10^-scale units) on SQLite."""
+    from psa.core.db import ExactNumeric, UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, ExactNumeric):
+        return f"sa.Numeric(precision={obj.precision}, scale={obj.scale}).with_variant(sa.Integer(), 'sqlite')"
     return False
 
 

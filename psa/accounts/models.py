@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from psa.auth.models import User
-from psa.core.db import UTCDateTime, utcnow
+from psa.core.db import ExactNumeric, UTCDateTime, utcnow
 from psa.extensions import db
 
 #: Service segments: how much hands-on attention the customer gets.
@@ -35,7 +35,7 @@ class Account(db.Model):
     #: Internal user who owns the relationship; told of level-3 escalations.
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     #: Annual recurring revenue of the contract, in the installation's currency.
-    arr: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2), default=Decimal("0"))
+    arr: Mapped[Decimal] = mapped_column(ExactNumeric(14, 2), default=Decimal("0"))
     #: When the account was created.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -11,10 +11,10 @@ from psa.auth.models import User
 from psa.core.audit import record_audit, snapshot
 from psa.core.db import contains_pattern, unique_or_field_error
 from psa.core.errors import ValidationError
+from psa.core.money import MAX_AMOUNT, to_money
 from psa.extensions import db
 
 ACCOUNT_FIELDS = ("name", "segment", "owner_id", "arr")
-CENT = Decimal("0.01")
 #: The name is unique: a name another request took meanwhile is a message at the field, never a 500.
 NAME_TAKEN = {"uq_accounts_name": ("name", "An account with this name already exists.")}
 
@@ -29,7 +29,8 @@ def account_list_query(search: str | None = None, segment: str | None = None):
     return stmt
 
 
-def _check(name: str, segment: str, owner: User | None, arr: Decimal, account: Account | None) -> None:
+def _check(name: str, segment: str, owner: User | None, arr, account: Account | None) -> Decimal:
+    """Refuse what is wrong, at its field; return the ARR as stored (two decimals, never rounded)."""
     errors = {}
     clash = db.session.scalar(
         sa.select(Account).where(sa.func.lower(Account.name) == name.strip().lower())
@@ -40,17 +41,19 @@ def _check(name: str, segment: str, owner: User | None, arr: Decimal, account: A
         errors["segment"] = f"Choose one of {', '.join(SEGMENTS)}."
     if owner is not None and not owner.is_active:
         errors["owner_id"] = "The owner must be an active user."
-    if arr is None or arr < 0:
-        errors["arr"] = "ARR cannot be negative."
+    try:
+        amount = to_money(arr, "arr", high=MAX_AMOUNT)
+    except ValidationError as exc:
+        errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
+    return amount
 
 
 def create_account(actor, *, name: str, segment: str = "mid", owner: User | None = None,
                    arr: Decimal = Decimal("0")) -> Account:
-    _check(name, segment, owner, arr, None)
-    account = Account(name=name.strip(), segment=segment, owner_id=owner.id if owner else None,
-                      arr=Decimal(arr).quantize(CENT))
+    amount = _check(name, segment, owner, arr, None)
+    account = Account(name=name.strip(), segment=segment, owner_id=owner.id if owner else None, arr=amount)
     with unique_or_field_error(NAME_TAKEN):
         db.session.add(account)
     record_audit(actor, "account.created", account, after=snapshot(account, ACCOUNT_FIELDS))
@@ -59,13 +62,13 @@ def create_account(actor, *, name: str, segment: str = "mid", owner: User | None
 
 def update_account(actor, account: Account, *, name: str, segment: str, owner: User | None,
                    arr: Decimal) -> Account:
-    _check(name, segment, owner, arr, account)
+    amount = _check(name, segment, owner, arr, account)
     before = snapshot(account, ACCOUNT_FIELDS)
     with unique_or_field_error(NAME_TAKEN):
         account.name = name.strip()
         account.segment = segment
         account.owner_id = owner.id if owner else None
-        account.arr = Decimal(arr).quantize(CENT)  # as stored, so an unchanged amount is not audited as a change
+        account.arr = amount  # as stored, so an unchanged amount is not audited as a change
     after = snapshot(account, ACCOUNT_FIELDS)
     if before != after:
         record_audit(actor, "account.updated", account, before, after)

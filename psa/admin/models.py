@@ -8,7 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from psa.core.db import UTCDateTime, utcnow
+from psa.core.db import ExactNumeric, UTCDateTime, utcnow
 from psa.extensions import db
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -50,7 +50,7 @@ class Settings(db.Model):
     #: Burn ahead of progress by more than this many percentage points makes a project amber.
     health_amber_burn_points: Mapped[int] = mapped_column(default=15)
     #: Billable utilization the team aims at, in percent.
-    utilization_target_percent: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("75"))
+    utilization_target_percent: Mapped[Decimal] = mapped_column(ExactNumeric(5, 2), default=Decimal("75"))
     #: Name shown in the portal header and on customer-facing reports.
     brand_name: Mapped[str] = mapped_column(sa.String(120), default="PSA")
     #: Stored file name of the uploaded logo under the upload folder, if any.

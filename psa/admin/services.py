@@ -15,7 +15,8 @@ from flask import current_app, g, has_app_context
 from psa.admin.models import Holiday, Settings
 from psa.core.audit import record_audit, snapshot
 from psa.core.errors import ValidationError
-from psa.core.validation import EARLIEST_DATE, LATEST_DATE, check_date, date_errors, parse_decimal
+from psa.core.money import to_exact
+from psa.core.validation import EARLIEST_DATE, LATEST_DATE, check_date, date_errors
 from psa.extensions import db
 
 SETTINGS_FIELDS = (
@@ -79,13 +80,12 @@ def update_settings(actor, **fields) -> Settings:
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", merged["brand_accent_color"] or ""):
         errors["brand_accent_color"] = "Use a colour like #0d6efd."
     errors.update(date_errors(time_lock_date=merged["time_lock_date"]))
-    try:
-        merged["utilization_target_percent"] = parse_decimal(merged["utilization_target_percent"], places=2)
-    except ValueError as exc:
-        errors["utilization_target_percent"] = str(exc)
-    else:
-        if not 0 <= merged["utilization_target_percent"] <= 100:
-            errors["utilization_target_percent"] = "Enter a percentage from 0 to 100."
+    try:  # as stored (two places, never rounded), so an unchanged target is not audited as a change
+        merged["utilization_target_percent"] = to_exact(
+            merged["utilization_target_percent"], "utilization_target_percent", high=Decimal(100),
+            range_message="Enter a percentage from 0 to 100.")
+    except ValidationError as exc:
+        errors.update(exc.errors)
     l1, l2, l3 = (merged[f"escalation_level{n}_days"] for n in (1, 2, 3))
     if not (1 <= l1 < l2 < l3):
         errors["escalation_level2_days"] = "Levels must rise: level 1 < level 2 < level 3, level 1 at least 1."
@@ -93,8 +93,6 @@ def update_settings(actor, **fields) -> Settings:
         raise ValidationError(errors)
     merged["working_days"] = "".join(sorted(set(merged["working_days"])))
     merged["currency"] = merged["currency"].upper()
-    # as stored (two places), so an unchanged target is not audited as a change
-    merged["utilization_target_percent"] = Decimal(merged["utilization_target_percent"]).quantize(Decimal("0.01"))
     before = snapshot(settings, SETTINGS_FIELDS)
     for name, value in merged.items():
         setattr(settings, name, value)

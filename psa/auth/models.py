@@ -11,7 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from psa.core.db import UTCDateTime, utcnow
+from psa.core.db import ExactNumeric, UTCDateTime, exact_between, utcnow
 from psa.extensions import db
 
 #: Internal roles, most powerful first.
@@ -31,7 +31,7 @@ class User(UserMixin, db.Model):
     __repr_fields__ = ("email", "role")
     __table_args__ = (
         sa.CheckConstraint("role IN ('admin', 'leader', 'manager', 'consultant')", name="role"),
-        sa.CheckConstraint("weekly_capacity_hours >= 0 AND weekly_capacity_hours <= 168", name="capacity"),
+        sa.CheckConstraint(exact_between("weekly_capacity_hours", ExactNumeric(5, 2), 0, 168), name="capacity"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,7 +46,7 @@ class User(UserMixin, db.Model):
     #: IANA time zone the user's dates and times are shown in.
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     #: Hours a week the user can work; the base of utilization.
-    weekly_capacity_hours: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("40"))
+    weekly_capacity_hours: Mapped[Decimal] = mapped_column(ExactNumeric(5, 2), default=Decimal("40"))
     #: A deactivated user cannot sign in and is signed out at the next request.
     is_active_user: Mapped[bool] = mapped_column("is_active", sa.Boolean, default=True)
     #: The manager who approves this user's timesheets (leaders and admins can approve anyone's).

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql import operators
 
 from psa.core import clock
 
@@ -49,6 +51,95 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class ExactNumeric(sa.types.TypeDecorator):
+    """An exact decimal with `scale` places (money, percentages, hours): NUMERIC(precision, scale) on
+    PostgreSQL; on SQLite, whose NUMERIC keeps a float, an INTEGER holding value × 10^scale (cents for
+    money), so values and SQL sums stay exact. Reads give a Decimal with exactly `scale` places.
+
+    Binding refuses floats, NaN/infinity, more places than `scale` (never rounds) and values beyond the
+    precision. In SQL the column may be compared, added to or subtracted from its like, summed
+    (sa.func.sum keeps this type) and multiplied by a whole number; anything else (division, products of
+    two decimals) would be off by a power of ten on SQLite, so it is refused when the query is built."""
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int):
+        super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self.precision, self.scale = precision, scale
+
+    @property
+    def largest(self) -> Decimal:
+        """The largest value the column holds (9999999999.99 for ExactNumeric(12, 2))."""
+        return Decimal(10 ** self.precision - 1).scaleb(-self.scale)
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Integer())
+        return dialect.type_descriptor(sa.Numeric(self.precision, self.scale, asdecimal=True))
+
+    def exact(self, value) -> Decimal:
+        """The value as a Decimal with exactly `scale` places; ValueError if that would change it."""
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise ValueError(f"{value!r} is not an exact number (int or Decimal)")
+        number = Decimal(value)
+        if not number.is_finite():
+            raise ValueError(f"{value!r} is not a finite number")
+        if not number.is_zero() and number.adjusted() >= self.precision - self.scale:
+            raise ValueError(f"{value!r} is beyond NUMERIC({self.precision}, {self.scale})")
+        quantized = number.quantize(Decimal(1).scaleb(-self.scale))
+        if quantized != number:
+            raise ValueError(f"{value!r} has more than {self.scale} decimal places")
+        return quantized.copy_abs() if quantized.is_zero() else quantized  # -0.00 is 0.00
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        number = self.exact(value)
+        if dialect.name == "sqlite":
+            return int(number.scaleb(self.scale))
+        return number
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            if not isinstance(value, int):  # a float would mean inexact arithmetic somewhere
+                raise ValueError(f"{value!r} read from an exact column is not a whole number of units")
+            return Decimal(value).scaleb(-self.scale)
+        number = Decimal(value)
+        unit = Decimal(1).scaleb(-self.scale)
+        return number.quantize(unit) if number.as_tuple().exponent > -self.scale else number
+
+    def coerce_compared_value(self, op, value):
+        if isinstance(value, float):
+            raise TypeError(f"{value!r} is a float; exact columns take int or Decimal")
+        if op in (operators.mul, operators.truediv, operators.floordiv, operators.mod):
+            if isinstance(value, int) and not isinstance(value, bool):
+                return sa.Integer()
+            raise TypeError(f"{type(self).__name__} may be multiplied only by a whole number, not {value!r}")
+        return self
+
+    class comparator_factory(sa.types.TypeDecorator.Comparator, sa.Numeric.Comparator):
+        def _adapt_expression(self, op, other_comparator):
+            if op in (operators.truediv, operators.floordiv, operators.mod):
+                raise TypeError("Dividing an ExactNumeric column in SQL is not exact on SQLite; "
+                                "sum in SQL and divide the Decimal in Python")
+            if op is operators.mul and not isinstance(other_comparator.type, sa.Integer):
+                raise TypeError("An ExactNumeric column may be multiplied in SQL only by a whole number")
+            if op in (operators.add, operators.sub) and not (
+                    isinstance(other_comparator.type, ExactNumeric) and other_comparator.type.scale == self.type.scale):
+                raise TypeError("An ExactNumeric column adds only to an ExactNumeric of the same scale")
+            return op, self.type
+
+
+def exact_between(column: str, type_: ExactNumeric, low, high) -> sa.ColumnElement[bool]:
+    """A CHECK condition `low <= column <= high` on an ExactNumeric column, its bounds written in the units
+    the column stores on each database (168 on PostgreSQL, 16800 on SQLite for ExactNumeric(5, 2))."""
+    value = sa.column(column, type_)
+    return sa.and_(value >= Decimal(low), value <= Decimal(high))
 
 
 class Model(DeclarativeBase):

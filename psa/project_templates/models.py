@@ -8,7 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from psa.core.db import UTCDateTime, utcnow
+from psa.core.db import ExactNumeric, UTCDateTime, exact_between, utcnow
 from psa.extensions import db
 
 #: Who a task is for: an internal role, or the customer.
@@ -91,7 +91,7 @@ class TemplateMilestone(db.Model):
     __repr_fields__ = ("name",)
     __table_args__ = (
         sa.CheckConstraint("offset_days >= 0", name="offset"),
-        sa.CheckConstraint("fee_share_percent >= 0 AND fee_share_percent <= 100", name="fee_share"),
+        sa.CheckConstraint(exact_between("fee_share_percent", ExactNumeric(5, 2), 0, 100), name="fee_share"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -108,7 +108,7 @@ class TemplateMilestone(db.Model):
     #: Completing it is the customer's first value (time to value stops here); one per version.
     is_first_value: Mapped[bool] = mapped_column(default=False)
     #: Share of a fixed fee recognised when the milestone completes, in percent.
-    fee_share_percent: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("0"))
+    fee_share_percent: Mapped[Decimal] = mapped_column(ExactNumeric(5, 2), default=Decimal("0"))
 
     version: Mapped[TemplateVersion] = relationship(back_populates="milestones", lazy="raise")
     tasks: Mapped[list[TemplateTask]] = relationship(

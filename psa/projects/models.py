@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from psa.accounts.models import Account
 from psa.auth.models import User
-from psa.core.db import UTCDateTime, utcnow
+from psa.core.db import ExactNumeric, UTCDateTime, exact_between, utcnow
 from psa.extensions import db
 
 BILLING_MODELS = ("fixed_fee", "time_and_materials", "non_billable")
@@ -75,7 +75,7 @@ class Project(db.Model):
     #: fixed_fee, time_and_materials or non_billable.
     billing_model: Mapped[str] = mapped_column(sa.String(20), default="fixed_fee")
     #: The fixed fee, or the not-to-exceed amount for time and materials.
-    fee_amount: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
+    fee_amount: Mapped[Decimal | None] = mapped_column(ExactNumeric(14, 2))
     #: Budgeted effort in minutes (shown in hours).
     budget_minutes: Mapped[int | None] = mapped_column()
     status: Mapped[str] = mapped_column(sa.String(12), default="active")
@@ -105,7 +105,7 @@ class Milestone(db.Model):
     __repr_fields__ = ("name", "status")
     __table_args__ = (
         sa.CheckConstraint("status IN ('todo', 'in_progress', 'blocked', 'done')", name="status"),
-        sa.CheckConstraint("fee_share_percent >= 0 AND fee_share_percent <= 100", name="fee_share"),
+        sa.CheckConstraint(exact_between("fee_share_percent", ExactNumeric(5, 2), 0, 100), name="fee_share"),
         sa.Index("ix_milestones_due_open", "due_date", "status"),
     )
 
@@ -122,7 +122,7 @@ class Milestone(db.Model):
     is_customer_visible: Mapped[bool] = mapped_column(default=True)
     requires_signoff: Mapped[bool] = mapped_column(default=False)
     is_first_value: Mapped[bool] = mapped_column(default=False)
-    fee_share_percent: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("0"))
+    fee_share_percent: Mapped[Decimal] = mapped_column(ExactNumeric(5, 2), default=Decimal("0"))
     #: Cached forecast and slip (SPEC §3), refreshed with the project's schedule.
     forecast_date: Mapped[date | None] = mapped_column(sa.Date)
     slip_days: Mapped[int] = mapped_column(default=0)

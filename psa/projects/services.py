@@ -30,6 +30,7 @@ from psa.core.calendar import WorkCalendar, get_calendar
 from psa.core.clock import org_today
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
+from psa.core.money import MAX_AMOUNT, to_money
 from psa.core.validation import check_date, date_errors
 from psa.extensions import db
 from psa.project_templates.models import TemplateVersion
@@ -361,7 +362,8 @@ TASK_AUDIT_FIELDS = ("status", "start_date", "due_date", "assignee_id", "blocked
 
 
 def _check_project_fields(*, account, name, kickoff_date, contract_signed_date, manager, billing_model, fee_amount,
-                          budget_minutes, status, target_go_live_date=None) -> None:
+                          budget_minutes, status, target_go_live_date=None) -> Decimal | None:
+    """Refuse what is wrong, at its field; return the fee as stored (two decimals, never rounded) or None."""
     errors = {}
     if not isinstance(account, Account):
         errors["account_id"] = "Choose an existing customer account."
@@ -381,18 +383,25 @@ def _check_project_fields(*, account, name, kickoff_date, contract_signed_date, 
         errors["manager_id"] = "Choose an active manager, leader or admin."
     if billing_model not in BILLING_MODELS:
         errors["billing_model"] = "Choose fixed fee, time and materials or non-billable."
-    if billing_model == "fixed_fee" and not fee_amount:
+    if fee_amount is not None and fee_amount != "":
+        try:
+            fee_amount = to_money(fee_amount, "fee_amount", high=MAX_AMOUNT)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+            fee_amount = None
+    else:
+        fee_amount = None
+    if "fee_amount" not in errors and billing_model == "fixed_fee" and not fee_amount:
         errors["fee_amount"] = "A fixed-fee project needs its fee."
     if billing_model == "non_billable" and fee_amount:
         errors["fee_amount"] = "A non-billable project has no fee."
-    if fee_amount is not None and fee_amount < 0:
-        errors["fee_amount"] = "The amount cannot be negative."
     if budget_minutes is not None and budget_minutes < 0:
         errors["budget_minutes"] = "The budget cannot be negative."
     if status not in PROJECT_STATUSES:
         errors["status"] = "Choose a status from the list."
     if errors:
         raise ValidationError(errors)
+    return fee_amount
 
 
 def create_project(actor, *, account: Account, name: str, kickoff_date: date, manager: User,
@@ -402,10 +411,11 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
                    budget_minutes: int | None = None, status: str = "active") -> Project:
     """Create a project, from a published template version or blank. Every date comes from the template's
     working-day offsets from K = kickoff + 0 working days, and is stored as baseline and current date."""
-    _check_project_fields(account=account, name=name, kickoff_date=kickoff_date,
-                          contract_signed_date=contract_signed_date, manager=manager, billing_model=billing_model,
-                          fee_amount=fee_amount, budget_minutes=budget_minutes, status=status,
-                          target_go_live_date=target_go_live_date)
+    fee_amount = _check_project_fields(account=account, name=name, kickoff_date=kickoff_date,
+                                       contract_signed_date=contract_signed_date, manager=manager,
+                                       billing_model=billing_model, fee_amount=fee_amount,
+                                       budget_minutes=budget_minutes, status=status,
+                                       target_go_live_date=target_go_live_date)
     if template_version is not None and template_version.state != "published":
         raise ValidationError({"template_version_id": "Only a published template version can be used."})
     calendar = get_calendar()
@@ -470,10 +480,11 @@ def update_project(actor, project: Project, *, account: Account, name: str, kick
                    members: Iterable[User], billing_model: str, fee_amount: Decimal | None,
                    budget_minutes: int | None, status: str) -> Project:
     """Change a project's details; the kickoff date is kept for reference, planned dates do not move."""
-    _check_project_fields(account=account, name=name, kickoff_date=kickoff_date,
-                          contract_signed_date=contract_signed_date, manager=manager, billing_model=billing_model,
-                          fee_amount=fee_amount, budget_minutes=budget_minutes, status=status,
-                          target_go_live_date=target_go_live_date)
+    fee_amount = _check_project_fields(account=account, name=name, kickoff_date=kickoff_date,
+                                       contract_signed_date=contract_signed_date, manager=manager,
+                                       billing_model=billing_model, fee_amount=fee_amount,
+                                       budget_minutes=budget_minutes, status=status,
+                                       target_go_live_date=target_go_live_date)
     before = snapshot(project, PROJECT_FIELDS)
     project.account_id, project.name, project.kickoff_date = account.id, name.strip(), kickoff_date
     project.contract_signed_date, project.target_go_live_date = contract_signed_date, target_go_live_date

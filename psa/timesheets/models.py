@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from psa.auth.models import User
-from psa.core.db import UTCDateTime, utcnow
+from psa.core.db import ExactNumeric, UTCDateTime, utcnow
 from psa.extensions import db
 
 TIMESHEET_STATES = ("draft", "submitted", "approved", "rejected")
@@ -33,9 +33,9 @@ class UserRate(db.Model):
     #: The first day the rates apply.
     effective_from: Mapped[date] = mapped_column(sa.Date)
     #: What an hour of this user costs the organisation.
-    cost_rate: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    cost_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2))
     #: What an hour is billed at, unless a project's rate card says otherwise.
-    bill_rate: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    bill_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -56,7 +56,7 @@ class ProjectRate(db.Model):
     #: The internal role it applies to (a user line wins over a role line).
     role: Mapped[str | None] = mapped_column(sa.String(20))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    bill_rate: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2))
+    bill_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2))
 
 
 class Timesheet(db.Model):
@@ -111,8 +111,8 @@ class TimeEntry(db.Model):
     billable: Mapped[bool] = mapped_column(default=True)
     note: Mapped[str] = mapped_column(sa.String(500), default="")
     #: Rates per hour in force when the entry was saved; frozen once its week is approved.
-    bill_rate: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), default=Decimal("0"))
-    cost_rate: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), default=Decimal("0"))
+    bill_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2), default=Decimal("0"))
+    cost_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2), default=Decimal("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

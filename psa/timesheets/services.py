@@ -21,6 +21,7 @@ from psa.core.clock import user_today
 from psa.core.db import lock as lock_rows
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
+from psa.core.money import MAX_RATE, to_money
 from psa.extensions import db
 from psa.timesheets.models import ProjectRate, TimeEntry, Timesheet, UserRate
 
@@ -78,13 +79,8 @@ def resolve_rates(user: User, project_id: int, day: date) -> Rates:
 
 
 def _money(value, field: str) -> Decimal:
-    try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    except Exception:
-        raise ValidationError({field: "Enter an amount such as 120 or 95.50."}) from None
-    if amount < 0 or amount > Decimal("9999999999.99"):
-        raise ValidationError({field: "Enter an amount from 0 to 9,999,999,999.99."})
-    return amount
+    """A rate as stored: at most two decimals (never rounded), no exponent, from 0 to the column's largest."""
+    return to_money(value, field, high=MAX_RATE)
 
 
 def set_user_rate(actor, user: User, *, effective_from: date, cost_rate, bill_rate) -> UserRate:

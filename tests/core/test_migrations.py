@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -64,5 +65,71 @@ def test_upgrading_a_sqlite_database_with_data_keeps_it(tmp_path):
         assert db.session.execute(sa.text("SELECT owner_id FROM accounts")).scalar() == 1
         assert db.session.execute(sa.text("SELECT email FROM users")).scalar() == "a@example.com"
         assert db.session.execute(sa.text("PRAGMA foreign_key_check")).all() == []
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_upgrading_a_sqlite_database_holding_money_stores_it_exactly(tmp_path):
+    """SQLite's NUMERIC kept floats; the exact-numbers migration turns every amount into integer cents
+    (what was typed, half-up to the cent where it had more decimals) and the models read it back exactly."""
+    from decimal import Decimal
+
+    from psa.accounts.models import Account
+    from psa.admin.models import Settings
+    from psa.auth.models import User
+    from psa.projects.models import Project
+    from psa.timesheets.models import UserRate
+    from tests.conftest import make_test_app
+
+    scratch = make_test_app(f"sqlite:///{tmp_path / 'money.sqlite'}", tmp_path)
+    with scratch.app_context():
+        upgrade(revision="4c4589e9ec08")  # the head before exact numbers
+        for sql in (
+            "INSERT INTO users (id, email, name, role, timezone, weekly_capacity_hours, is_active, created_at) "
+            "VALUES (1, 'a@example.com', 'A', 'manager', 'UTC', 37.5, 1, '2026-01-01 00:00:00')",
+            "INSERT INTO accounts (id, name, segment, owner_id, arr, created_at) "
+            "VALUES (1, 'Acme', 'mid', 1, 100.005, '2026-01-01 00:00:00'), "
+            "(2, 'Globex', 'mid', 1, 999999999999.99, '2026-01-01 00:00:00'), "
+            "(3, 'Initech', 'mid', 1, 0.1, '2026-01-01 00:00:00')",
+            "INSERT INTO user_rates (id, user_id, effective_from, cost_rate, bill_rate, created_at) "
+            "VALUES (1, 1, '2026-01-01', 0.01, 9999999999.99, '2026-01-01 00:00:00')",
+            "INSERT INTO projects (id, account_id, name, kickoff_date, manager_id, billing_model, fee_amount, "
+            "status, created_at, health, progress_percent, max_slip_days) VALUES "
+            "(1, 1, 'Fee', '2026-09-01', 1, 'fixed_fee', 2500.5, 'active', '2026-01-01 00:00:00', 'green', 0, 0), "
+            "(2, 1, 'No fee', '2026-09-01', 1, 'non_billable', NULL, 'active', '2026-01-01 00:00:00', "
+            "'green', 0, 0)",
+        ):
+            db.session.execute(sa.text(sql))
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+
+        def raw(sql):
+            return db.session.execute(sa.text(sql)).all()
+
+        assert raw("SELECT arr FROM accounts ORDER BY id") == [(10001,), (99999999999999,), (10,)]
+        assert raw("SELECT cost_rate, bill_rate FROM user_rates") == [(1, 999999999999)]
+        assert raw("SELECT fee_amount FROM projects ORDER BY id") == [(250050,), (None,)]
+        assert raw("SELECT weekly_capacity_hours FROM users") == [(3750,)]
+        assert raw("SELECT utilization_target_percent FROM settings") == [(7500,)]
+        assert db.session.scalars(sa.select(Account.arr).order_by(Account.id)).all() == [
+            Decimal("100.01"), Decimal("999999999999.99"), Decimal("0.10")]
+        rate = db.session.scalars(sa.select(UserRate)).one()
+        assert (rate.cost_rate, rate.bill_rate) == (Decimal("0.01"), Decimal("9999999999.99"))
+        assert db.session.scalars(sa.select(Project.fee_amount).order_by(Project.id)).all() == [
+            Decimal("2500.50"), None]
+        assert db.session.get(User, 1).weekly_capacity_hours == Decimal("37.50")
+        assert str(db.session.get(Settings, 1).utilization_target_percent) == "75.00"
+        # the bounds of CHECK constraints moved with the units: 100 % and 168 hours still fit, more does not
+        db.session.execute(sa.text("UPDATE users SET weekly_capacity_hours = 16800"))
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.execute(sa.text("UPDATE users SET weekly_capacity_hours = 16801"))
+        db.session.rollback()
+        assert raw("PRAGMA foreign_key_check") == []
+        db.session.remove()
+
+        downgrade(revision="4c4589e9ec08")
+        assert raw("SELECT arr FROM accounts ORDER BY id") == [(100.01,), (999999999999.99,), (0.1,)]
+        assert raw("SELECT weekly_capacity_hours FROM users") == [(37.5,)]
         db.session.remove()
         db.engine.dispose()

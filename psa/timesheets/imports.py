@@ -5,7 +5,8 @@ case). People are matched by e-mail, or by name where the file has no e-mail; pr
 the client (account) where the file names one; tasks by name within their project. Nothing is ever
 created but time entries and the draft timesheets of the weeks they fall in.
 
-Every row is checked by the rules of the weekly grid. One bad row refuses the whole file: the report
+Every row is checked by the rules of the weekly grid (rules.EntryRules, which the grid and the API call
+too). One bad row refuses the whole file: the report
 lists every bad row with its line number and why, and nothing is written. A row equal to an entry
 already there (same person, date, project, task, minutes and note) is a duplicate and is skipped, so
 importing a file twice creates its entries once.
@@ -30,19 +31,16 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict
 
 from psa.core.audit import record_audit
-from psa.core.clock import org_today, user_today
+from psa.core.clock import org_today
 from psa.core.db import begin_write, utcnow
 from psa.core.errors import ValidationError
 from psa.core.validation import DATE_WINDOW_MESSAGE, in_window
 from psa.extensions import db
 from psa.timesheets.durations import DurationError, parse_duration
+from psa.timesheets.rules import EntryRules, minutes_refusal, note_refusal
 
 #: Entries inserted per statement.
 INSERT_CHUNK = 5000
-#: The longest note an entry keeps (the column's size).
-MAX_NOTE = 500
-#: The states of a week that take no new time.
-CLOSED_STATES = ("submitted", "approved")
 
 #: Format key → the name people know it by.
 FORMAT_LABELS = {
@@ -297,8 +295,7 @@ class _RowParser:
         if found is None:
             try:
                 minutes = parse_toggl_duration(text) if self.toggl else parse_duration(text)
-                error = ("The hours are missing." if minutes is None
-                         else "A day has at most 24 hours." if minutes > 1440 else None)
+                error = "The hours are missing." if minutes is None else minutes_refusal(minutes)
             except DurationError as exc:
                 minutes, error = None, str(exc)
             found = self.durations[text] = (minutes if error is None else None, error)
@@ -321,8 +318,9 @@ class _RowParser:
                 errors.append(f"Billable must be yes or no, not “{flag}”.")
         if note and note[0] == "'":
             note = unescape_cell(note)
-        if len(note) > MAX_NOTE:
-            errors.append(f"Keep the note to {MAX_NOTE} characters (it has {len(note)}).")
+        error = note_refusal(note)
+        if error:
+            errors.append(error)
         if self.has_names:
             name = f"{first} {last}".strip()
         return _Raw(line=line, day=day, minutes=minutes, billable=billable, note=note, email=email.lower(),
@@ -412,8 +410,7 @@ class _Plan:
         for row in self.users.values():
             self.by_name[_key(row.name)].append(row.id)
         self.projects = {row.id: row for row in db.session.execute(
-            sa.select(Project.id, Project.name, Project.status, Project.manager_id, Project.billing_model,
-                      Account.name.label("account"))
+            sa.select(Project.id, Project.name, Account.name.label("account"))
             .join(Account, Account.id == Project.account_id))}
         self.projects_by_name: dict[str, list[int]] = defaultdict(list)
         for row in self.projects.values():
@@ -463,11 +460,11 @@ class _Plan:
     # --- the rules
 
     def check(self, report: ImportReport, lock: bool = False) -> None:
-        """Match and check every row; with lock (a real import), the rows' weeks stay locked until commit."""
-        from psa.admin.services import get_settings
-        from psa.projects.models import Task, project_members
-        from psa.timesheets.models import TimeEntry, TimeOff, Timesheet
-        from psa.timesheets.services import is_locked_day, lock_date, week_start
+        """Match and check every row by EntryRules (the grid's rules); with lock (a real import), the rows'
+        weeks stay locked until commit."""
+        from psa.projects.models import Task
+        from psa.timesheets.models import TimeEntry
+        from psa.timesheets.services import week_start
 
         project_cache: dict = {}
         user_cache: dict = {}
@@ -483,7 +480,7 @@ class _Plan:
 
         project_ids = {pid for _, _, pid in matched if pid}
         user_ids = {uid for _, uid, _ in matched if uid}
-        days = [raw.day for raw in self.raws if raw.day]
+        days = {raw.day for raw in self.raws if raw.day}
         first, last = (min(days), max(days)) if days else (org_today(), org_today())
 
         tasks: dict[tuple[int, str], list[int]] = defaultdict(list)
@@ -491,35 +488,18 @@ class _Plan:
             for task_id, project_id, name in db.session.execute(
                     sa.select(Task.id, Task.project_id, Task.name).where(Task.project_id.in_(project_ids))):
                 tasks[(project_id, _key(name))].append(task_id)
-        members: set[tuple[int, int]] = set()
+        # the weeks first, locked when writing (EntryRules loads them before the time already logged): a save,
+        # submit or approval of one of them waits for the import (and the import for it), so what is checked
+        # below is what the rows are written against
+        rules = EntryRules([self.users[uid] for uid in sorted(user_ids)], project_ids,
+                           task_ids=[task_id for ids in tasks.values() for task_id in ids], days=days, lock=lock)
         existing: Counter = Counter()
-        day_minutes: Counter = Counter()
-        sheets: dict[tuple[int, date], tuple[int, str]] = {}
         if user_ids:
-            # the weeks first, locked when writing: a save, submit or approval of one of them waits for the
-            # import (and the import for it), so what is checked below is what the rows are written against
-            weeks = (sa.select(Timesheet.id, Timesheet.user_id, Timesheet.week_start, Timesheet.state)
-                     .where(Timesheet.user_id.in_(user_ids), Timesheet.week_start.between(week_start(first), last)))
-            for sheet_id, user_id, monday, state in db.session.execute(
-                    weeks.with_for_update(of=Timesheet) if lock else weeks):
-                sheets[(user_id, monday)] = (sheet_id, state)
-            members = {(user_id, project_id) for user_id, project_id in db.session.execute(
-                sa.select(project_members.c.user_id, project_members.c.project_id)
-                .where(project_members.c.user_id.in_(user_ids)))}
             for row in db.session.execute(
                     sa.select(TimeEntry.user_id, TimeEntry.entry_date, TimeEntry.project_id, TimeEntry.task_id,
                               TimeEntry.minutes, TimeEntry.note)
                     .where(TimeEntry.user_id.in_(user_ids), TimeEntry.entry_date.between(first, last))):
                 existing[(row[0], row[1], row[2], row[3], row[4], (row[5] or "").strip())] += 1
-                day_minutes[(row[0], row[1])] += row[4]
-            for user_id, day, minutes in db.session.execute(
-                    sa.select(TimeOff.user_id, TimeOff.entry_date, sa.func.sum(TimeOff.minutes))
-                    .where(TimeOff.user_id.in_(user_ids), TimeOff.entry_date.between(first, last))
-                    .group_by(TimeOff.user_id, TimeOff.entry_date)):
-                day_minutes[(user_id, day)] += int(minutes)
-        settings = get_settings()
-        locked = lock_date()
-        todays = {uid: user_today(self.users[uid]) for uid in user_ids}
 
         mondays: dict[date, date] = {}
         task_cache: dict[tuple[int, str], tuple[int | None, str | None]] = {}
@@ -537,14 +517,14 @@ class _Plan:
                 project_name = self.projects[project_id].name
                 found = task_cache[(project_id, name)] = (
                     (ids[0], None) if len(ids) == 1 else
-                    (None, f"Project “{project_name}” has several tasks called “{name}”; time cannot be put on "
-                           "one of them by name.") if ids else
+                    (None, EntryRules.no_task_called(project_name, name, several=True)) if ids else
                     (None, None) if self.unknown_task_on_project else
-                    (None, f"Project “{project_name}” has no task called “{name}”."))
+                    (None, EntryRules.no_task_called(project_name, name)))
             return found
 
         candidates: list[tuple[_Raw, int, int, int | None]] = []
-        new_minutes: Counter = Counter()
+        refusals = rules.refusals
+        add_minutes = rules.add_minutes
         for raw, user_id, project_id in matched:
             task_id = None
             if project_id and raw.task:
@@ -560,29 +540,16 @@ class _Plan:
                 existing[identity] -= 1
                 report.duplicates.append(raw.line)
                 continue
-            user, project = self.users[user_id], self.projects[project_id]
-            if project.status not in ("active", "on_hold"):
-                raw.errors.append(f"Project “{project.name}” is {project.status.replace('_', ' ')}; "
-                                  "time goes only on active or on-hold projects.")
-            elif project.manager_id != user_id and (user_id, project_id) not in members:
-                raw.errors.append(f"{user.name} is not a member of project “{project.name}”.")
-            if raw.day > todays[user_id] and not settings.allow_future_time:
-                raw.errors.append("Time cannot be logged ahead of today.")
-            if is_locked_day(raw.day):
-                raw.errors.append(f"{raw.day.isoformat()} is on or before the time lock date ({locked.isoformat()}); "
-                                  "it cannot change.")
-            sheet = sheets.get((user_id, monday_of(raw.day)))
-            if sheet and sheet[1] in CLOSED_STATES:
-                raw.errors.append(f"{user.name}'s week of {monday_of(raw.day).isoformat()} is {sheet[1]} "
-                                  "and read-only.")
-            new_minutes[(user_id, raw.day)] += raw.minutes
+            refused = refusals(user_id, project_id, task_id, raw.day)
+            if refused:
+                raw.errors.extend(refused)
+            add_minutes(user_id, raw.day, raw.minutes)
             candidates.append((raw, user_id, project_id, task_id))
 
         for raw, user_id, _project_id, _task_id in candidates:
-            total = day_minutes[(user_id, raw.day)] + new_minutes[(user_id, raw.day)]
-            if total > 1440:
-                raw.errors.append(f"More than 24 hours for {self.users[user_id].name} on {raw.day.isoformat()} "
-                                  f"({total / 60:.2f} h with the time already logged and time off).")
+            refusal = rules.day_total_refusal(user_id, raw.day)
+            if refusal:
+                raw.errors.append(refusal)
 
         report.errors = [RowError(raw.line, message) for raw in self.raws for message in raw.errors]
         if report.errors:
@@ -591,10 +558,9 @@ class _Plan:
         new_weeks: set[tuple[int, date]] = set()
         for raw, user_id, project_id, task_id in candidates:
             monday = monday_of(raw.day)
-            if (user_id, monday) not in sheets:
+            if (user_id, monday) not in rules.weeks:
                 new_weeks.add((user_id, monday))
-            # as on the grid: time on a non-billable project is never billable, whatever the file says
-            billable = raw.billable and self.projects[project_id].billing_model != "non_billable"
+            billable = rules.billable_for(project_id, raw.billable)
             self.to_create.append({"user_id": user_id, "project_id": project_id, "task_id": task_id,
                                    "entry_date": raw.day, "minutes": raw.minutes, "billable": billable,
                                    "note": raw.note, "_week": monday})
@@ -605,7 +571,7 @@ class _Plan:
         report.minutes = sum(row["minutes"] for row in self.to_create)
         report.new_timesheets = len(new_weeks)
         report.people = sorted(people.values(), key=lambda p: p.name.casefold())
-        self.sheets, self.new_weeks = sheets, new_weeks
+        self.sheets, self.new_weeks = rules.weeks, new_weeks
 
     # --- writing
 

@@ -17,7 +17,7 @@ from werkzeug.exceptions import Conflict
 from psa.admin.services import get_settings
 from psa.auth.models import User
 from psa.core.audit import record_audit, snapshot
-from psa.core.clock import user_today
+from psa.core.clock import user_today  # noqa: F401 - the grid's routes read services.user_today
 from psa.core.db import lock as lock_rows
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
@@ -145,12 +145,6 @@ def week_days(monday: date) -> list[date]:
 
 def lock_date() -> date | None:
     return get_settings().time_lock_date
-
-
-def is_locked_day(day: date) -> bool:
-    """Nothing on or before the time lock date may be created, changed or deleted."""
-    locked = lock_date()
-    return locked is not None and day <= locked
 
 
 def get_timesheet(user: User, monday: date, create: bool = False, lock: bool = False) -> Timesheet | None:
@@ -337,10 +331,11 @@ class GridRow:
 def member_project_ids(user: User) -> set[int]:
     """Projects the user may log time on: those they belong to (or manage) that are active or on hold."""
     from psa.projects.models import Project, project_members
+    from psa.timesheets.rules import OPEN_FOR_TIME
 
     return set(db.session.scalars(
         sa.select(Project.id).where(
-            Project.status.in_(("active", "on_hold")),
+            Project.status.in_(OPEN_FOR_TIME),
             sa.or_(Project.manager_id == user.id,
                    Project.id.in_(sa.select(project_members.c.project_id).where(project_members.c.user_id == user.id))))
     ))
@@ -354,9 +349,9 @@ def cell_key(row_index: int, day: date) -> str:
 def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Timesheet:
     """Save the whole week as the grid shows it, in one transaction: cells typed become entries, cells
     emptied delete theirs. Every broken rule is reported at its cell and nothing is saved."""
-    from psa.projects.models import Task
     from psa.timesheets.durations import DurationError, parse_duration
     from psa.timesheets.models import TIME_OFF_KINDS, TimeOff
+    from psa.timesheets.rules import EntryRules, Refusal, minutes_refusal, note_refusal
 
     if monday.weekday() != 0:
         raise ValidationError({"week": "A week starts on a Monday."})
@@ -365,18 +360,16 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
     # the week's row, locked until commit: a concurrent save of the same week waits here, then reads
     # (and replaces) what this one wrote, so the week ends as the last save asked, never as a sum
     sheet = get_timesheet(user, monday, create=True, lock=True)
-    if not sheet.is_editable:
-        raise Conflict(f"This week is {sheet.state} and read-only; nothing was changed.")
     days = week_days(monday)
-    allowed = member_project_ids(user)
-    settings = get_settings()
-    today = user_today(user)
-    task_projects = dict(db.session.execute(sa.select(Task.id, Task.project_id).where(
-        Task.id.in_({r.task_id for r in rows if r.task_id}))).all())
+    # every rule is EntryRules': the week is replaced whole, so none of its saved time counts towards a day
+    rules = EntryRules([user], {r.project_id for r in rows if r.time_off_kind is None and r.project_id is not None},
+                       task_ids={r.task_id for r in rows if r.task_id}, days=days, replacing=[(user.id, monday)])
+    refusal = rules.week_refusal(user.id, monday)
+    if refusal:
+        raise Conflict(refusal.followed_by("Nothing was changed."))
     errors: dict[str, str] = {}
     wanted: dict[tuple, tuple[int, str]] = {}  # (project, task, billable, day) -> (minutes, note)
     wanted_off: dict[tuple, tuple[int, str]] = {}  # (kind, day) -> (minutes, note)
-    day_totals = {day: 0 for day in days}
     seen_rows: set[tuple] = set()
     closed_rows: dict[int, tuple] = {}  # rows on a project no longer open to the user, judged below
     for index, row in enumerate(rows):
@@ -390,12 +383,14 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
             if row.project_id is None:
                 errors[f"{row_key}-project"] = "Choose an active project you are a member of."
                 continue
-            if row.project_id not in allowed:
-                closed_rows[index] = (row.project_id, row.task_id, bool(row.billable))
-            if row.task_id is not None and task_projects.get(row.task_id) != row.project_id:
-                errors[f"{row_key}-task"] = "That task belongs to another project."
+            refusal = rules.task_refusal(row.project_id, row.task_id)
+            if refusal:
+                errors[f"{row_key}-task"] = refusal
                 continue
-            identity = (row.project_id, row.task_id, bool(row.billable))
+            identity = (row.project_id, row.task_id, rules.billable_for(row.project_id, row.billable))
+            refusal = rules.project_refusal(user.id, row.project_id)
+            if refusal:
+                closed_rows[index] = (identity, refusal)
         if identity in seen_rows:
             errors[f"{row_key}-project"] = "This row is in the grid twice; put the hours in one row."
             continue
@@ -409,28 +404,28 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
                 errors[key] = str(exc)
                 continue
             note = (cell.note or "").strip()
-            if len(note) > 500:
-                errors[key] = "Keep the note to 500 characters."
+            refusal = note_refusal(note)
+            if refusal:
+                errors[key] = refusal
                 continue
             if minutes is None:
                 continue
-            if minutes > 1440:
-                errors[key] = "A day has at most 24 hours."
+            refusal = minutes_refusal(minutes) or rules.future_refusal(user.id, day)
+            if refusal:
+                errors[key] = refusal
                 continue
-            if day > today and not settings.allow_future_time:
-                errors[key] = "Time cannot be logged ahead of today."
-                continue
-            day_totals[day] += minutes
+            rules.add_minutes(user.id, day, minutes)
             if row.time_off_kind is not None:
                 wanted_off[(row.time_off_kind, day)] = (minutes, note)
             else:
-                wanted[(row.project_id, row.task_id, bool(row.billable), day)] = (minutes, note)
-    for day, total in day_totals.items():
-        if total > 1440:
+                wanted[(*identity, day)] = (minutes, note)
+    for day in days:
+        refusal = rules.day_total_refusal(user.id, day)
+        if refusal:
             for index in range(len(rows)):
                 key = cell_key(index, day)
                 if (rows[index].cells or {}).get(day) and (rows[index].cells[day].text or "").strip():
-                    errors.setdefault(key, f"More than 24 hours on {day.strftime('%A')}.")
+                    errors.setdefault(key, refusal)
 
     existing = db.session.scalars(sa.select(TimeEntry).where(
         TimeEntry.user_id == user.id, TimeEntry.entry_date >= days[0], TimeEntry.entry_date <= days[-1])
@@ -440,40 +435,40 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
         .execution_options(populate_existing=True)).all()
     grouped: dict[tuple, list[TimeEntry]] = {}
     for entry in existing:
-        grouped.setdefault((entry.project_id, entry.task_id, entry.billable, entry.entry_date), []).append(entry)
+        # grouped as the grid's lines are judged: an entry flagged billable on a non-billable project (saved
+        # before the rule held everywhere) is the same line as the unticked one, so it may stay as it is
+        grouped.setdefault((entry.project_id, entry.task_id, rules.billable_for(entry.project_id, entry.billable),
+                            entry.entry_date), []).append(entry)
     off_by_key = {(o.kind, o.entry_date): o for o in existing_off}
 
     # a project closed to the user (completed, cancelled, or left) keeps the time saved on it this week,
     # unchanged; nothing may be added to it or changed on it
-    for index, identity in closed_rows.items():
+    for index, (identity, refusal) in closed_rows.items():
         saved = {key[3]: (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note))
                  for key, entries in grouped.items() if key[:3] == identity}
         typed = {key[3]: value for key, value in wanted.items() if key[:3] == identity}
         if not saved:
-            errors[f"r{index}-project"] = "Choose an active project you are a member of."
+            errors[f"r{index}-project"] = refusal
         elif typed != saved:
-            errors[f"r{index}-project"] = ("This project is closed to you: its saved time stays as it is; "
-                                           "log new time on an open project.")
-
-    def locked_error(day: date) -> str:
-        return f"On or before the time lock date ({lock_date().isoformat()}); it cannot change."
+            errors[f"r{index}-project"] = Refusal("This project is closed to you: its saved time stays as it is; "
+                                                  "log new time on an open project.", refusal.rule)
 
     # the lock: nothing on or before the lock date is created, changed or deleted
     for key, entries in grouped.items():
         day = key[3]
-        if is_locked_day(day):
+        if rules.is_locked(day):
             current = (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note))
             if wanted.get(key) != current:
-                errors.setdefault(_cell_for(rows, key, days), locked_error(day))
+                errors.setdefault(_cell_for(rows, key, days, rules), rules.lock_refusal(day))
     for key in wanted:
-        if is_locked_day(key[3]) and key not in grouped:
-            errors.setdefault(_cell_for(rows, key, days), locked_error(key[3]))
+        if rules.is_locked(key[3]) and key not in grouped:
+            errors.setdefault(_cell_for(rows, key, days, rules), rules.lock_refusal(key[3]))
     for key, off in off_by_key.items():
-        if is_locked_day(key[1]) and wanted_off.get(key) != (off.minutes, off.note):
-            errors.setdefault(_cell_for(rows, key, days, off=True), locked_error(key[1]))
+        if rules.is_locked(key[1]) and wanted_off.get(key) != (off.minutes, off.note):
+            errors.setdefault(_cell_for(rows, key, days, rules, off=True), rules.lock_refusal(key[1]))
     for key in wanted_off:
-        if is_locked_day(key[1]) and key not in off_by_key:
-            errors.setdefault(_cell_for(rows, key, days, off=True), locked_error(key[1]))
+        if rules.is_locked(key[1]) and key not in off_by_key:
+            errors.setdefault(_cell_for(rows, key, days, rules, off=True), rules.lock_refusal(key[1]))
     if errors:
         raise ValidationError(errors)
 
@@ -511,11 +506,12 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
     return sheet
 
 
-def _cell_for(rows: list[GridRow], key: tuple, days: list[date], off: bool = False) -> str:
+def _cell_for(rows: list[GridRow], key: tuple, days: list[date], rules, off: bool = False) -> str:
     """The grid cell showing a (project, task, billable, day) or (kind, day) key, or the week itself."""
     for index, row in enumerate(rows):
         if off and row.time_off_kind == key[0]:
             return cell_key(index, key[1])
-        if not off and row.time_off_kind is None and (row.project_id, row.task_id, bool(row.billable)) == key[:3]:
+        if not off and row.time_off_kind is None and (
+                row.project_id, row.task_id, rules.billable_for(row.project_id, row.billable)) == key[:3]:
             return cell_key(index, key[3])
     return "week"

@@ -100,21 +100,29 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _connect_features() -> None:
-    """Hand core and features what they may not import: the organisation's time zone to the clock (core
-    imports no feature) and the burn figure to projects (timesheets depends on projects, not back)."""
+    """Hand core and features what they may not import, so imports run one way (tests/core/test_imports.py):
+    psa/core imports no feature, and a feature imports only those below it (timesheets > projects > admin).
+    - core gets the organisation's time zone (clock), calendar (working days) and sign-ins (the user loader);
+    - admin gets the projects' schedule refresh, run when the calendar or a schedule setting changes;
+    - projects gets the burn figure (minutes logged per project) from timesheets."""
     from flask import has_app_context
 
-    from psa.admin.services import get_settings
-    from psa.core import clock
-    from psa.projects.services import set_burn_source
+    from psa.admin import services as admin
+    from psa.auth.services import session_user
+    from psa.core import auth, calendar, clock
+    from psa.projects import services as projects
     from psa.timesheets.burn import burned_minutes_by_project
 
-    clock.set_org_zone_source(lambda: get_settings().timezone if has_app_context() else None)
-    set_burn_source(burned_minutes_by_project)
+    clock.set_org_zone_source(lambda: admin.get_settings().timezone if has_app_context() else None)
+    calendar.set_calendar_source(admin.organisation_calendar)
+    auth.set_session_loader(session_user)
+    admin.set_schedule_refresher(projects.refresh_open_schedules)
+    projects.set_burn_source(burned_minutes_by_project)
 
 
 def _register_blueprints(app: Flask) -> None:
     from psa.admin import bp as admin_bp
+    from psa.admin.routes import branding as branding_bp
     from psa.auth import bp as auth_bp
     from psa.core.routes import bp as core_bp
     from psa.dashboard import bp as dashboard_bp
@@ -122,7 +130,8 @@ def _register_blueprints(app: Flask) -> None:
     from psa.projects import bp as projects_bp
     from psa.timesheets import bp as timesheets_bp
 
-    for blueprint in (core_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp, timesheets_bp):
+    for blueprint in (core_bp, branding_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp,
+                      timesheets_bp):
         app.register_blueprint(blueprint)
 
 

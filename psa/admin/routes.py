@@ -1,9 +1,20 @@
-"""Admin pages: users, customer accounts, settings, holidays, branding, the audit log."""
+"""Admin pages: users, customer accounts, settings, holidays, branding, the audit log; and the public
+branding endpoints (the accent stylesheet and the logo, outside /admin: the sign-in page shows them)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user
 
 from psa.accounts import services as account_services
@@ -23,7 +34,7 @@ from psa.admin.forms import (
 from psa.admin.models import Holiday
 from psa.auth import services as user_services
 from psa.auth.models import ROLE_LABELS, User
-from psa.core.auth import permission_required
+from psa.core.auth import permission_required, public
 from psa.core.clock import org_today
 from psa.core.db import contains_pattern
 from psa.core.forms import choices
@@ -300,3 +311,33 @@ def audit():
     stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     page = paginate(stmt, per_page=50)
     return render_template("admin/audit.html", page=page, object_type=object_type)
+
+
+# --- public branding -------------------------------------------------------------------------------
+
+#: The branding the layout links to on every page, signed in or not (no /admin prefix).
+branding = Blueprint("branding", __name__)
+
+
+@branding.route("/branding.css")
+@public
+def stylesheet():
+    """The accent colour as CSS custom properties (a stylesheet, since the CSP forbids inline styles)."""
+    colour = admin.get_settings().brand_accent_color
+    css = (f":root {{ --psa-accent: {colour}; --bs-primary: {colour}; --bs-link-color: {colour}; }}\n"
+           f".btn-primary {{ --bs-btn-bg: {colour}; --bs-btn-border-color: {colour}; "
+           f"--bs-btn-hover-bg: {colour}; --bs-btn-hover-border-color: {colour}; "
+           f"--bs-btn-active-bg: {colour}; --bs-btn-active-border-color: {colour}; }}\n"
+           f".navbar.psa-navbar {{ border-bottom: 3px solid {colour}; }}\n")
+    response = Response(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@branding.route("/branding/logo")
+@public
+def logo():
+    filename = admin.get_settings().brand_logo_filename
+    if not filename:
+        abort(404)
+    return send_from_directory(admin.logo_folder(), filename, max_age=300)

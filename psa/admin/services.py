@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,7 @@ from flask import current_app, g, has_app_context
 
 from psa.admin.models import Holiday, Settings
 from psa.core.audit import record_audit, snapshot
+from psa.core.calendar import WorkCalendar
 from psa.core.errors import ValidationError
 from psa.core.money import to_exact
 from psa.core.validation import EARLIEST_DATE, LATEST_DATE, check_date, date_errors
@@ -33,19 +35,37 @@ SCHEDULE_SETTINGS = ("timezone", "working_days", "escalation_level1_days", "esca
                      "escalation_level3_days", "health_red_overdue_days", "health_amber_burn_points")
 
 
+def organisation_calendar() -> WorkCalendar:
+    """The working weekdays of the settings and the holiday table, as a calendar (psa.core.calendar.get_calendar
+    calls this, once per request, since create_app registers it)."""
+    return WorkCalendar(weekdays=get_settings().working_weekdays,
+                        holidays=frozenset(db.session.scalars(sa.select(Holiday.day))))
+
+
 def forget_calendar() -> None:
     """Drop the calendar cached for this request after working days or holidays change."""
     if has_app_context():
         g.pop("psa_calendar", None)
 
 
+#: What refreshes every open project's cached schedule: projects depends on admin (its settings), not the
+#: other way, so create_app registers psa.projects.services.refresh_open_schedules here.
+_schedule_refresher: Callable[[], object] | None = None
+
+
+def set_schedule_refresher(refresher: Callable[[], object] | None) -> None:
+    """Register the function refreshing every open project's schedule (None unregisters it)."""
+    global _schedule_refresher
+    _schedule_refresher = refresher
+
+
 def calendar_changed() -> None:
     """Working days, holidays, the time zone or a threshold changed: forget the cached calendar and
     refresh every open project's schedule in this transaction (well under a second for 800 projects)."""
-    from psa.projects.services import refresh_open_schedules
-
     forget_calendar()
-    refresh_open_schedules()
+    if _schedule_refresher is None:
+        raise RuntimeError("No schedule refresher registered: create_app registers the projects' one.")
+    _schedule_refresher()
 
 
 def get_settings() -> Settings:

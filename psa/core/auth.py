@@ -6,6 +6,7 @@ Permissions are named capabilities granted to internal roles. Routes use
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
 from flask import abort
@@ -83,10 +84,19 @@ def public(view):
 def load_user(identity: str):
     """Session ids carry their kind and the sign-in's token ("user:12:<token>"), so portal contacts can share
     the mechanism and a sign-in ended on the server (sign-out, password reset, deactivation) stays ended."""
-    from psa.auth.services import session_user
-
     kind, _, rest = identity.partition(":")
     raw_id, _, token = rest.partition(":")
-    if kind != "user" or not raw_id.isdigit() or not token:
+    if kind != "user" or not raw_id.isdigit() or not token or _session_user is None:
         return None
-    return session_user(int(raw_id), token)
+    return _session_user(int(raw_id), token)
+
+
+#: (user id, sign-in token) -> the signed-in user or None; the auth feature owns sign-ins, and psa/core imports
+#: no feature, so the app registers psa.auth.services.session_user at start (create_app).
+_session_user: Callable[[int, str], object] | None = None
+
+
+def set_session_loader(loader: Callable[[int, str], object] | None) -> None:
+    """Register how a session id's user and token become the signed-in user (None unregisters it)."""
+    global _session_user
+    _session_user = loader

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -62,22 +63,27 @@ class WorkCalendar:
         return count
 
 
+#: Builds the organisation's calendar (its working weekdays and holidays live with the settings, in a feature
+#: psa/core may not import): registered by the app at start (create_app).
+_calendar_source: Callable[[], WorkCalendar] | None = None
+
+
+def set_calendar_source(source: Callable[[], WorkCalendar] | None) -> None:
+    """Register the function building the organisation's calendar (None unregisters it)."""
+    global _calendar_source
+    _calendar_source = source
+
+
 def get_calendar() -> WorkCalendar:
     """The organisation's calendar from the settings and the holiday table; built once per request."""
-    import sqlalchemy as sa
     from flask import g, has_app_context
-
-    from psa.admin.models import Holiday
-    from psa.admin.services import get_settings
-    from psa.extensions import db
 
     cached = g.get("psa_calendar") if has_app_context() else None
     if cached is not None:
         return cached
-    calendar = WorkCalendar(
-        weekdays=get_settings().working_weekdays,
-        holidays=frozenset(db.session.scalars(sa.select(Holiday.day))),
-    )
+    if _calendar_source is None:
+        raise RuntimeError("No calendar source registered: create_app registers the settings' calendar.")
+    calendar = _calendar_source()
     if has_app_context():
         g.psa_calendar = calendar
     return calendar

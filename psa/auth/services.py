@@ -17,6 +17,7 @@ from psa.core.db import begin_write, unique_or_field_error, utcnow
 from psa.core.emails import check_email, normalise_email
 from psa.core.errors import ValidationError
 from psa.core.mail import queue_email
+from psa.core.money import to_exact
 from psa.extensions import db
 
 #: Password length bounds.
@@ -71,8 +72,10 @@ def _check_role(role: str) -> None:
 
 
 def _hours(value: Decimal | int) -> Decimal:
-    """Weekly hours as stored (two places), so an unchanged value compares equal in the audit trail."""
-    return Decimal(value).quantize(Decimal("0.01"))
+    """Weekly hours as stored (two places, never rounded), so an unchanged value compares equal in the audit
+    trail; more decimals, or outside 0 to 168, is a message at the field."""
+    return to_exact(value, "weekly_capacity_hours", high=Decimal(168),
+                    range_message="Enter the hours a week, 0 to 168.")
 
 
 def _active_admin_count() -> int:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -13,6 +13,7 @@ from werkzeug.exceptions import Conflict
 from psa.core.audit import record_audit, snapshot
 from psa.core.db import lock_row, unique_or_field_error, utcnow
 from psa.core.errors import ValidationError
+from psa.core.money import to_exact
 from psa.extensions import db
 from psa.project_templates.models import (
     ASSIGNEE_ROLES,
@@ -250,19 +251,17 @@ def _clean_milestone(fields: dict) -> dict:
     name = _text(fields.get("name")).strip()
     if not name or len(name) > 200:
         raise ValidationError({"name": "Give the milestone a name of at most 200 characters."})
-    try:
-        share = Decimal(str(fields.get("fee_share_percent", 0) or 0))
-    except InvalidOperation:
-        raise ValidationError({"fee_share_percent": "Enter a percentage from 0 to 100."}) from None
-    if not share.is_finite() or share < 0 or share > 100:
-        raise ValidationError({"fee_share_percent": "Enter a percentage from 0 to 100."})
+    share = fields.get("fee_share_percent", 0) or 0
+    # a JSON import carries 33.33 as a float: its shortest text is what was written
+    share = to_exact(str(share) if isinstance(share, float) else share, "fee_share_percent", high=Decimal(100),
+                     range_message="Enter a percentage from 0 to 100.")
     return {
         "name": name,
         "offset_days": _int(fields.get("offset_days", 0), "offset_days", 0, "Enter 0 or more working days."),
         "is_customer_visible": bool(fields.get("is_customer_visible", True)),
         "requires_signoff": bool(fields.get("requires_signoff", False)),
         "is_first_value": bool(fields.get("is_first_value", False)),
-        "fee_share_percent": share.quantize(Decimal("0.01")),
+        "fee_share_percent": share,
     }
 
 

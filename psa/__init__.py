@@ -64,9 +64,9 @@ def _start_in_process_scheduler(app: Flask) -> None:
     from psa.core.scheduler import should_start, start_on_first_request
 
     if should_start(app):
-        from psa.admin.services import get_settings
+        from psa.core.clock import org_zone_name
 
-        start_on_first_request(app, "psa.projects.tasks.refresh_schedules_job", lambda: get_settings().timezone)
+        start_on_first_request(app, "psa.projects.tasks.refresh_schedules_job", org_zone_name)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -81,7 +81,7 @@ def _week_from_args(user: User) -> date:
     if raw and day is None:
         flash(f"“{raw[:40]}” is not a date from 2000-01-01 to 2099-12-31 (YYYY-MM-DD); this week is shown.",
               "warning")
-    return services.week_start(day or services.user_today(user))
+    return services.week_start(day or clock.user_today(user))
 
 
 def _posted_week() -> date:
@@ -174,7 +174,7 @@ def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy
     for task in tasks:
         task_groups.setdefault(task.project_id, []).append(task)
     locked = services.lock_date()
-    today = services.user_today(user)
+    today = clock.user_today(user)
     days = [{"date": day, "locked": locked is not None and day <= locked, "today": day == today}
             for day in grid.days]
     grid.mark_fixed(lambda day: locked is not None and day <= locked)

@@ -54,7 +54,7 @@ DEFAULT_SORT = "-health"
 
 @dataclass(frozen=True)
 class Filters:
-    """The portfolio filters read from the query string; unknown values are ignored."""
+    """The portfolio filters read from the query string; unknown values (and ids no column holds) are ignored."""
 
     status: str = "open"
     health: str = ""

@@ -18,31 +18,18 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy as sa  # noqa: E402
+from common import each_database  # noqa: E402
 
 PEOPLE, PROJECTS, TASKS = 50, 20, 5
-SCHEMA = "psa_bench"
-
-
-def make_app(url: str, engine_options: dict | None = None):
-    from psa import create_app
-
-    config = {"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": "",
-              "RATELIMIT_STORAGE_URI": "memory://", "PSA_INLINE_JOBS": True, "SMTP_HOST": "",
-              "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
-    if engine_options:
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
-    return create_app(config)
 
 
 def seed(rows: int) -> bytes:
@@ -164,28 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
     rows = parser.parse_args().rows
-    with tempfile.TemporaryDirectory() as folder:
-        run("sqlite", make_app(f"sqlite:///{Path(folder) / 'bench.sqlite'}"), rows)
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        from psa.config import normalise_database_url
-
-        url = normalise_database_url(url)
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
-        try:
-            app = make_app(url, {"connect_args": {"options": f"-csearch_path={SCHEMA}"}, "pool_pre_ping": True})
-            run("postgresql", app, rows)
-            with app.app_context():
-                from psa.extensions import db
-
-                db.engine.dispose()
-        finally:
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            engine.dispose()
+    each_database(lambda name, app: run(name, app, rows))
 
 
 if __name__ == "__main__":

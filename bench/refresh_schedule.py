@@ -20,32 +20,19 @@ and prints the seconds and the ratios refresh / bare SELECT.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy as sa  # noqa: E402
+from common import each_database  # noqa: E402
 
 MILESTONES, PEOPLE = 5, 20
-SCHEMA = "psa_bench"
 TODAY = date(2026, 11, 18)  # a Wednesday; the data is laid out around it
-
-
-def make_app(url: str, engine_options: dict | None = None):
-    from psa import create_app
-
-    config = {"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": "",
-              "RATELIMIT_STORAGE_URI": "memory://", "PSA_INLINE_JOBS": True, "SMTP_HOST": "",
-              "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
-    if engine_options:
-        config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
-    return create_app(config)
 
 
 def seed(projects: int, tasks_per_project: int) -> list[int]:
@@ -220,28 +207,7 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=800)
     parser.add_argument("--tasks", type=int, default=50, help="tasks per project (a multiple of 5)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        run("sqlite", make_app(f"sqlite:///{Path(folder) / 'bench.sqlite'}"), args.projects, args.tasks)
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        from psa.config import normalise_database_url
-
-        url = normalise_database_url(url)
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
-        try:
-            app = make_app(url, {"connect_args": {"options": f"-csearch_path={SCHEMA}"}, "pool_pre_ping": True})
-            run("postgresql", app, args.projects, args.tasks)
-            with app.app_context():
-                from psa.extensions import db
-
-                db.engine.dispose()
-        finally:
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            engine.dispose()
+    each_database(lambda name, app: run(name, app, args.projects, args.tasks))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ PYTHON ?= python3
 # Debian packages: Chromium for the browser journeys, WeasyPrint's libraries for PDFs.
 APT_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: run test install system-deps lint clean
+.PHONY: run test install system-deps lint clean bench
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ run: install system-deps instance/secret_key
 # The whole suite: SQLite always, PostgreSQL too when TEST_DATABASE_URL is set (.ci/run sets it).
 test: install system-deps
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/15}" $(PY) -m pytest -q -p no:cacheprovider
+
+# Every bench script, each printing our figure against the bare SQL doing the same work (SQLite, and
+# PostgreSQL too when TEST_DATABASE_URL is set).
+bench: install
+	@for script in bench/*.py; do [ "$$script" = bench/common.py ] || $(PY) "$$script" || exit 1; done
 
 lint: install
 	$(VENV)/bin/ruff check .

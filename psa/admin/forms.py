@@ -50,6 +50,10 @@ class UserForm(FlaskForm):
         validators=[InputRequired(message="Enter the hours a week, 0 to 168."),
                     NumberRange(min=0, max=168, message="Enter the hours a week, 0 to 168.")],
     )
+    approver_id = SelectField(
+        # None (no approver on the user, or no such field posted) is the "none" choice, 0
+        "Approver", coerce=select_id, validate_choice=True, default=0, filters=[lambda v: 0 if v is None else v],
+        description="Approves this person’s timesheets. Without one, the PS leaders approve them.")
     submit = SubmitField("Save")
 
 

@@ -72,13 +72,42 @@ def users():
 
 
 
+#: The approver select's empty choice.
+NO_APPROVER = "— none: the leaders approve —"
+
+
+def _approver_choices(user: User | None):
+    """Who may approve a user's weeks: active managers, leaders and admins other than the user (one query);
+    the user's current approver stays offered, marked, when no longer one of them (so other changes save)."""
+    rows = db.session.execute(
+        sa.select(User.id, User.name, User.role, User.is_active_user)
+        .where(sa.or_(sa.and_(User.role.in_(user_services.APPROVER_ROLES), User.is_active_user.is_(True)),
+                      User.id == (user.approver_id if user and user.approver_id else 0)))
+        .order_by(sa.func.lower(User.name), User.id)).all()
+    offered = []
+    for row in rows:
+        if user is not None and row.id == user.id:
+            continue
+        label = f"{row.name} ({ROLE_LABELS.get(row.role, row.role)})"
+        if not row.is_active_user or row.role not in user_services.APPROVER_ROLES:
+            label += " — no longer an approver: the leaders approve"
+        offered.append((row.id, label))
+    return choices([(0, NO_APPROVER), *offered])
+
+
+def _approver(approver_id: int | None) -> User | None:
+    return db.session.get(User, approver_id) if approver_id else None
+
+
 @bp.route("/users/new", methods=["GET", "POST"])
 @permission_required("admin.users")
 def user_new():
     form = NewUserForm()
+    form.approver_id.choices = _approver_choices(None)
     if form.validate_on_submit():
         fields = dict(email=form.email.data, name=form.name.data, role=form.role.data,
-                      timezone=form.timezone.data, weekly_capacity_hours=form.weekly_capacity_hours.data)
+                      timezone=form.timezone.data, weekly_capacity_hours=form.weekly_capacity_hours.data,
+                      approver=_approver(form.approver_id.data))
         with_password = bool(form.password.data)
 
         def create():
@@ -100,11 +129,13 @@ def user_new():
 def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserForm(obj=user)
+    form.approver_id.choices = _approver_choices(user)
     if form.validate_on_submit():
         response = save_or_errors(
             form, lambda: user_services.update_user(current_user, user, email=form.email.data, name=form.name.data,
                                                     role=form.role.data, timezone=form.timezone.data,
-                                                    weekly_capacity_hours=form.weekly_capacity_hours.data),
+                                                    weekly_capacity_hours=form.weekly_capacity_hours.data,
+                                                    approver=_approver(form.approver_id.data)),
             success=lambda _: f"{user.name} saved.", redirect_to=url_for("admin.users"))
         if response is not None:
             return response

@@ -28,7 +28,12 @@ TOKEN_PURPOSES = {"reset": "PASSWORD_RESET_MAX_AGE", "invite": "INVITATION_MAX_A
 #: A hash compared against when the e-mail is unknown, so timing does not reveal who has an account.
 _DUMMY_HASH = "scrypt:32768:8:1$k1hbm2ZeCGNy9Bcr$" + "0" * 128
 
-USER_FIELDS = ("email", "name", "role", "timezone", "weekly_capacity_hours", "is_active_user")
+USER_FIELDS = ("email", "name", "role", "timezone", "weekly_capacity_hours", "is_active_user", "approver_id")
+#: Roles whose holder may be someone's approver (approves their weeks; SPEC §2 Timesheet).
+APPROVER_ROLES = ("admin", "leader", "manager")
+APPROVER_MESSAGE = "Choose an active project manager, PS leader or admin, or none (the PS leaders approve)."
+#: update_user's default for `approver`: leave the approver as it is.
+KEEP = object()
 
 
 
@@ -78,6 +83,23 @@ def _hours(value: Decimal | int) -> Decimal:
                     range_message="Enter the hours a week, 0 to 168.")
 
 
+def can_be_approver(approver: User | None, user: User | None = None) -> bool:
+    """Whether `approver` may approve `user`'s weeks: an active manager, leader or admin other than the user."""
+    return (approver is not None and approver.is_active and approver.role in APPROVER_ROLES
+            and (user is None or approver.id != user.id))
+
+
+def _check_approver(approver: User | None, user: User | None = None) -> int | None:
+    """The approver's id (None: the PS leaders approve), or a message at the approver field."""
+    if approver is None:
+        return None
+    if user is not None and approver.id == user.id:
+        raise ValidationError({"approver_id": "Nobody approves their own weeks; choose someone else, or none."})
+    if not can_be_approver(approver, user):
+        raise ValidationError({"approver_id": APPROVER_MESSAGE})
+    return approver.id
+
+
 def _active_admin_count() -> int:
     """Active admins, counted under a lock on their rows: two admins demoting or deactivating each other at
     once take turns, so the second sees the first's change and the last admin stays."""
@@ -95,9 +117,12 @@ def create_user(
     password: str | None = None,
     timezone: str = "UTC",
     weekly_capacity_hours: Decimal | int = Decimal("40"),
+    approver: User | None = None,
 ) -> User:
-    """Create an internal user; without a password the user can sign in only after an invitation link."""
+    """Create an internal user; without a password the user can sign in only after an invitation link.
+    Without an approver the user's weeks go to the PS leaders."""
     _check_role(role)
+    approver_id = _check_approver(approver)
     user = User(
         email=_unique_email(email),
         name=name.strip(),
@@ -105,6 +130,7 @@ def create_user(
         timezone=timezone,
         weekly_capacity_hours=_hours(weekly_capacity_hours),
         is_active_user=True,
+        approver_id=approver_id,
     )
     if password is not None:
         check_password_rules(password)
@@ -137,9 +163,14 @@ def send_invitation(actor, user: User) -> None:
 
 
 def update_user(actor, user: User, *, email: str, name: str, role: str, timezone: str,
-                weekly_capacity_hours: Decimal) -> User:
-    """Change a user's details and role; the last active admin keeps the admin role."""
+                weekly_capacity_hours: Decimal, approver: User | None | object = KEEP) -> User:
+    """Change a user's details, role and approver (None: the PS leaders approve; KEEP, the default: as it is);
+    the last active admin keeps the admin role. An approver kept as it was is not checked again, so a user
+    whose approver was deactivated can still be saved (their weeks go to the leaders meanwhile)."""
     _check_role(role)
+    approver_id = user.approver_id
+    if approver is not KEEP and getattr(approver, "id", None) != user.approver_id:
+        approver_id = _check_approver(approver, user)
     before = snapshot(user, USER_FIELDS)
     if user.role == "admin" and role != "admin" and user.is_active and _active_admin_count() <= 1:
         raise ValidationError({"role": "This is the last active admin; make someone else admin first."})
@@ -150,9 +181,12 @@ def update_user(actor, user: User, *, email: str, name: str, role: str, timezone
         user.role = role
         user.timezone = timezone
         user.weekly_capacity_hours = _hours(weekly_capacity_hours)
+        user.approver_id = approver_id
     after = snapshot(user, USER_FIELDS)
     if before != after:
-        action = "user.role_changed" if before["role"] != after["role"] else "user.updated"
+        changed = {key for key in after if before[key] != after[key]}
+        action = ("user.role_changed" if "role" in changed
+                  else "user.approver_changed" if changed == {"approver_id"} else "user.updated")
         record_audit(actor, action, user, before, after)
     return user
 

@@ -5,6 +5,9 @@ The weekly grid is posted as plain inputs with stable names, one line per row in
 ``rows-0-2026-10-05`` (the duration typed for that day) and ``rows-0-2026-10-05-note``.
 WeekGrid reads them into the services' GridRows and puts the services' messages (keyed ``r0-…``) back
 at the inputs. Only the shape of the input is judged here; the rules are services.save_week's.
+A note is a <textarea> (its line breaks survive; browsers post them as CRLF) read through
+services.clean_note, and a saved cell is shown as services.saved_cell reads it, so a week posted back
+unchanged compares equal to what is stored and save_week leaves it alone.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from wtforms.validators import DataRequired, Length
 from psa.core.errors import ValidationError
 from psa.timesheets.durations import DurationError, parse_duration
 from psa.timesheets.models import TIME_OFF_KINDS
-from psa.timesheets.services import GridCell, GridRow, week_days
+from psa.timesheets.rules import MAX_NOTE
+from psa.timesheets.services import GridCell, GridRow, clean_note, saved_cell, week_days
 
 #: Empty project lines offered under the saved ones.
 BLANK_LINES = 3
@@ -88,6 +92,9 @@ class Line:
 class WeekGrid:
     """The lines of one week, the messages at their inputs, and the totals the page shows."""
 
+    #: The longest note a cell takes: the rule's limit (rules.MAX_NOTE), which the page's maxlength repeats.
+    note_max_length = MAX_NOTE
+
     def __init__(self, monday: date, lines: list[Line]):
         self.monday = monday
         self.days = week_days(monday)
@@ -121,15 +128,15 @@ class WeekGrid:
         for index, key in enumerate(keys):
             cells = {}
             for day, items in by_key[key].items():
-                minutes = sum(e.minutes for e in items)
-                cells[day] = GridCell(_hm(minutes), "; ".join(e.note for e in items if e.note))
+                minutes, note = saved_cell(items)
+                cells[day] = GridCell(_hm(minutes), note)
             lines.append(Line(index=index, project_id=key[0], task_id=key[1], billable=bool(key[2]), cells=cells))
         lines += [Line(index=len(lines) + i, billable=blank_billable) for i in range(blank_lines)]
         grid = cls(monday, lines)
         off_cells: dict[str, dict[date, GridCell]] = {kind: {} for kind in TIME_OFF_KINDS}
         for off in offs:
             if off.entry_date in days and off.kind in off_cells:
-                off_cells[off.kind][off.entry_date] = GridCell(_hm(off.minutes), off.note or "")
+                off_cells[off.kind][off.entry_date] = GridCell(_hm(off.minutes), saved_cell([off])[1])
         for kind in TIME_OFF_KINDS:
             grid.lines.append(Line(index=grid.next_index, kind=kind, billable=False, cells=off_cells[kind]))
         return grid
@@ -150,7 +157,7 @@ class WeekGrid:
             for iso, day in days.items():
                 text, note = values.get(iso, ""), values.get(f"{iso}-note", "")
                 if text or note:
-                    cells[day] = GridCell(text.strip(), note.strip())
+                    cells[day] = GridCell(text.strip(), clean_note(note))
             kind = values.get("kind")
             if kind is not None:
                 lines.append(Line(index=index, kind=kind.strip(), billable=False, cells=cells))

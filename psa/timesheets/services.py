@@ -16,12 +16,14 @@ from werkzeug.exceptions import Conflict
 
 from psa.admin.services import get_settings
 from psa.auth.models import User
+from psa.auth.services import APPROVER_ROLES, can_be_approver
 from psa.core.audit import record_audit, snapshot
 from psa.core.clock import user_today  # noqa: F401 - the grid's routes read services.user_today
 from psa.core.db import lock as lock_rows
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
 from psa.core.money import MAX_RATE, to_money
+from psa.core.text import normalize_newlines
 from psa.extensions import db
 from psa.timesheets.models import ProjectRate, TimeEntry, Timesheet, UserRate
 
@@ -222,12 +224,24 @@ def submit_timesheet(actor: User, sheet: Timesheet) -> Timesheet:
     return sheet
 
 
+def approver_in_effect(user: User) -> User | None:
+    """The person who approves the user's weeks: their approver while that one is an active manager, leader
+    or admin; None when the PS leaders approve (no approver set, or the approver was deactivated or demoted)."""
+    approver = db.session.get(User, user.approver_id) if user.approver_id else None
+    return approver if can_be_approver(approver, user) else None
+
+
+def approver_in_effect_clause(owner, approver) -> sa.ColumnElement[bool]:
+    """approver_in_effect as SQL, for a query joining the week's owner and (outer) their approver."""
+    return sa.and_(approver.id.is_not(None), approver.is_active_user.is_(True),
+                   approver.role.in_(APPROVER_ROLES), approver.id != owner.id)
+
+
 def approvers_of(user: User) -> list[User]:
-    """Who is told of a submitted week: the user's approver when set and active, else every active leader."""
-    if user.approver_id:
-        approver = db.session.get(User, user.approver_id)
-        if approver is not None and approver.is_active:
-            return [approver]
+    """Who is told of a submitted week: the approver in effect, else every active leader."""
+    approver = approver_in_effect(user)
+    if approver is not None:
+        return [approver]
     return list(db.session.scalars(sa.select(User).where(User.role == "leader", User.is_active_user.is_(True),
                                                          User.id != user.id)))
 
@@ -341,6 +355,24 @@ def member_project_ids(user: User) -> set[int]:
     ))
 
 
+#: How the notes of several entries in one grid cell are joined to be shown there (and read back).
+NOTE_SEPARATOR = "; "
+
+
+def clean_note(note: str | None) -> str:
+    """A note as it is kept and compared: LF line breaks only (normalize_newlines), no blanks around it."""
+    return normalize_newlines(note).strip()
+
+
+def saved_cell(entries: Iterable) -> tuple[int, str]:
+    """What one grid cell shows for the entries (or time off) of its day: minutes added up, clean notes
+    joined. A cell posted back unchanged equals this however the browser re-encoded its line breaks, so
+    save_week leaves its rows alone."""
+    entries = list(entries)
+    return (sum(e.minutes for e in entries),
+            NOTE_SEPARATOR.join(note for e in entries if (note := clean_note(e.note))))
+
+
 def cell_key(row_index: int, day: date) -> str:
     """The name of a grid cell, used for its input and for its error message."""
     return f"r{row_index}-{day.isoformat()}"
@@ -348,7 +380,12 @@ def cell_key(row_index: int, day: date) -> str:
 
 def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Timesheet:
     """Save the whole week as the grid shows it, in one transaction: cells typed become entries, cells
-    emptied delete theirs. Every broken rule is reported at its cell and nothing is saved."""
+    emptied delete theirs. Every broken rule is reported at its cell and nothing is saved.
+
+    Only what the person changed is written: a cell posted back as saved_cell shows it (notes compared
+    after clean_note, so a browser's CRLF or a dropped trailing blank is no change) keeps its rows as they
+    are, same ids and updated_at; a changed cell updates its first entry in place (fresh rate snapshot) and
+    deletes the others it held; a new cell adds an entry."""
     from psa.timesheets.durations import DurationError, parse_duration
     from psa.timesheets.models import TIME_OFF_KINDS, TimeOff
     from psa.timesheets.rules import EntryRules, Refusal, minutes_refusal, note_refusal
@@ -403,7 +440,7 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
             except DurationError as exc:
                 errors[key] = str(exc)
                 continue
-            note = (cell.note or "").strip()
+            note = clean_note(cell.note)
             refusal = note_refusal(note)
             if refusal:
                 errors[key] = refusal
@@ -444,8 +481,7 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
     # a project closed to the user (completed, cancelled, or left) keeps the time saved on it this week,
     # unchanged; nothing may be added to it or changed on it
     for index, (identity, refusal) in closed_rows.items():
-        saved = {key[3]: (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note))
-                 for key, entries in grouped.items() if key[:3] == identity}
+        saved = {key[3]: saved_cell(entries) for key, entries in grouped.items() if key[:3] == identity}
         typed = {key[3]: value for key, value in wanted.items() if key[:3] == identity}
         if not saved:
             errors[f"r{index}-project"] = refusal
@@ -457,14 +493,13 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
     for key, entries in grouped.items():
         day = key[3]
         if rules.is_locked(day):
-            current = (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note))
-            if wanted.get(key) != current:
+            if wanted.get(key) != saved_cell(entries):
                 errors.setdefault(_cell_for(rows, key, days, rules), rules.lock_refusal(day))
     for key in wanted:
         if rules.is_locked(key[3]) and key not in grouped:
             errors.setdefault(_cell_for(rows, key, days, rules), rules.lock_refusal(key[3]))
     for key, off in off_by_key.items():
-        if rules.is_locked(key[1]) and wanted_off.get(key) != (off.minutes, off.note):
+        if rules.is_locked(key[1]) and wanted_off.get(key) != saved_cell([off]):
             errors.setdefault(_cell_for(rows, key, days, rules, off=True), rules.lock_refusal(key[1]))
     for key in wanted_off:
         if rules.is_locked(key[1]) and key not in off_by_key:
@@ -473,17 +508,28 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
         raise ValidationError(errors)
 
     book = RateBook([user.id], {key[0] for key in wanted})
+    touched: set[int] = set()  # projects whose time changed
     for key, entries in grouped.items():
-        current = (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note))
-        if wanted.get(key) == current:
+        want = wanted.get(key)
+        if want == saved_cell(entries):
+            continue  # unchanged: its rows stay as they are
+        touched.add(key[0])
+        if want is None:
+            for entry in entries:
+                db.session.delete(entry)
             continue
-        for entry in entries:
+        first, *rest = entries
+        project_id, task_id, billable, day = key
+        rates = book.resolve(user.id, user.role, project_id, day)
+        first.minutes, first.note, first.billable, first.timesheet_id = want[0], want[1], billable, sheet.id
+        first.bill_rate, first.cost_rate = rates.bill, rates.cost
+        for entry in rest:
             db.session.delete(entry)
     for key, (minutes, note) in wanted.items():
-        entries = grouped.get(key)
-        if entries and (sum(e.minutes for e in entries), "; ".join(e.note for e in entries if e.note)) == (minutes, note):
+        if key in grouped:
             continue
         project_id, task_id, billable, day = key
+        touched.add(project_id)
         rates = book.resolve(user.id, user.role, project_id, day)
         db.session.add(TimeEntry(user_id=user.id, project_id=project_id, task_id=task_id, timesheet_id=sheet.id,
                                  entry_date=day, minutes=minutes, billable=billable, note=note,
@@ -496,13 +542,14 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
         if off is None:
             db.session.add(TimeOff(user_id=user.id, timesheet_id=sheet.id, entry_date=day, kind=kind,
                                    minutes=minutes, note=note))
-        else:
+        elif saved_cell([off]) != (minutes, note):
             off.minutes, off.note = minutes, note
     db.session.flush()
     from psa.projects.services import refresh_after_time_change
 
-    # health weighs hours burned: refresh the projects of this week's entries, before and after the save
-    refresh_after_time_change({key[0] for key in (*grouped, *wanted)})
+    # health weighs hours burned: refresh the projects whose time this save changed
+    if touched:
+        refresh_after_time_change(touched)
     return sheet
 
 

@@ -36,6 +36,7 @@ class GridPage(HTMLParser):
         self.invalid: set[str] = set()
         self.options: dict[str, list[str]] = {}
         self._select: str | None = None
+        self._textarea: str | None = None
         self.feed(html)
 
     def handle_starttag(self, tag, attrs):
@@ -58,14 +59,26 @@ class GridPage(HTMLParser):
             self.options[name] = []
             if "is-invalid" in (a.get("class") or ""):
                 self.invalid.add(name)
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.types[name] = "textarea"
+            self.values[name] = ""
+            if "is-invalid" in (a.get("class") or ""):
+                self.invalid.add(name)
         elif tag == "option" and self._select:
             self.options[self._select].append(a.get("value", ""))
             if "selected" in a:
                 self.values[self._select] = a.get("value", "")
 
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea] += data
+
     def handle_endtag(self, tag):
         if tag == "select":
             self._select = None
+        elif tag == "textarea":
+            self._textarea = None
 
     def form(self, **changes) -> dict:
         """What the page would post, with some values changed (None removes a field)."""
@@ -96,7 +109,7 @@ class GridPage(HTMLParser):
                     if (m := re.fullmatch(r"rows-(\d+)-kind", name)) and value == kind)
 
     def editable(self, name: str) -> bool:
-        return self.types.get(name) in ("text", "select", "checkbox")
+        return self.types.get(name) in ("text", "select", "checkbox", "textarea")
 
 
 def _cells(index: int, monday: date = MONDAY, **by_day) -> dict:

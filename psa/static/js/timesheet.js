@@ -1,5 +1,6 @@
 // The weekly timesheet grid, enhanced: live totals, only the chosen project's tasks, the billable
-// default of the project, a question before submitting unsaved changes, and more rows on demand.
+// default of the project, a question before submitting unsaved changes, more rows on demand, and note
+// boxes (textareas, so a note keeps its line breaks) that grow with their text.
 // The page works without it: the server computes the totals and checks every rule on save.
 (function () {
   "use strict";
@@ -120,9 +121,25 @@
     return table.querySelectorAll('tbody[data-section="project"] tr');
   }
 
+  // A note box as tall as its text (CSS caps it); a box inside a closed <details> has no height yet,
+  // so it is sized again when its details open.
+  function grow(box) {
+    if (!box.offsetParent) {
+      return;
+    }
+    box.style.height = "auto";
+    box.style.height = box.scrollHeight + (box.offsetHeight - box.clientHeight) + "px";
+  }
+
   projectRows().forEach(function (row) {
     filterTasks(row, false);
   });
+  table.querySelectorAll("textarea[data-autogrow]").forEach(grow);
+  table.addEventListener("toggle", function (event) {
+    if (event.target.open) {
+      event.target.querySelectorAll("textarea[data-autogrow]").forEach(grow);
+    }
+  }, true);
 
   form.addEventListener("change", function (event) {
     var row = event.target.closest("tr");
@@ -136,6 +153,9 @@
   form.addEventListener("input", function (event) {
     if (event.target.matches("[data-minutes-source]")) {
       recompute();
+    }
+    if (event.target.matches("textarea[data-autogrow]")) {
+      grow(event.target);
     }
     markDirty();
   });
@@ -172,8 +192,9 @@
         element.removeAttribute("aria-invalid");
         element.removeAttribute("aria-describedby");
       });
-      row.querySelectorAll("input[type=text], input:not([type])").forEach(function (input) {
+      row.querySelectorAll("input[type=text], input:not([type]), textarea").forEach(function (input) {
         input.value = "";
+        input.style.height = "";
       });
       row.querySelectorAll("select").forEach(function (select) {
         select.value = "";

@@ -31,7 +31,6 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict
 
 from psa.core.audit import record_audit
-from psa.core.clock import org_today
 from psa.core.db import begin_write, utcnow
 from psa.core.errors import ValidationError
 from psa.core.validation import DATE_WINDOW_MESSAGE, in_window
@@ -463,7 +462,6 @@ class _Plan:
         """Match and check every row by EntryRules (the grid's rules); with lock (a real import), the rows'
         weeks stay locked until commit."""
         from psa.projects.models import Task
-        from psa.timesheets.models import TimeEntry
         from psa.timesheets.services import week_start
 
         project_cache: dict = {}
@@ -481,7 +479,6 @@ class _Plan:
         project_ids = {pid for _, _, pid in matched if pid}
         user_ids = {uid for _, uid, _ in matched if uid}
         days = {raw.day for raw in self.raws if raw.day}
-        first, last = (min(days), max(days)) if days else (org_today(), org_today())
 
         tasks: dict[tuple[int, str], list[int]] = defaultdict(list)
         if project_ids:
@@ -494,12 +491,8 @@ class _Plan:
         rules = EntryRules([self.users[uid] for uid in sorted(user_ids)], project_ids,
                            task_ids=[task_id for ids in tasks.values() for task_id in ids], days=days, lock=lock)
         existing: Counter = Counter()
-        if user_ids:
-            for row in db.session.execute(
-                    sa.select(TimeEntry.user_id, TimeEntry.entry_date, TimeEntry.project_id, TimeEntry.task_id,
-                              TimeEntry.minutes, TimeEntry.note)
-                    .where(TimeEntry.user_id.in_(user_ids), TimeEntry.entry_date.between(first, last))):
-                existing[(row[0], row[1], row[2], row[3], row[4], (row[5] or "").strip())] += 1
+        for row in rules.entries:
+            existing[(row[0], row[1], row[2], row[3], row[4], (row[5] or "").strip())] += 1
 
         mondays: dict[date, date] = {}
         task_cache: dict[tuple[int, str], tuple[int | None, str | None]] = {}

@@ -78,8 +78,8 @@ class EntryRules:
     `lock`, the weeks' rows are locked until the transaction ends (FOR UPDATE), so what is judged is what
     is written on.
 
-    Queries: the projects, the memberships, the tasks, the weeks, and the minutes already logged (each only
-    when there is something to ask; the settings row is read once per request).
+    Queries: the projects, the memberships, the tasks, the weeks, the entries and the time off already logged
+    (each only when there is something to ask; the settings row is read once per request).
     """
 
     def __init__(self, users: Iterable, project_ids: Iterable[int], *, task_ids: Iterable[int] = (),
@@ -120,6 +120,9 @@ class EntryRules:
 
         #: (user id, Monday) → (timesheet id, state), for the weeks that have a row
         self.weeks: dict[tuple[int, date], tuple[int, str]] = {}
+        #: The entries already there on those days, outside the weeks replaced, as rows of (user id, day,
+        #: project id, task id, minutes, note)
+        self.entries: list = []
         #: (user id, day) → minutes of entries and time off already there, outside the weeks replaced
         self.logged: Counter = Counter()
         self._added: Counter = Counter()
@@ -134,17 +137,23 @@ class EntryRules:
                 self.weeks[(user_id, monday)] = (sheet_id, state)
             mondays = {_monday(first) + timedelta(days=7 * n) for n in range((last - _monday(first)).days // 7 + 1)}
             if any((user_id, monday) not in replacing for user_id in user_ids for monday in mondays):
-                logged = sa.union_all(
-                    sa.select(TimeEntry.user_id.label("user_id"), TimeEntry.entry_date.label("day"),
-                              TimeEntry.minutes.label("minutes"))
-                    .where(TimeEntry.user_id.in_(user_ids), TimeEntry.entry_date.between(first, last)),
-                    sa.select(TimeOff.user_id, TimeOff.entry_date, TimeOff.minutes)
-                    .where(TimeOff.user_id.in_(user_ids), TimeOff.entry_date.between(first, last))).subquery()
+                # the entries themselves (one pass over them; an import also matches its duplicates against them)
+                rows = db.session.execute(
+                    sa.select(TimeEntry.user_id, TimeEntry.entry_date, TimeEntry.project_id, TimeEntry.task_id,
+                              TimeEntry.minutes, TimeEntry.note)
+                    .where(TimeEntry.user_id.in_(user_ids), TimeEntry.entry_date.between(first, last))).all()
+                if replacing:
+                    rows = [row for row in rows if (row[0], _monday(row[1])) not in replacing]
+                self.entries = rows
+                logged = self.logged
+                for row in rows:
+                    logged[(row[0], row[1])] += row[4]
                 for user_id, day, minutes in db.session.execute(
-                        sa.select(logged.c.user_id, logged.c.day, sa.func.sum(logged.c.minutes))
-                        .group_by(logged.c.user_id, logged.c.day)):
+                        sa.select(TimeOff.user_id, TimeOff.entry_date, sa.func.sum(TimeOff.minutes))
+                        .where(TimeOff.user_id.in_(user_ids), TimeOff.entry_date.between(first, last))
+                        .group_by(TimeOff.user_id, TimeOff.entry_date)):
                     if (user_id, _monday(day)) not in replacing:
-                        self.logged[(user_id, day)] = int(minutes)
+                        logged[(user_id, day)] += int(minutes)
         self._row_verdicts: dict[tuple, tuple[Refusal, ...]] = {}
         self._day_verdicts: dict[tuple, tuple[Refusal, ...]] = {}
 

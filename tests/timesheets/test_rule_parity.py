@@ -330,7 +330,7 @@ def test_recalculating_rates_keeps_time_on_a_non_billable_project_unbilled(world
 
 
 def test_entry_rules_load_in_a_fixed_number_of_queries(world, count_queries):
-    """Projects, memberships, tasks, weeks and the time already logged: five queries for one day or a year."""
+    """Projects, memberships, tasks, weeks, entries and time off already logged: six queries for a day or a year."""
     from psa.admin.services import get_settings
 
     projects, tasks = _ids()
@@ -342,4 +342,4 @@ def test_entry_rules_load_in_a_fixed_number_of_queries(world, count_queries):
         counts.append(len(statements))
         assert rules.week_state(world.id, SUBMITTED_MONDAY) == "submitted"
         assert rules.week_state(world.id, MONDAY) == "draft"
-    assert counts == [5, 5]
+    assert counts == [6, 6]

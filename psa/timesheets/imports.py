@@ -37,6 +37,7 @@ from psa.core.validation import DATE_WINDOW_MESSAGE, in_window
 from psa.extensions import db
 from psa.timesheets.durations import DurationError, parse_duration
 from psa.timesheets.rules import EntryRules, minutes_refusal, note_refusal
+from psa.timesheets.services import clean_note
 
 #: Entries inserted per statement.
 INSERT_CHUNK = 5000
@@ -317,6 +318,7 @@ class _RowParser:
                 errors.append(f"Billable must be yes or no, not “{flag}”.")
         if note and note[0] == "'":
             note = unescape_cell(note)
+        note = clean_note(note)  # LF line breaks, as the grid keeps them
         error = note_refusal(note)
         if error:
             errors.append(error)
@@ -492,7 +494,7 @@ class _Plan:
                            task_ids=[task_id for ids in tasks.values() for task_id in ids], days=days, lock=lock)
         existing: Counter = Counter()
         for row in rules.entries:
-            existing[(row[0], row[1], row[2], row[3], row[4], (row[5] or "").strip())] += 1
+            existing[(row[0], row[1], row[2], row[3], row[4], clean_note(row[5]))] += 1
 
         mondays: dict[date, date] = {}
         task_cache: dict[tuple[int, str], tuple[int | None, str | None]] = {}

@@ -50,6 +50,7 @@ ACME, INTERNAL, FINISHED, NOT_MINE = "Acme onboarding", "Internal", "Finished", 
 CASES = [
     ("good rows", [Row(TUESDAY, ACME, "Configure", "1.5", note="Workshop"),
                    Row(WEDNESDAY, ACME, "", "0:45", billable=False, note="Prep\nand follow-up")], {}, [None, None]),
+    ("a note with CRLF line breaks", [Row(TUESDAY, ACME, "", "1", note="Call\r\nand notes\r\n")], {}, [None]),
     ("non-billable project with billable asked", [Row(TUESDAY, INTERNAL, "", "2", billable=True)], {}, [None]),
     ("closed project", [Row(TUESDAY, FINISHED, "", "1")], {}, ["project"]),
     ("project of which the user is no member", [Row(TUESDAY, NOT_MINE, "", "1")], {}, ["project"]),
@@ -74,6 +75,7 @@ CASES = [
 STORED = {
     "good rows": [(ACME, "Configure", TUESDAY, 90, True, "Workshop", "200.00", "60.00"),
                   (ACME, None, WEDNESDAY, 45, False, "Prep\nand follow-up", "200.00", "60.00")],
+    "a note with CRLF line breaks": [(ACME, None, TUESDAY, 60, True, "Call\nand notes", "200.00", "60.00")],
     "non-billable project with billable asked": [(INTERNAL, None, TUESDAY, 120, False, "", "150.00", "60.00")],
     "exactly 24 h across two rows": [(ACME, "Configure", TUESDAY, 840, True, "", "200.00", "60.00"),
                                      (ACME, None, TUESDAY, 600, True, "", "200.00", "60.00")],
@@ -218,7 +220,7 @@ def test_the_whole_table_at_once_gets_the_same_verdicts_on_both_paths(world):
         shift = -timedelta(weeks=number + 2)  # past weeks, none of them the submitted one
         rows += [replace(row, day=row.day + shift) if row.day in (TUESDAY, WEDNESDAY) else row for row in case_rows]
         expected += verdicts
-    assert len(rows) == 15
+    assert len(rows) == 16
     grid, _ = through_the_grid(user, rows)
     imported, _ = through_the_import(user, rows)
     assert _verdicts(grid) == _verdicts(imported) == expected

@@ -37,6 +37,8 @@ from psa.core.validation import EARLIEST_DATE, LATEST_DATE, select_id
 
 ROLE_CHOICES = choices(ROLE_LABELS.items())
 DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
+#: The approver select's empty choice.
+NO_APPROVER = "— none: the leaders approve —"
 YEAR_MESSAGE = f"Enter a year from {EARLIEST_DATE.year} to {LATEST_DATE.year}."
 
 
@@ -53,6 +55,7 @@ class UserForm(FlaskForm):
     approver_id = SelectField(
         # None (no approver on the user, or no such field posted) is the "none" choice, 0
         "Approver", coerce=select_id, validate_choice=True, default=0, filters=[lambda v: 0 if v is None else v],
+        choices=choices([(0, NO_APPROVER)]),  # the routes add the people who may approve
         description="Approves this person’s timesheets. Without one, the PS leaders approve them.")
     submit = SubmitField("Save")
 

@@ -22,6 +22,7 @@ from psa.accounts.models import SEGMENT_LABELS, Account
 from psa.admin import bp
 from psa.admin import services as admin
 from psa.admin.forms import (
+    NO_APPROVER,
     AccountForm,
     ConfirmForm,
     HolidayForm,
@@ -70,10 +71,6 @@ def users():
     return render_template("admin/users.html", page=paginate(stmt), search=search, role=role,
                            roles=ROLE_LABELS, confirm=ConfirmForm())
 
-
-
-#: The approver select's empty choice.
-NO_APPROVER = "— none: the leaders approve —"
 
 
 def _approver_choices(user: User | None):

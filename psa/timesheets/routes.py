@@ -190,7 +190,7 @@ def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy
         week_label=_week_label(monday), this_week=services.week_start(today),
         today_label=f"{today:%a} {today.day} {today:%b}", today_zone=clock.user_zone_name(user),
         previous_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
-        copied=bool(copied),
+        copied=bool(copied), approver=services.approver_in_effect(user),
         can_decide=viewer_only and sheet is not None and sheet.state == "submitted"
         and services.can_approve(current_user, user),
     ), status
@@ -199,15 +199,21 @@ def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy
 # --- the queue ---------------------------------------------------------------------------------------
 
 
-def _queue() -> list[Timesheet]:
-    """Submitted weeks the current user may approve (services.can_approve decides; the query narrows)."""
-    stmt = (sa.select(Timesheet).join(User, User.id == Timesheet.user_id).options(contains_eager(Timesheet.user))
+def _queue() -> list:
+    """Submitted weeks the current user may approve (services.can_approve decides; the query narrows), each
+    with the name of its owner's approver in effect (None: no approver, the PS leaders approve) — one query.
+    A manager's queue holds the weeks of the people they approve; a leader's or admin's holds every week."""
+    approver = aliased(User)
+    in_effect = services.approver_in_effect_clause(User, approver)
+    stmt = (sa.select(Timesheet, sa.case((in_effect, approver.name), else_=None).label("approver"))
+            .join(User, User.id == Timesheet.user_id).outerjoin(approver, approver.id == User.approver_id)
+            .options(contains_eager(Timesheet.user))
             .where(Timesheet.state == "submitted").order_by(Timesheet.week_start, User.name, Timesheet.id))
     if current_user.role == "manager":
         stmt = stmt.where(User.approver_id == current_user.id)
     elif current_user.role not in ("admin", "leader"):
         stmt = stmt.where(sa.false())
-    return [s for s in db.session.scalars(stmt).all() if services.can_approve(current_user, s.user)]
+    return [row for row in db.session.execute(stmt).all() if services.can_approve(current_user, row.Timesheet.user)]
 
 
 def _recently_approved() -> list:
@@ -245,12 +251,15 @@ def _week_totals(sheet_ids: list[int]) -> dict[int, dict]:
 
 def _render_approvals(errors: dict | None = None, typed: dict | None = None, status: int = 200):
     """The queue; `errors` and `typed` hold a refused reason by (action, sheet id)."""
-    queue = _queue()
+    rows = _queue()
+    queue = [row.Timesheet for row in rows]
     recent = _recently_approved() if can("timesheets.reopen") else []
     totals = _week_totals([s.id for s in queue] + [row.Timesheet.id for row in recent])
     return render_template(
         "timesheets/approvals.html", queue=queue, recent=recent, totals=totals, hm=hm, week_label=_week_label,
         errors=errors or {}, typed=typed or {}, can_reopen=can("timesheets.reopen"),
+        approvers={row.Timesheet.id: row.approver for row in rows},
+        sees_everyone=current_user.role in ("admin", "leader"),
     ), status
 
 

@@ -15,6 +15,8 @@ from psa.extensions import db
 TIMESHEET_STATES = ("draft", "submitted", "approved", "rejected")
 TIMESHEET_STATE_LABELS = {"draft": "Draft", "submitted": "Submitted", "approved": "Approved", "rejected": "Rejected"}
 TIME_OFF_KINDS = ("vacation", "sick", "other")
+#: The longest note an entry or an absence keeps (SPEC §4: 5,000 characters, line breaks kept).
+NOTE_MAX_LENGTH = 5000
 TIME_OFF_LABELS = {"vacation": "Vacation", "sick": "Sick", "other": "Other absence"}
 
 
@@ -109,7 +111,7 @@ class TimeEntry(db.Model):
     entry_date: Mapped[date] = mapped_column(sa.Date)
     minutes: Mapped[int] = mapped_column()
     billable: Mapped[bool] = mapped_column(default=True)
-    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    note: Mapped[str] = mapped_column(sa.String(NOTE_MAX_LENGTH), default="")
     #: Rates per hour in force when the entry was saved; frozen once its week is approved.
     bill_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2), default=Decimal("0"))
     cost_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2), default=Decimal("0"))
@@ -134,4 +136,4 @@ class TimeOff(db.Model):
     entry_date: Mapped[date] = mapped_column(sa.Date)
     kind: Mapped[str] = mapped_column(sa.String(10))
     minutes: Mapped[int] = mapped_column()
-    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    note: Mapped[str] = mapped_column(sa.String(NOTE_MAX_LENGTH), default="")

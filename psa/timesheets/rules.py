@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from psa.core.clock import user_today
 from psa.extensions import db
+from psa.timesheets.models import NOTE_MAX_LENGTH
 
-#: The longest note an entry keeps: the size of time_entries.note (SPEC §4 asks for 5,000 characters,
-#: which needs the column widened by a migration first).
-MAX_NOTE = 500
+#: The longest note an entry keeps: the size of time_entries.note (SPEC §4: 5,000 characters).
+MAX_NOTE = NOTE_MAX_LENGTH
 #: A day has 24 hours: no entry, and no day's entries and time off together, may hold more.
 MAX_MINUTES = 1440
 #: Project statuses that take time.

@@ -133,3 +133,47 @@ def test_upgrading_a_sqlite_database_holding_money_stores_it_exactly(tmp_path):
         assert raw("SELECT weekly_capacity_hours FROM users") == [(37.5,)]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_notes_widen_to_5000_and_time_on_non_billable_projects_stops_being_billable(tmp_path):
+    """The notes-and-billable migration: a 5,000-character note fits afterwards, and entries stored billable on
+    a non-billable project (as the grid did before the one rule set) are corrected; others keep their flag."""
+    from psa.timesheets.models import TimeEntry
+    from tests.conftest import make_test_app
+
+    scratch = make_test_app(f"sqlite:///{tmp_path / 'notes.sqlite'}", tmp_path)
+    with scratch.app_context():
+        upgrade(revision="dda1b248e893")  # the head before this migration
+        for sql in (
+            "INSERT INTO users (id, email, name, role, timezone, weekly_capacity_hours, is_active, created_at) "
+            "VALUES (1, 'a@example.com', 'A', 'manager', 'UTC', 4000, 1, '2026-01-01 00:00:00')",
+            "INSERT INTO accounts (id, name, segment, owner_id, arr, created_at) "
+            "VALUES (1, 'Acme', 'mid', 1, 0, '2026-01-01 00:00:00')",
+            "INSERT INTO projects (id, account_id, name, kickoff_date, manager_id, billing_model, fee_amount, "
+            "status, created_at, health, progress_percent, max_slip_days) VALUES "
+            "(1, 1, 'Billed', '2026-09-01', 1, 'time_and_materials', NULL, 'active', '2026-01-01 00:00:00', "
+            "'green', 0, 0), "
+            "(2, 1, 'Internal', '2026-09-01', 1, 'non_billable', NULL, 'active', '2026-01-01 00:00:00', "
+            "'green', 0, 0)",
+            "INSERT INTO timesheets (id, user_id, week_start, state) VALUES (1, 1, '2026-11-02', 'approved')",
+            "INSERT INTO time_entries (id, user_id, project_id, timesheet_id, entry_date, minutes, billable, note, "
+            "bill_rate, cost_rate, created_at, updated_at) VALUES "
+            "(1, 1, 1, 1, '2026-11-02', 60, 1, 'billed', 0, 0, '2026-11-02 10:00:00', '2026-11-02 10:00:00'), "
+            "(2, 1, 2, 1, '2026-11-02', 90, 1, 'internal', 0, 0, '2026-11-02 10:00:00', '2026-11-02 10:00:00'), "
+            "(3, 1, 2, 1, '2026-11-03', 30, 0, '', 0, 0, '2026-11-03 10:00:00', '2026-11-03 10:00:00')",
+        ):
+            db.session.execute(sa.text(sql))
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        flags = dict(db.session.execute(sa.select(TimeEntry.id, TimeEntry.billable).order_by(TimeEntry.id)).all())
+        assert flags == {1: True, 2: False, 3: False}
+        long_note = "Go-live checklist\nreviewed. " + "x" * (5000 - 28)
+        assert len(long_note) == 5000
+        db.session.get(TimeEntry, 1).note = long_note
+        db.session.commit()
+        assert db.session.get(TimeEntry, 1).note == long_note
+        db.session.remove()
+        downgrade(revision="dda1b248e893")
+        assert db.session.execute(sa.text("SELECT length(note) FROM time_entries WHERE id = 1")).scalar() == 500
+        db.session.remove()

@@ -65,8 +65,8 @@ CASES = [
     ("locked day", [Row(LOCK, ACME, "", "1")], {"time_lock_date": LOCK}, ["lock"]),
     ("the day after the lock", [Row(LOCK + timedelta(days=1), ACME, "", "1")], {"time_lock_date": LOCK}, [None]),
     ("submitted week", [Row(SUBMITTED_MONDAY + timedelta(days=1), ACME, "", "1")], {}, ["week"]),
-    ("501-character note", [Row(TUESDAY, ACME, "", "1", note="n" * 501)], {}, ["note"]),
-    ("500-character note", [Row(TUESDAY, ACME, "", "1", note="n" * 500)], {}, [None]),
+    ("5,001-character note", [Row(TUESDAY, ACME, "", "1", note="n" * 5001)], {}, ["note"]),
+    ("5,000-character note", [Row(TUESDAY, ACME, "", "1", note="n" * 5000)], {}, [None]),
 ]
 
 #: What each accepted row of the cases stores, worked by hand: the consultant's rates from 2026-01-01 are
@@ -81,7 +81,7 @@ STORED = {
                                      (ACME, None, TUESDAY, 600, True, "", "200.00", "60.00")],
     "future date allowed": [(ACME, None, "tomorrow", 60, True, "", "200.00", "60.00")],
     "the day after the lock": [(ACME, None, LOCK + timedelta(days=1), 60, True, "", "200.00", "60.00")],
-    "500-character note": [(ACME, None, TUESDAY, 60, True, "n" * 500, "200.00", "60.00")],
+    "5,000-character note": [(ACME, None, TUESDAY, 60, True, "n" * 5000, "200.00", "60.00")],
 }
 
 
@@ -228,7 +228,7 @@ def test_the_whole_table_at_once_gets_the_same_verdicts_on_both_paths(world):
 
 @pytest.mark.parametrize("case", ["closed project", "project of which the user is no member", "task of another project",
                                   "over 24 h across two rows", "over 24 h in one row", "future date", "locked day",
-                                  "submitted week", "501-character note"])
+                                  "submitted week", "5,001-character note"])
 def test_a_refusal_reads_the_same_on_both_paths(world, case):
     """Not only the same rule: the same words, from EntryRules (the grid adds that nothing changed to a week it
     refuses whole; the import names the task it looked for by name)."""
@@ -257,7 +257,7 @@ def test_a_refusal_reads_the_same_on_both_paths(world, case):
         "future date": ["Time cannot be logged ahead of today."],
         "locked day": ["2026-09-18 is on or before the time lock date (2026-09-18); it cannot change."],
         "submitted week": ["Cleo Consultant's week of 2026-09-28 is submitted and read-only."],
-        "501-character note": [f"Keep the note to {MAX_NOTE} characters (it has 501)."],
+        "5,001-character note": [f"Keep the note to {MAX_NOTE} characters (it has 5001)."],
     }[case] == imported
 
 

@@ -18,8 +18,21 @@ class DurationError(ValueError):
     """The text is not a duration we understand."""
 
 
-def parse_duration(text: str | None) -> int | None:
-    """Minutes in the text, or None when it is blank. Raises DurationError with a message for a person."""
+def half_up_minutes(minutes: Decimal | int) -> int:
+    """Whole minutes, half a minute rounding up (SPEC §4): the one rounding of every duration read, typed or
+    imported (1.5 min → 2, 29 s → 0, 30 s → 1)."""
+    return int(Decimal(minutes).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def seconds_to_minutes(seconds: int) -> int:
+    """A duration in seconds (Toggl's HH:MM:SS) as whole minutes, by half_up_minutes."""
+    return half_up_minutes(Decimal(seconds) / 60)
+
+
+def parse_duration(text: str | None, *, zero_ok: bool = False) -> int | None:
+    """Minutes in the text, or None when it is blank. Raises DurationError with a message for a person.
+
+    A duration that rounds to 0 minutes is refused, unless zero_ok (an import skips such rows), then 0."""
     raw = (text or "").strip().lower()
     if not raw:
         return None
@@ -34,8 +47,8 @@ def parse_duration(text: str | None) -> int | None:
         minutes = (_hours(match.group(1)) * 60 if match.group(1) else 0) + int(match.group(2) or 0)
     else:
         raise DurationError(f"“{_shown(text)}” is not a duration; write 1:30, 1.5, 90m or 1h30m.")
-    minutes = int(Decimal(minutes).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
-    if minutes <= 0:
+    minutes = half_up_minutes(minutes)
+    if minutes <= 0 and not zero_ok:
         raise DurationError("Enter a duration above 0.")
     return minutes
 

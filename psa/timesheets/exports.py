@@ -1,8 +1,8 @@
 """CSV export of time entries (SPEC §4).
 
-The first seven columns are those of our import (date, email, project, task, hours, billable, note), so
-an export imports back as it is; account, state and, for those who see rates (admins and leaders:
-rates.manage), the rate snapshots follow. One query with joins, streamed in batches: the file is written as
+The first eight columns are those of our import (date, email, project, task, activity, hours, billable,
+note), so an export imports back as it is (an entry on its project with an imported activity keeps it); account,
+state and, for those who see rates (admins and leaders: rates.manage), the rate snapshots follow. One query with joins, streamed in batches: the file is written as
 it is read, whatever its size.
 
 Who exports what: admins and leaders every entry; other holders of timesheets.export (managers) the entries
@@ -26,8 +26,8 @@ from psa.timesheets.durations import format_hours
 from psa.timesheets.imports import escape_cell
 
 #: The columns, ours first (what the import reads), then what a spreadsheet wants beside them.
-HEADER = ("date", "email", "project", "task", "hours", "billable", "note", "account", "state", "bill_rate",
-          "cost_rate")
+HEADER = ("date", "email", "project", "task", "activity", "hours", "billable", "note", "account", "state",
+          "bill_rate", "cost_rate")
 #: The last columns of HEADER, written only for those who see rates.
 RATE_COLUMNS = ("bill_rate", "cost_rate")
 #: Rows fetched (and written) per batch.
@@ -148,8 +148,8 @@ def export_statement(filters: ExportFilters, viewer):
     from psa.timesheets.models import TimeEntry, Timesheet
 
     stmt = _joined(sa.select(
-        TimeEntry.entry_date, User.email, Project.name.label("project"), Task.name.label("task"), TimeEntry.minutes,
-        TimeEntry.billable, TimeEntry.note, Account.name.label("account"), Timesheet.state, TimeEntry.bill_rate,
+        TimeEntry.entry_date, User.email, Project.name.label("project"), Task.name.label("task"), TimeEntry.activity,
+        TimeEntry.minutes, TimeEntry.billable, TimeEntry.note, Account.name.label("account"), Timesheet.state, TimeEntry.bill_rate,
         TimeEntry.cost_rate))
     stmt = (stmt.join(User, User.id == TimeEntry.user_id)
             .join(Account, Account.id == Project.account_id)
@@ -168,7 +168,7 @@ def export_summary(filters: ExportFilters, viewer) -> tuple[int, int]:
 
 def _line(writer, row, rates: bool) -> None:
     cells = [row.entry_date.isoformat(), row.email, escape_cell(row.project), escape_cell(row.task or ""),
-             format_hours(row.minutes), "yes" if row.billable else "no", escape_cell(row.note or ""),
+             escape_cell(row.activity or ""), format_hours(row.minutes), "yes" if row.billable else "no", escape_cell(row.note or ""),
              escape_cell(row.account), row.state]
     if rates:
         cells += [f"{row.bill_rate:.2f}", f"{row.cost_rate:.2f}"]

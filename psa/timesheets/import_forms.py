@@ -10,6 +10,7 @@ from wtforms.validators import Length, ValidationError
 
 from psa.core.forms import choices, plain_amount
 from psa.projects.forms import IdSelectField, optional_date, required_date
+from psa.timesheets.imports import DATE_ORDERS
 from psa.timesheets.models import TIMESHEET_STATE_LABELS
 
 MONEY_HINT = "Per hour, for example 120 or 95.50."
@@ -20,10 +21,16 @@ class ImportForm(FlaskForm):
                      validators=[FileRequired(message="Choose a CSV file to import.")],
                      render_kw={"accept": ".csv,text/csv"})
     dry_run = BooleanField("Dry run: check the file and show what would be created, without saving", default=True)
-    unknown_task_on_project = BooleanField(
-        "Put rows whose task the project does not have on the project, without a task",
-        description="Harvest's and Toggl's tasks are often activity types (“Design”, “Meetings”) rather than "
-                    "tasks of the plan. Unticked, such rows are refused.")
+    date_order = SelectField(
+        "Slashed dates (3/4/2026) in the file are",
+        choices=choices([("", "Told by the file (asked when it cannot tell)"),
+                         *((value, label.capitalize()) for value, label in DATE_ORDERS.items())]),
+        validate_choice=True, default="",
+        description="Dotted dates (26.01.2015) are always day first, and YYYY-MM-DD is never in doubt.")
+    strict_tasks = BooleanField(
+        "Refuse rows whose task is not one of the project's",
+        description="Harvest's and Toggl's tasks are often activities (“Design”, “Meetings”) rather than tasks of "
+                    "the plan. Unticked, such rows go on the project without a task, the activity kept on the entry.")
 
 
 class ExportForm(FlaskForm):

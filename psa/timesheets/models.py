@@ -17,6 +17,8 @@ TIMESHEET_STATE_LABELS = {"draft": "Draft", "submitted": "Submitted", "approved"
 TIME_OFF_KINDS = ("vacation", "sick", "other")
 #: The longest note an entry or an absence keeps (SPEC §4: 5,000 characters, line breaks kept).
 NOTE_MAX_LENGTH = 5000
+#: The longest activity name an entry keeps (an imported Harvest or Toggl task that is not one of ours).
+ACTIVITY_MAX_LENGTH = 120
 TIME_OFF_LABELS = {"vacation": "Vacation", "sick": "Sick", "other": "Other absence"}
 
 
@@ -112,6 +114,9 @@ class TimeEntry(db.Model):
     minutes: Mapped[int] = mapped_column()
     billable: Mapped[bool] = mapped_column(default=True)
     note: Mapped[str] = mapped_column(sa.String(NOTE_MAX_LENGTH), default="")
+    #: The activity an imported row named ("Design", "Project Management": Harvest's and Toggl's tasks) when
+    #: it is not one of the project's tasks; the entry then sits on the project without a task. Empty otherwise.
+    activity: Mapped[str] = mapped_column(sa.String(ACTIVITY_MAX_LENGTH), default="", server_default="")
     #: Rates per hour in force when the entry was saved; frozen once its week is approved.
     bill_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2), default=Decimal("0"))
     cost_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2), default=Decimal("0"))

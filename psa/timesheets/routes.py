@@ -37,7 +37,7 @@ from psa.timesheets.exports import (
 )
 from psa.timesheets.forms import BLANK_LINES, RejectForm, ReopenForm, WeekGrid
 from psa.timesheets.import_forms import ExportForm, ImportForm, ProjectRateForm, RecalculateForm, UserRateForm
-from psa.timesheets.imports import import_time_entries
+from psa.timesheets.imports import MAX_IMPORT_BYTES, import_time_entries
 from psa.timesheets.models import (
     TIME_OFF_LABELS,
     TIMESHEET_STATE_LABELS,
@@ -440,17 +440,25 @@ def export_download():
                               "Cache-Control": "no-store"})
 
 
+@bp.url_value_preprocessor
+def _import_upload_limit(endpoint, values):
+    """A time import may be up to MAX_IMPORT_BYTES (a year of a team's Harvest export), other requests keep the
+    app's MAX_CONTENT_LENGTH. Set here, before any before_request (the CSRF check reads the body)."""
+    if endpoint == "timesheets.import_entries":
+        request.max_content_length = MAX_IMPORT_BYTES
+
+
 @bp.route("/import", methods=["GET", "POST"])
 @permission_required("timesheets.import")
 def import_entries():
     """Upload a CSV file of time: a dry run (the default) reports what would be created and every error;
-    a real run creates every entry or, if any row is bad, none."""
+    a real run creates every entry or, if any row is bad, none. The file is read as a stream."""
     form = ImportForm()
     report = None
     if form.validate_on_submit():
         try:
-            report = import_time_entries(current_user, form.file.data.read(), dry_run=form.dry_run.data,
-                                         unknown_task_on_project=form.unknown_task_on_project.data)
+            report = import_time_entries(current_user, form.file.data.stream, dry_run=form.dry_run.data,
+                                         strict_tasks=form.strict_tasks.data, date_order=form.date_order.data or None)
         except ValidationError as exc:
             db.session.rollback()
             apply_errors(form, exc)
@@ -459,6 +467,7 @@ def import_entries():
                 db.session.commit()
             elif report.dry_run and report.ok:
                 form.dry_run.data = False  # checked: the next upload of the same file imports it
+                form.date_order.data = report.date_order or ""  # the order the preview read the dates in
     refused = bool(form.errors or form.form_errors or (report and report.errors))
     status = 400 if request.method == "POST" and refused else 200
     return render_template("timesheets/import.html", form=form, report=report), status

@@ -121,7 +121,7 @@ class EntryRules:
         #: (user id, Monday) → (timesheet id, state), for the weeks that have a row
         self.weeks: dict[tuple[int, date], tuple[int, str]] = {}
         #: The entries already there on those days, outside the weeks replaced, as rows of (user id, day,
-        #: project id, task id, minutes, note)
+        #: project id, task id, minutes, note, activity)
         self.entries: list = []
         #: (user id, day) → minutes of entries and time off already there, outside the weeks replaced
         self.logged: Counter = Counter()
@@ -140,7 +140,7 @@ class EntryRules:
                 # the entries themselves (one pass over them; an import also matches its duplicates against them)
                 rows = db.session.execute(
                     sa.select(TimeEntry.user_id, TimeEntry.entry_date, TimeEntry.project_id, TimeEntry.task_id,
-                              TimeEntry.minutes, TimeEntry.note)
+                              TimeEntry.minutes, TimeEntry.note, TimeEntry.activity)
                     .where(TimeEntry.user_id.in_(user_ids), TimeEntry.entry_date.between(first, last))).all()
                 if replacing:
                     rows = [row for row in rows if (row[0], _monday(row[1])) not in replacing]

@@ -36,7 +36,7 @@ def _entries(client, query=""):
     response = client.get(f"/timesheets/export.csv?{query}")
     assert response.status_code == 200, (query, response.status_code)
     rows = _rows(response)
-    return rows[0], sorted((row[1], row[2], row[4]) for row in rows[1:])
+    return rows[0], sorted((row[1], row[2], row[5]) for row in rows[1:])
 
 
 @pytest.mark.parametrize("role", ["admin", "leader"])
@@ -50,10 +50,10 @@ def test_admins_and_leaders_export_everything_with_rates(client, make, spread, r
 def test_a_manager_exports_visible_projects_own_and_approved_time_without_rates(client, spread):
     login_as(client, spread["manager"])
     header, entries = _entries(client)
-    assert header == list(HEADER[:9]) and "bill_rate" not in header and "cost_rate" not in header
+    assert header == list(HEADER[:10]) and "bill_rate" not in header and "cost_rate" not in header
     assert entries == sorted([(spread["consultant"].email, "Acme onboarding", "1.00"),
                               (spread["rita"].email, "Globex rollout", "3.00")])  # not Gus's 2 h on Globex
-    assert all(len(row) == 9 for row in _rows(client.get("/timesheets/export.csv"))[1:])
+    assert all(len(row) == 10 for row in _rows(client.get("/timesheets/export.csv"))[1:])
     # the filters offer only what may be exported: Globex (Rita's time), not Initech; Rita, not Gus
     page = client.get("/timesheets/export").get_data(as_text=True)
     assert "Globex rollout" in page and "Initech pilot" not in page
@@ -77,7 +77,7 @@ def test_the_other_manager_sees_globex_but_not_acme(client, spread):
 def test_a_consultant_exports_their_own_time_without_rates(client, spread):
     login_as(client, spread["rita"])
     header, entries = _entries(client)
-    assert header == list(HEADER[:9])
+    assert header == list(HEADER[:10])
     assert entries == [(spread["rita"].email, "Globex rollout", "3.00")]
 
 

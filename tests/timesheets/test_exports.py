@@ -73,11 +73,12 @@ def test_the_file_has_our_columns_first_and_one_line_per_entry(client, app, make
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="time-entries-all.csv"'
     rows = _rows(response)
-    assert rows[0] == list(HEADER) and rows[0][:7] == ["date", "email", "project", "task", "hours", "billable", "note"]
+    assert rows[0] == list(HEADER) and rows[0][:8] == ["date", "email", "project", "task", "activity", "hours", "billable",
+                                                   "note"]
     assert rows[1:] == [
-        ["2026-10-05", consultant.email, "Acme onboarding", "Configure", "1.50", "yes", 'SSO, "quoted"', "Acme", "draft",
+        ["2026-10-05", consultant.email, "Acme onboarding", "Configure", "", "1.50", "yes", 'SSO, "quoted"', "Acme", "draft",
          "150.00", "60.00"],
-        ["2026-10-06", consultant.email, "Acme onboarding", "Configure", "0.33", "yes", "", "Acme", "draft",
+        ["2026-10-06", consultant.email, "Acme onboarding", "Configure", "", "0.33", "yes", "", "Acme", "draft",
          "150.00", "60.00"],
     ]
 
@@ -99,7 +100,7 @@ def test_the_filters_pick_the_entries(client, app, make, staffed):
     def hours(query):
         response = client.get(f"/timesheets/export.csv?{query}")
         assert response.status_code == 200, query
-        return sorted(row[4] for row in _rows(response)[1:])
+        return sorted(row[5] for row in _rows(response)[1:])
 
     assert hours("") == ["1.00", "2.00", "3.00", "4.00", "5.00"]
     assert hours("date_from=2026-10-06&date_to=2026-10-08") == ["2.00", "3.00", "5.00"]
@@ -144,7 +145,7 @@ def test_a_consultant_exports_only_their_own_time(client, app, make, staffed):
     assert page.status_code == 200 and "You export your own time." in page.get_data(as_text=True)
     assert other.email not in page.get_data(as_text=True)
     rows = _rows(client.get("/timesheets/export.csv"))
-    assert [(r[1], r[4]) for r in rows[1:]] == [(consultant.email, "1.00")]
+    assert [(r[1], r[5]) for r in rows[1:]] == [(consultant.email, "1.00")]
     # asking for someone else's time is refused at the field, and shows none of it
     response = client.get(f"/timesheets/export.csv?user_id={other.id}")
     assert response.status_code == 400 and "Choose a person from the list." in response.get_data(as_text=True)
@@ -231,8 +232,8 @@ def test_rates_in_the_export_are_the_snapshots(client, app, make, staffed):
     _log(app, consultant.id, (project_id, None, {"mon": "2"}))
     login_as(client, make.user(role="leader"))
     row = _rows(client.get("/timesheets/export.csv"))[1]
-    assert row[7:] == ["Acme", "draft", "99.99", "50.50"]
-    assert Decimal(row[9]) * Decimal(row[4]) == Decimal("199.98")
+    assert row[8:] == ["Acme", "draft", "99.99", "50.50"]
+    assert Decimal(row[10]) * Decimal(row[5]) == Decimal("199.98")
 
 
 def test_the_export_page_has_an_empty_state_for_no_matches_and_labels_every_field(client, make):

@@ -172,12 +172,12 @@ def test_a_harvest_file_imports_in_a_dry_run_and_then_for_real(ctx, staffed, hea
          "Last Name": "CONSULTANT", "Billable?": "No"},
     ]
     body = make_csv(header, rows)
-    dry = import_time_entries(None, body, dry_run=True)
+    dry = import_time_entries(None, body, dry_run=True, date_order="mdy")  # 10/5/2026 reads both ways
     assert dry.format == ("harvest_report" if header is HARVEST_REPORT else "harvest")
     assert (dry.errors, dry.entries, dry.minutes, dry.created, dry.new_timesheets) == ([], 2, 195, 0, 1)
     assert [(p.name, p.entries) for p in dry.people] == [("Cleo Consultant", 2)]
     assert _entries() == []
-    report = import_time_entries(None, body, dry_run=False)
+    report = import_time_entries(None, body, dry_run=False, date_order="mdy")
     assert report.created == 2
     got = [(e.entry_date, e.project_id, e.task_id, e.minutes, e.note, e.billable, e.bill_rate, e.cost_rate)
            for e in _entries()]
@@ -213,12 +213,20 @@ def test_a_toggl_track_file_imports_in_a_dry_run_and_then_for_real(ctx, staffed,
         (7, task_id, 90, True, "Workshop"), (8, None, 21, False, "Call")]  # 20 min 31 s rounds to 21
 
 
-def test_a_toggl_entry_under_half_a_minute_is_refused(ctx, staffed):
+def test_a_toggl_entry_under_half_a_minute_is_skipped_with_a_warning_and_half_a_minute_is_one(ctx, staffed):
     consultant, _, _, _ = staffed
-    body = make_csv(TOGGL, [{"Email": consultant.email, "Project": "Acme onboarding", "Start date": "2026-10-07",
-                             "Duration": "00:00:29"}])
-    report = import_time_entries(None, body, dry_run=True)
-    assert report.errors == [RowError(2, "“00:00:29” is less than half a minute; enter a duration above 0.")]
+    rows = [{"Email": consultant.email, "Project": "Acme onboarding", "Start date": "2026-10-07", "Duration": d}
+            for d in ("00:00:29", "00:00:30", "00:00:00", "00:01:29")]
+    report = import_time_entries(None, make_csv(TOGGL, rows), dry_run=False)
+    assert (report.errors, report.skipped_zero, report.created, report.minutes) == ([], [2, 4], 2, 1 + 1)
+    assert [e.minutes for e in _entries()] == [1, 1]
+
+
+def test_our_format_still_refuses_a_zero_duration_as_the_grid_does(ctx, staffed):
+    consultant, _, _, _ = staffed
+    report = import_time_entries(None, make_csv(OURS, [_ours(consultant.email, MONDAY, hours="0.004")]),
+                                 dry_run=True)
+    assert (report.errors, report.skipped_zero) == ([RowError(2, "Enter a duration above 0.")], [])
 
 
 # --- duplicates ----------------------------------------------------------------------------------
@@ -327,8 +335,11 @@ def test_tasks_are_matched_by_name_within_their_project(ctx, staffed, make):
     db.session.commit()
     rows = [_ours(consultant.email, MONDAY, task="configure"), _ours(consultant.email, MONDAY, task="Train"),
             _ours(consultant.email, MONDAY, task="")]
-    report = import_time_entries(None, make_csv(OURS, rows), dry_run=True)
+    report = import_time_entries(None, make_csv(OURS, rows), dry_run=True, strict_tasks=True)
     assert report.errors == [RowError(3, "Project “Acme onboarding” has no task called “Train”.")]
+    # by default "Train" (another project's task) is an activity on Acme onboarding
+    report = import_time_entries(None, make_csv(OURS, rows), dry_run=True)
+    assert [(p.line, p.task, p.activity) for p in report.plan] == [(2, "Configure", ""), (3, "", "Train"), (4, "", "")]
     assert db.session.get(Project, project_id) is not None and task_id
 
 
@@ -366,8 +377,12 @@ RULES = [
     (dict(hours="-1"), "“-1” is not a duration; write 1:30, 1.5, 90m or 1h30m."),
     (dict(hours="25"), "A day has at most 24 hours."),
     (dict(hours=""), "The hours are missing."),
-    (dict(day="2026-13-01"), "“2026-13-01” is not a date; write YYYY-MM-DD or M/D/YYYY."),
-    (dict(day="05.10.2026"), "“05.10.2026” is not a date; write YYYY-MM-DD or M/D/YYYY."),
+    (dict(day="2026-13-01"), "“2026-13-01” is not a date; write YYYY-MM-DD, DD.MM.YYYY or a slashed date such as "
+                             "1/26/2026."),
+    (dict(day="10.32.2026"), "“10.32.2026” is not a date; write YYYY-MM-DD, DD.MM.YYYY or a slashed date such as "
+                             "1/26/2026."),
+    (dict(day="10/32/2026"), "“10/32/2026” is not a date read as month/day/year; write YYYY-MM-DD, DD.MM.YYYY or a "
+                             "slashed date such as 1/26/2026."),
     (dict(billable="maybe"), "Billable must be yes or no, not “maybe”."),
     (dict(note="x" * 5001), "Keep the note to 5000 characters (it has 5001)."),
     (dict(email="ghost@example.com"), "No user has the e-mail ghost@example.com."),
@@ -396,7 +411,7 @@ def test_every_rule_is_refused_per_row_and_nothing_is_written(ctx, staffed, make
     good = _ours(consultant.email, MONDAY + timedelta(days=3))
     bad = {"date": fields["day"], "email": fields["email"], "project": fields["project"], "task": fields["task"],
            "hours": fields["hours"], "billable": fields["billable"], "note": fields["note"]}
-    report = import_time_entries(None, make_csv(OURS, [good, bad, good]), dry_run=False)
+    report = import_time_entries(None, make_csv(OURS, [good, bad, good]), dry_run=False, strict_tasks=True)
     assert report.errors == [RowError(3, message)]
     assert report.created == 0
     db.session.commit()
@@ -431,7 +446,7 @@ def test_a_row_breaking_several_rules_is_reported_for_each(ctx, staffed):
     body = make_csv(OURS, [{"date": "someday", "email": "ghost@example.com", "project": "Nope", "hours": "x"}])
     report = import_time_entries(None, body, dry_run=True)
     assert [e.message for e in report.errors] == [
-        "“someday” is not a date; write YYYY-MM-DD or M/D/YYYY.",
+        "“someday” is not a date; write YYYY-MM-DD, DD.MM.YYYY or a slashed date such as 1/26/2026.",
         "“x” is not a duration; write 1:30, 1.5, 90m or 1h30m.",
         "No user has the e-mail ghost@example.com.",
         "No project is called “Nope”."]
@@ -536,7 +551,7 @@ def test_time_off_counts_towards_the_24_hours(ctx, staffed):
     assert db.session.scalar(sa.select(sa.func.count(TimeOff.id))) == 1 and project_id
 
 
-def test_unknown_tasks_can_go_on_the_project_without_a_task(ctx, staffed):
+def test_an_unknown_task_goes_on_the_project_as_an_activity_unless_refused(ctx, staffed):
     consultant, _, project_id, task_id = staffed
     rows = [
         {"Date": "2026-10-05", "Client": "Acme", "Project": "Acme onboarding", "Task": "Design", "Notes": "",
@@ -545,24 +560,34 @@ def test_unknown_tasks_can_go_on_the_project_without_a_task(ctx, staffed):
          "Hours": "2", "First name": "Cleo", "Last name": "Consultant"},
     ]
     body = make_csv(HARVEST, rows)
-    refused = import_time_entries(None, body, dry_run=True)
+    refused = import_time_entries(None, body, dry_run=True, strict_tasks=True)
     assert [e.message for e in refused.errors] == ["Project “Acme onboarding” has no task called “Design”."]
-    report = import_time_entries(None, body, dry_run=False, unknown_task_on_project=True)
-    assert (report.created, report.untasked) == (2, [2])
-    assert [(e.task_id, e.minutes) for e in _entries()] == [(None, 60), (task_id, 120)]
-    again = import_time_entries(None, body, dry_run=True, unknown_task_on_project=True)
+    report = import_time_entries(None, body, dry_run=False)
+    assert (report.created, report.on_task, report.untasked, dict(report.activities)) == (2, 1, [2], {"Design": 1})
+    assert [(e.project_id, e.task_id, e.activity, e.minutes) for e in _entries()] == [
+        (project_id, None, "Design", 60), (project_id, task_id, "", 120)]
+    again = import_time_entries(None, body, dry_run=True)
     assert (again.entries, again.duplicates) == (0, [2, 3])
 
 
-def test_the_import_page_offers_the_unknown_task_option(client, make, staffed, app):
+def test_the_import_page_says_how_many_rows_go_each_way_and_offers_to_refuse_unknown_tasks(client, make, staffed,
+                                                                                          app):
     login_as(client, make.user(role="admin"))
     rows = [{"Date": "2026-10-05", "Client": "Acme", "Project": "Acme onboarding", "Task": "Design", "Notes": "",
              "Hours": "1", "First name": "Cleo", "Last name": "Consultant"}]
+    page = client.get("/timesheets/import").get_data(as_text=True)
+    assert 'name="strict_tasks"' in page and "unknown_task_on_project" not in page
     response = post_form(client, "/timesheets/import", {
-        "file": (io.BytesIO(make_csv(HARVEST, rows)), "harvest.csv"), "unknown_task_on_project": "y", "dry_run": "y"},
+        "file": (io.BytesIO(make_csv(HARVEST, rows)), "harvest.csv"), "dry_run": "y"},
         token_from="/timesheets/import", content_type="multipart/form-data")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert 'data-testid="untasked-lines">2<' in html
+    assert 'data-testid="untasked-lines">2<' in html and 'data-testid="on-project">1<' in html
+    assert 'data-testid="on-task">0<' in html and "<li>Design: 1 row</li>" in html
+    response = post_form(client, "/timesheets/import", {
+        "file": (io.BytesIO(make_csv(HARVEST, rows)), "harvest.csv"), "dry_run": "y", "strict_tasks": "y"},
+        token_from="/timesheets/import", content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "has no task called “Design”" in response.get_data(as_text=True)
     with app.app_context():
-        assert _entries() == []  # a dry run
+        assert _entries() == []  # dry runs

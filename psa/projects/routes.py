@@ -19,7 +19,6 @@ from psa.accounts.models import Account
 from psa.auth.models import User
 from psa.core.auth import permission_required
 from psa.core.forms import choices, hours_to_minutes, minutes_to_hours
-from psa.core.models import AuditEvent
 from psa.core.views import save_or_errors
 from psa.extensions import db
 from psa.project_templates.models import TemplateVersion
@@ -48,6 +47,7 @@ from psa.projects.models import (
     SuccessCriterion,
     Task,
     project_members,
+    task_dependencies,
 )
 from psa.projects.timeline import build_timeline
 
@@ -169,18 +169,7 @@ def _task_choices(project_id: int):
 
 def _activity(project: Project, names: dict, people: dict) -> list[dict]:
     """The newest audit events of the project and of its milestones, tasks, criteria and files, as lines."""
-    def ids(model):
-        return sa.select(model.id).where(model.project_id == project.id)
-
-    events = db.session.scalars(
-        sa.select(AuditEvent).options(joinedload(AuditEvent.actor)).where(sa.or_(
-            sa.and_(AuditEvent.object_type == "project", AuditEvent.object_id == project.id),
-            sa.and_(AuditEvent.object_type == "milestone", AuditEvent.object_id.in_(ids(Milestone))),
-            sa.and_(AuditEvent.object_type == "task", AuditEvent.object_id.in_(ids(Task))),
-            sa.and_(AuditEvent.object_type == "successcriterion", AuditEvent.object_id.in_(ids(SuccessCriterion))),
-            sa.and_(AuditEvent.object_type == "attachment", AuditEvent.object_id.in_(ids(Attachment))),
-        )).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(ACTIVITY_LIMIT)
-    ).all()
+    events = services.project_activity(project.id, ACTIVITY_LIMIT)
 
     def shown(field, value):
         if value is None or value == "":
@@ -212,7 +201,7 @@ def _activity(project: Project, names: dict, people: dict) -> list[dict]:
 
 
 def _render_page(project: Project, status: int = 200, **forms):
-    """The project page. `forms` replaces the blank form(s) of the one that failed: task_forms,
+    """The project page. `forms` replaces the blank form(s) of the one that failed:
     milestone_forms, criterion_forms (dicts by id), new_task_form, new_milestone_form, new_criterion_form,
     comment_form, attachment_form; failed names the section to point at."""
     failed = forms.pop("failed", None)
@@ -237,13 +226,6 @@ def _render_page(project: Project, status: int = 200, **forms):
     people = {u.id: u.name for u in project.members} | {project.manager.id: project.manager.name}
     people |= {t.assignee.id: t.assignee.name for t in tasks if t.assignee is not None}
 
-    task_forms = forms.pop("task_forms", {})
-    for task in tasks:
-        form = task_forms.get(task.id) or TaskForm(formdata=None, obj=task, prefix=f"task-{task.id}")
-        if task.id not in task_forms:
-            form.assignee_id.data = task.assignee_id or 0
-        form.assignee_id.choices = _member_choices(project.members, task.assignee)
-        task_forms[task.id] = form
     milestone_forms = forms.pop("milestone_forms", {})
     for milestone in project.milestones:
         milestone_forms.setdefault(milestone.id, MilestoneForm(formdata=None, obj=milestone,
@@ -265,7 +247,7 @@ def _render_page(project: Project, status: int = 200, **forms):
         activity=_activity(project, names, people),
         timeline=build_timeline(project.milestones, today, project.kickoff_date),
         days_since_contract=(today - project.contract_signed_date).days if project.contract_signed_date else None,
-        task_forms=task_forms, milestone_forms=milestone_forms, criterion_forms=criterion_forms,
+        milestone_forms=milestone_forms, criterion_forms=criterion_forms,
         new_task_form=new_task_form,
         new_milestone_form=forms.pop("new_milestone_form", None) or NewMilestoneForm(formdata=None,
                                                                                       prefix="new-milestone"),
@@ -343,14 +325,47 @@ def edit(project_id: int):
     return render_template("projects/form.html", form=form, project=project), 400 if form.errors else 200
 
 
+def _task_form(task: Task, formdata=None) -> TaskForm:
+    """The edit form of one task: posted values, or the task's own; members (and a departed assignee) to pick."""
+    if formdata is None:
+        form = TaskForm(formdata=None, obj=task, prefix=f"task-{task.id}")
+        form.assignee_id.data = task.assignee_id or 0
+    else:
+        form = TaskForm(prefix=f"task-{task.id}")
+    form.assignee_id.choices = _member_choices(_project_members(task.project_id), _user_or_none(task.assignee_id))
+    return form
+
+
+def _render_task_edit(task: Task, project: Project, form: TaskForm, status: int = 200):
+    """The small page that edits one task (the project page lists tasks read-only, each with an Edit link)."""
+    milestone = db.session.get(Milestone, task.milestone_id)
+    table = task_dependencies
+    predecessors = db.session.scalars(sa.select(Task.name).join(table, table.c.predecessor_id == Task.id)
+                                      .where(table.c.task_id == task.id).order_by(Task.position, Task.id)).all()
+    return render_template(
+        "projects/task_edit.html", task=task, project=project, milestone=milestone, form=form,
+        predecessors=predecessors,
+        failed=status != 200, status_labels=WORK_STATUS_LABELS, status_badges=WORK_STATUS_BADGES,
+        minutes_to_hours=minutes_to_hours,
+    ), status
+
+
+@bp.route("/<int:project_id>/tasks/<int:task_id>/edit")
+@permission_required("projects.view")
+def task_edit(project_id: int, task_id: int):
+    task = db.get_or_404(Task, task_id)
+    if task.project_id != project_id:
+        abort(404)
+    project = _authorize(db.get_or_404(Project, project_id))
+    return _render_task_edit(task, project, _task_form(task))
+
+
 @bp.route("/tasks/<int:task_id>", methods=["POST"])
 @permission_required("projects.view")
 def task_update(task_id: int):
     task = db.get_or_404(Task, task_id)
-    _authorize(db.get_or_404(Project, task.project_id))
-    form = TaskForm(prefix=f"task-{task.id}")
-    form.assignee_id.choices = _member_choices(_project_members(task.project_id),
-                                               _user_or_none(task.assignee_id))
+    project = _authorize(db.get_or_404(Project, task.project_id))
+    form = _task_form(task, formdata=request.form)
     if form.validate_on_submit():
         response = save_or_errors(
             form, lambda: services.update_task(current_user, task, status=form.status.data,
@@ -362,7 +377,8 @@ def task_update(task_id: int):
             redirect_to=_page_url(task.project_id, f"task-{task.id}"))
         if response is not None:
             return response
-    return _failed(task.project_id, f"task-{task.id}", f"Task “{task.name}”", task_forms={task.id: form})
+    db.session.rollback()
+    return _render_task_edit(task, project, form, status=400)
 
 
 @bp.route("/milestones/<int:milestone_id>", methods=["POST"])

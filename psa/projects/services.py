@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from psa.accounts.models import Account
@@ -30,6 +30,7 @@ from psa.core.calendar import WorkCalendar, get_calendar
 from psa.core.clock import org_today
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
+from psa.core.models import AuditEvent
 from psa.core.money import MAX_AMOUNT, to_money
 from psa.core.validation import check_date, date_errors
 from psa.extensions import db
@@ -792,6 +793,33 @@ def load_project(project_id: int) -> Project | None:
                 selectinload(Task.assignee), selectinload(Task.predecessors)),
         )
     )
+
+
+#: The audit object types of a project's activity feed, and the rows whose ids they carry (None: the project).
+ACTIVITY_SOURCES = {"project": None, "milestone": Milestone, "task": Task, "successcriterion": SuccessCriterion,
+                    "attachment": Attachment}
+
+
+def project_activity(project_id: int, limit: int = 50) -> list[AuditEvent]:
+    """The newest `limit` audit events of the project and of its milestones, tasks, criteria and files
+    (newest first, ties by id), with their actors.
+
+    One UNION ALL branch per object type, each its own newest `limit` (so each uses ix_audit_events_object,
+    where one OR of IN subqueries made PostgreSQL walk ix_audit_events_at backwards over every event), then
+    the merged ids cut to `limit`: the same events in the same order as the OR."""
+    newest = (AuditEvent.at.desc(), AuditEvent.id.desc())
+    branches = []
+    for object_type, model in ACTIVITY_SOURCES.items():
+        ids = (AuditEvent.object_id == project_id if model is None
+               else AuditEvent.object_id.in_(sa.select(model.id).where(model.project_id == project_id)))
+        branch = (sa.select(AuditEvent.id).where(AuditEvent.object_type == object_type, ids)
+                  .order_by(*newest).limit(limit).subquery(f"activity_{object_type}"))
+        branches.append(sa.select(branch.c.id))
+    merged = sa.union_all(*branches).subquery("activity")
+    return db.session.scalars(
+        sa.select(AuditEvent).options(joinedload(AuditEvent.actor))
+        .where(AuditEvent.id.in_(sa.select(merged.c.id))).order_by(*newest).limit(limit)
+    ).all()
 
 
 def can_view_project(user, project: Project) -> bool:

@@ -112,14 +112,15 @@ def test_admin_builds_a_template_creates_a_project_and_completes_a_task(page, li
     progress = page.get_by_test_id("progress")
     expect(progress).to_have_text("0 %")
 
-    # --- complete the kickoff call through its inline form -----------------------------------------
+    # --- complete the kickoff call through its edit page ---------------------------------------------
     kickoff = _project_milestone(page, "Kickoff")
     task_row = kickoff.get_by_test_id("task-row").filter(has_text="Kickoff call")
     expect(task_row.get_by_test_id("task-status")).to_have_text("To do")
     expect(task_row).to_contain_text("3.00 h")
-    task_form = kickoff.locator("form").filter(has=page.get_by_role("button", name="Save", exact=True))
-    task_form.get_by_label("Status").select_option(label="Done")
-    task_form.get_by_role("button", name="Save", exact=True).click()
+    task_row.get_by_role("link", name="Edit", exact=True).click()
+    expect(page.get_by_role("heading", name="Kickoff call", level=1)).to_be_visible()
+    page.get_by_label("Status").select_option(label="Done")
+    page.get_by_role("button", name="Save", exact=True).click()
 
     expect(page.get_by_text("Task “Kickoff call” saved.")).to_be_visible()
     expected = _expected_progress({"Kickoff call"})

@@ -51,7 +51,7 @@ def _testid(page: str, testid: str) -> list[str]:
 
 
 def _task_post(task_id: int, **fields) -> dict:
-    """The inline task form as the page sends it, with the given changes."""
+    """The task's edit form (/projects/<id>/tasks/<task_id>/edit) as it sends it, with the given changes."""
     values = {"status": "todo", "due_date": "", "assignee_id": "0", "blocked_reason": "", "shift_successors": "y"}
     values.update(fields)
     if values["shift_successors"] is None:
@@ -262,11 +262,49 @@ def test_with_the_box_unchecked_moving_a_due_date_shifts_nothing(app, client, te
 
 def test_the_shift_box_is_checked_by_default(app, client, team, project):
     login_as(client, team["manager"])
-    page = client.get(f"/projects/{project['id']}").get_data(as_text=True)
     configure = project["tasks"]["Configure"]
+    edit_url = f"/projects/{project['id']}/tasks/{configure}/edit"
+    assert f'href="{edit_url}"' in client.get(f"/projects/{project['id']}").get_data(as_text=True)
+    page = client.get(edit_url).get_data(as_text=True)
     box = re.search(rf'<input[^>]*name="task-{configure}-shift_successors"[^>]*>', page).group(0)
     assert "checked" in box
     assert "Shift successors by the same working days" in page
+
+
+def test_the_project_page_lists_tasks_read_only_and_one_page_edits_a_task_with_its_values(
+        app, client, team, project):
+    """No form per task on the project page: each row links to the task's own edit page, filled in."""
+    configure, call = project["tasks"]["Configure"], project["tasks"]["Kickoff call"]
+    login_as(client, team["consultant"])
+    assert post_form(client, f"/projects/tasks/{configure}",
+                     _task_post(configure, status="blocked", due_date="2030-01-10", blocked_reason="Waiting",
+                                assignee_id=team["consultant"].id)).status_code == 302
+    page = client.get(f"/projects/{project['id']}").get_data(as_text=True)
+    assert f'name="task-{configure}-status"' not in page and "shift_successors" not in page
+    assert page.count('action="/projects/tasks/') == 0
+    for task_id in project["tasks"].values():
+        assert page.count(f'href="/projects/{project["id"]}/tasks/{task_id}/edit"') == 1
+
+    edit = client.get(f"/projects/{project['id']}/tasks/{configure}/edit")
+    assert edit.status_code == 200
+    html = edit.get_data(as_text=True)
+    assert f'action="/projects/tasks/{configure}"' in html and "Configure" in html and "after Kickoff call" in html
+    assert _selected(html, f"task-{configure}-status") == "blocked"
+    assert _selected(html, f"task-{configure}-assignee_id") == str(team["consultant"].id)
+    assert re.search(rf'name="task-{configure}-due_date"[^>]*value="2030-01-10"', html)
+    assert re.search(rf'name="task-{configure}-blocked_reason"[^>]*value="Waiting"', html)
+    # the edit page of a task answers only under its own project
+    assert client.get(f"/projects/{project['id'] + 1}/tasks/{call}/edit").status_code == 404
+    assert client.get(f"/projects/{project['id']}/tasks/999999/edit").status_code == 404
+    outsider = app.test_client()
+    login_as(outsider, team["outsider"])
+    assert outsider.get(f"/projects/{project['id']}/tasks/{call}/edit").status_code == 404
+
+
+def _selected(page: str, name: str) -> str:
+    """The value of the selected option of the select named `name`."""
+    select = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', page, re.S).group(1)
+    return re.search(r'<option(?=[^>]*\bselected\b)[^>]*value="([^"]*)"', select).group(1)
 
 
 def test_blocked_without_a_reason_is_refused_at_the_field(app, client, team, project):

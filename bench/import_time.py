@@ -1,10 +1,13 @@
-"""Time a 50,000-row CSV time import against the bare SQL doing the same inserts.
+"""Time CSV time imports of 50,000 and 200,000 rows against the bare SQL doing the same inserts.
 
-    .venv/bin/python bench/import_time.py [--rows 50000]
+    .venv/bin/python bench/import_time.py [--rows 50000 200000]
 
-Builds a scratch SQLite database in a temporary folder (and, when TEST_DATABASE_URL is set, a scratch
-schema `psa_bench` in that PostgreSQL database, dropped at the end), migrates it, creates 50 people and
-20 projects of 5 tasks, writes a CSV of our format, then times:
+For each size, builds a scratch SQLite database in a temporary folder (and, when TEST_DATABASE_URL is set, a
+scratch schema `psa_bench` in that PostgreSQL database, dropped at the end), migrates it, creates the people
+(50, or one per 2,000 rows: 100 for 200,000) and 20 projects of 5 tasks, and writes the file: the first size in
+our format, every further size as Harvest's detailed export (21 columns, CRLF, people by first and last name,
+half the rows naming an activity rather than a task; 200,000 rows are about 50 MB, a year of a 100-person
+team). The file is handed to the import as a binary stream, as an upload is. Then it times:
 
 * the import's dry run (read, match, check every rule; writes nothing);
 * the real import (the same, plus the draft timesheets, the rate snapshots and the bulk insert, committed);
@@ -29,21 +32,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sqlalchemy as sa  # noqa: E402
 from common import each_database  # noqa: E402
 
-PEOPLE, PROJECTS, TASKS = 50, 20, 5
+PROJECTS, TASKS = 20, 5
+HARVEST_REPORT = ["Date", "Client", "Project", "Project Code", "Task", "Notes", "Hours", "Hours Rounded",
+                  "Billable?", "Invoiced?", "Approved?", "First Name", "Last Name", "Roles", "Employee?",
+                  "Billable Rate", "Billable Amount", "Cost Rate", "Cost Amount", "Currency",
+                  "External Reference URL"]
+ACTIVITIES = ("Design", "Project Management", "Meetings", "Development", "Testing")
 
 
-def seed(rows: int) -> bytes:
-    """People, projects, tasks, memberships and rates; returns the CSV of `rows` entries over the past year."""
+def people_for(rows: int) -> int:
+    return max(50, rows // 2000)
+
+
+def seed(rows: int, shape: str = "ours") -> bytes:
+    """People, projects, tasks, memberships and rates; returns the CSV of `rows` entries over the past year,
+    in our format or as Harvest's detailed export."""
     from psa.accounts.models import Account
     from psa.auth.models import User
     from psa.extensions import db
     from psa.projects.models import Milestone, Project, Task, project_members
     from psa.timesheets.models import UserRate
 
+    people = people_for(rows)
     db.session.execute(sa.insert(User), [
         {"email": f"person{i}@example.com", "name": f"Person {i}", "role": "consultant", "timezone": "UTC",
-         "weekly_capacity_hours": Decimal("40"), "is_active_user": True} for i in range(PEOPLE)])
-    users = db.session.execute(sa.select(User.id, User.email).order_by(User.id)).all()
+         "weekly_capacity_hours": Decimal("40"), "is_active_user": True} for i in range(people)])
+    users = db.session.execute(sa.select(User.id, User.email, User.name).order_by(User.id)).all()
     db.session.execute(sa.insert(UserRate), [
         {"user_id": u.id, "effective_from": date(2000, 1, 1), "cost_rate": Decimal("60"), "bill_rate": Decimal("150")}
         for u in users])
@@ -72,13 +86,26 @@ def seed(rows: int) -> bytes:
     weekdays = [d for d in (date.today() - timedelta(days=n) for n in range(1, 366)) if d.weekday() < 5]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["date", "email", "project", "task", "hours", "billable", "note", "account"])
+    if shape == "harvest":
+        writer.writerow(HARVEST_REPORT)
+    else:
+        writer.writerow(["date", "email", "project", "task", "hours", "billable", "note", "account"])
     for i in range(rows):
-        user = users[i % PEOPLE]
-        day = weekdays[(i // PEOPLE // 4) % len(weekdays)]  # four rows a person a day: at most 8 h
+        user = users[i % people]
+        day = weekdays[(i // people // 4) % len(weekdays)]  # four rows a person a day, twice a year at most: 16 h
         project = projects[(i // 7) % PROJECTS]
-        writer.writerow([day.isoformat(), user.email, project.name, f"Task {i % TASKS}", "1.75" if i % 3 else "2",
-                         "yes" if i % 5 else "no", f"work item {i}", project.account])
+        hours = "1.75" if i % 3 else "2"
+        if shape == "harvest":
+            first, last = user.name.split(" ")
+            task = f"Task {i % TASKS}" if i % 2 else ACTIVITIES[i % len(ACTIVITIES)]
+            amount = "262.50" if i % 3 else "300.00"
+            writer.writerow([day.isoformat(), project.account, project.name, f"P-{project.id:04d}", task,
+                             f"Work item {i}: configuration, review and follow-up with the customer team", hours,
+                             "2.00", "Yes" if i % 5 else "No", "No", "Yes", first, last, "Consultant", "Yes",
+                             "150.00", amount, "60.00", "105.00", "United States Dollar - USD", ""])
+        else:
+            writer.writerow([day.isoformat(), user.email, project.name, f"Task {i % TASKS}", hours,
+                             "yes" if i % 5 else "no", f"work item {i}", project.account])
     return buffer.getvalue().encode()
 
 
@@ -87,7 +114,7 @@ def bare_insert(rows: list[tuple]) -> float:
     from psa.extensions import db
 
     columns = ("user_id", "project_id", "task_id", "timesheet_id", "entry_date", "minutes", "billable", "note",
-               "bill_rate", "cost_rate", "created_at", "updated_at")
+               "activity", "bill_rate", "cost_rate", "created_at", "updated_at")
     connection = db.engine.raw_connection()
     try:
         marker = "?" if db.engine.dialect.paramstyle == "qmark" else "%s"
@@ -101,7 +128,7 @@ def bare_insert(rows: list[tuple]) -> float:
         connection.close()
 
 
-def run(label: str, app, rows: int) -> None:
+def run(label: str, app, rows: int, shape: str) -> None:
     from flask_migrate import upgrade
 
     from psa.extensions import db
@@ -110,26 +137,26 @@ def run(label: str, app, rows: int) -> None:
 
     with app.app_context():
         upgrade()
-        body = seed(rows)
+        body = seed(rows, shape)
 
-    # each phase in its own app context, as each request gets one
+    # each phase in its own app context, as each request gets one; the file comes as a stream, as an upload
     with app.app_context():
         started = time.perf_counter()
-        report = import_time_entries(None, body, dry_run=True)
+        report = import_time_entries(None, io.BytesIO(body), dry_run=True)
         dry = time.perf_counter() - started
         assert report.ok and report.entries == rows, report.errors[:5]
         db.session.rollback()
 
     with app.app_context():
         started = time.perf_counter()
-        report = import_time_entries(None, body, dry_run=False)
+        report = import_time_entries(None, io.BytesIO(body), dry_run=False)
         db.session.commit()
         real = time.perf_counter() - started
         assert report.created == rows
         assert db.session.scalar(sa.select(sa.func.count(TimeEntry.id))) == rows
         inserted = [tuple(r) for r in db.session.execute(sa.text(
-            "SELECT user_id, project_id, task_id, timesheet_id, entry_date, minutes, billable, note, bill_rate, "
-            "cost_rate, created_at, updated_at FROM time_entries ORDER BY id"))]
+            "SELECT user_id, project_id, task_id, timesheet_id, entry_date, minutes, billable, note, activity, "
+            "bill_rate, cost_rate, created_at, updated_at FROM time_entries ORDER BY id"))]
         db.session.execute(sa.delete(TimeEntry))
         db.session.commit()
 
@@ -138,20 +165,22 @@ def run(label: str, app, rows: int) -> None:
 
     with app.app_context():
         started = time.perf_counter()
-        again = import_time_entries(None, body, dry_run=True)
+        again = import_time_entries(None, io.BytesIO(body), dry_run=True)
         rerun = time.perf_counter() - started
         assert len(again.duplicates) == rows
         db.session.rollback()
-    print(f"{label:<10} rows {rows:>6}  dry run {dry:6.2f} s  import {real:6.2f} s  "
+    print(f"{label:<10} {shape:<7} rows {rows:>6} ({len(body) / 2**20:4.1f} MB)  dry run {dry:6.2f} s  import {real:6.2f} s  "
           f"bare SQL insert {bare:5.2f} s  ratio import/bare {real / bare:5.1f}x  dry/bare {dry / bare:4.1f}x  "
           f"re-import (all duplicates, dry run) {rerun:5.2f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=50_000)
-    rows = parser.parse_args().rows
-    each_database(lambda name, app: run(name, app, rows))
+    parser.add_argument("--rows", type=int, nargs="+", default=[50_000, 200_000],
+                        help="file sizes: the first in our format, every further one as Harvest's detailed export")
+    for index, rows in enumerate(parser.parse_args().rows):
+        shape = "ours" if index == 0 else "harvest"
+        each_database(lambda name, app, rows=rows, shape=shape: run(name, app, rows, shape))
 
 
 if __name__ == "__main__":

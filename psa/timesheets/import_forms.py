@@ -30,7 +30,8 @@ class ImportForm(FlaskForm):
     strict_tasks = BooleanField(
         "Refuse rows whose task is not one of the project's",
         description="Harvest's and Toggl's tasks are often activities (“Design”, “Meetings”) rather than tasks of "
-                    "the plan. Unticked, such rows go on the project without a task, the activity kept on the entry.")
+                    "the plan. Unticked, such rows go on the project without a task, the activity kept on the entry. "
+                    "PSA's own format always refuses them (it has an activity column).")
 
 
 class ExportForm(FlaskForm):

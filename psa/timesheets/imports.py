@@ -8,7 +8,8 @@ created but time entries and the draft timesheets of the weeks they fall in.
 Files are read as real exports write them (SPEC §4): as a stream (a year of a team's Harvest export is tens
 of megabytes), with or without a byte-order mark, CRLF or LF. Harvest's and Toggl's Task column often holds
 an activity ("Design") rather than one of our tasks: a row whose task is one of the project's goes on it,
-any other goes on the project with the name kept as the entry's activity (strict_tasks refuses it instead).
+any other goes on the project with the name kept as the entry's activity (strict_tasks refuses it instead;
+our own format always does, its activity having a column of its own).
 Durations round half-up to whole minutes (durations.half_up_minutes); a Harvest or Toggl row that rounds to
 0 is skipped with a warning. Dates: YYYY-MM-DD, day-first dotted (26.01.2015) and slashed; the order of a
 file's slashed dates is told by a date whose first number is over 12 (day/month) or whose second is
@@ -529,9 +530,10 @@ def import_time_entries(actor, data: bytes | str | IO[bytes], *, dry_run: bool =
                         date_order: str | None = None) -> ImportReport:
     """Read a CSV file of time entries and, unless it is a dry run or a row is bad, create them.
 
-    `data` is the file: bytes, text, or a binary stream (an upload), read as a stream. A row naming a task
-    its project does not have (Harvest's and Toggl's tasks are often activities such as "Design") goes on the
-    project without a task, the name kept as the entry's activity; with strict_tasks it is refused instead.
+    `data` is the file: bytes, text, or a binary stream (an upload), read as a stream. A Harvest or Toggl row
+    naming a task its project does not have (their tasks are often activities such as "Design") goes on the
+    project without a task, the name kept as the entry's activity; with strict_tasks it is refused instead, as
+    it always is in our format (which carries the activity in a column of its own).
     `date_order` ("mdy" or "dmy") says how the file writes slashed dates when none of them tells.
 
     A file that cannot be read at all, or whose slashed dates read both ways with no date_order, raises
@@ -549,7 +551,8 @@ def import_time_entries(actor, data: bytes | str | IO[bytes], *, dry_run: bool =
         raws = [raw for raw in raws if raw.minutes != 0]
     if not dry_run:
         begin_write()  # SQLite: the import holds the write lock from its first read to its commit
-    plan = _Plan(raws, strict_tasks=strict_tasks)
+    # our format has an activity column: a task it names that the project lacks is a mistake, as in the grid
+    plan = _Plan(raws, strict_tasks=strict_tasks or kind == "ours")
     plan.check(report, lock=not dry_run)
     if report.errors or dry_run or not plan.to_create:
         return report
@@ -728,7 +731,7 @@ class _Plan:
                                    "note": raw.note, "activity": raw.activity, "_week": monday})
             if task_id is not None:
                 report.on_task += 1
-            elif raw.task:
+            elif raw.activity:  # a task not the project's, or our export's activity column
                 report.untasked.append(raw.line)
                 report.activities[raw.activity] += 1
             summary = people.setdefault(user_id, PersonSummary(self.users[user_id].name))
@@ -773,8 +776,11 @@ class _Plan:
             row["timesheet_id"] = sheet_ids[(row["user_id"], row.pop("_week"))]
             row["bill_rate"], row["cost_rate"] = rates.bill, rates.cost
             row["created_at"] = row["updated_at"] = now
+        # Core, not the ORM's bulk insert: the ORM leaves a None (an entry without a task) out of a row's keys,
+        # so rows with and without a task would each go to the database alone
+        insert = TimeEntry.__table__.insert()
         for start in range(0, len(self.to_create), INSERT_CHUNK):
-            db.session.execute(sa.insert(TimeEntry), self.to_create[start:start + INSERT_CHUNK])
+            db.session.execute(insert, self.to_create[start:start + INSERT_CHUNK])
         record_audit(actor, "time.imported", None, after={
             "format": report.format, "entries": report.entries, "duplicates": len(report.duplicates),
             "timesheets_created": report.new_timesheets})

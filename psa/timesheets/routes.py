@@ -185,7 +185,7 @@ def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy
         lock_date=locked, projects=projects,
         offered_projects=[p for p in projects.values() if p["offered"]],
         task_groups=[(projects[pid], task_groups[pid]) for pid in order if pid in task_groups],
-        task_names={t.id: t.name for t in tasks}, off_labels=TIME_OFF_LABELS,
+        task_names={t.id: t.name for t in tasks}, tasks_by_id={t.id: t for t in tasks}, off_labels=TIME_OFF_LABELS,
         state_labels=TIMESHEET_STATE_LABELS, state_badges=STATE_BADGES, hm=hm,
         week_label=_week_label(monday), this_week=services.week_start(today),
         today_label=f"{today:%a} {today.day} {today:%b}", today_zone=clock.user_zone_name(user),

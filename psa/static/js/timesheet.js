@@ -81,22 +81,57 @@
     });
   }
 
-  // Only the chosen project's tasks; a task already chosen stays visible so its message makes sense.
-  function filterTasks(row, reset) {
+  // The projects, and each project's tasks, are in the page once: in <template data-projects> and one
+  // <template data-project-tasks="<project id>"> per project. A row's selects come with their empty choice
+  // and the row's saved project and task only, and get the rest from there. The saved (or re-shown) choice
+  // stays chosen, even one not in the template, so its message makes sense; `reset` (a new project for
+  // the row) starts its task at "— No task —".
+  var projectTemplate = document.querySelector("template[data-projects]");
+  var taskTemplates = {};
+  document.querySelectorAll("template[data-project-tasks]").forEach(function (template) {
+    taskTemplates[template.getAttribute("data-project-tasks")] = template;
+  });
+
+  function fillSelect(select, template, reset) {
+    var blank = select.querySelector('option[value=""]');
+    var kept = reset ? null : select.selectedOptions[0];
+    if (kept === blank) {
+      kept = null;
+    }
+    var options = [blank];
+    var placed = false;
+    if (template) {
+      Array.prototype.forEach.call(template.content.children, function (option) {
+        if (kept && option.value === kept.value) {
+          options.push(kept);  // the server's own option, with its selected attribute
+          placed = true;
+        } else {
+          options.push(option.cloneNode(true));
+        }
+      });
+    }
+    if (kept && !placed) {
+      options.splice(1, 0, kept);
+    }
+    select.textContent = "";
+    options.forEach(function (option) {
+      select.appendChild(option);
+    });
+    select.value = kept ? kept.value : "";
+  }
+
+  function fillProjects(row) {
+    var project = row.querySelector("select.psa-project");
+    if (project) {
+      fillSelect(project, projectTemplate, false);
+    }
+  }
+
+  function fillTasks(row, reset) {
     var project = row.querySelector("select.psa-project");
     var task = row.querySelector("select.psa-task");
-    if (!project || !task) {
-      return;
-    }
-    var chosen = task.selectedOptions[0];
-    task.querySelectorAll("optgroup").forEach(function (group) {
-      var visible = group.getAttribute("data-project") === project.value ||
-        (!reset && chosen && chosen.parentNode === group);
-      group.hidden = !visible;
-      group.disabled = !visible;
-    });
-    if (reset && chosen && chosen.parentNode.tagName === "OPTGROUP" && chosen.parentNode.disabled) {
-      task.value = "";
+    if (project && task) {
+      fillSelect(task, taskTemplates[project.value], reset);
     }
   }
 
@@ -132,7 +167,8 @@
   }
 
   projectRows().forEach(function (row) {
-    filterTasks(row, false);
+    fillProjects(row);
+    fillTasks(row, false);
   });
   table.querySelectorAll("textarea[data-autogrow]").forEach(grow);
   table.addEventListener("toggle", function (event) {
@@ -144,7 +180,7 @@
   form.addEventListener("change", function (event) {
     var row = event.target.closest("tr");
     if (row && event.target.matches("select.psa-project")) {
-      filterTasks(row, true);
+      fillTasks(row, true);
       applyBillable(row);
     }
     recompute();
@@ -209,6 +245,10 @@
         summary.classList.remove("psa-has-note");
         summary.lastChild.textContent = summary.lastChild.textContent.replace(" \u2713", "");
       });
+      row.querySelectorAll("[aria-label]").forEach(function (input) {
+        input.setAttribute("aria-label", input.getAttribute("aria-label")
+          .replace(/^.*?, (\w+day \d+ \w+): hours$/, "Row " + number + ", $1: hours"));
+      });
       row.querySelectorAll("label").forEach(function (label) {
         label.textContent = label.textContent.replace(/^(Project|Task), row \d+/, "$1, row " + number)
           .replace(/^.*?, (\w+day \d+ \w+): hours$/, "Row " + number + ", $1: hours")
@@ -216,7 +256,7 @@
       });
       row.setAttribute("data-testid", "blank-row");
       model.parentNode.insertBefore(row, model.nextSibling);
-      filterTasks(row, true);
+      fillTasks(row, true);
       recompute();
       row.querySelector("select.psa-project").focus();
     });

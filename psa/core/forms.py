@@ -129,7 +129,28 @@ def in_date_window(form, field) -> None:
         raise ValidationError(DATE_WINDOW_MESSAGE)
 
 
-class SafeDecimalField(DecimalField):
+class _ParsedInput:
+    """Shared by the safe number fields: an empty value is None; anything else goes through `parse`, whose
+    ValueError becomes the field's one message (and no range message after it)."""
+
+    def parse(self, text: str):
+        raise NotImplementedError
+
+    def process_formdata(self, valuelist):
+        if not valuelist or valuelist[0] is None or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        try:
+            self.data = self.parse(valuelist[0])
+        except ValueError:
+            self.data = None
+            raise
+
+    def pre_validate(self, form):
+        _stop_after_parse_error(self)
+
+
+class SafeDecimalField(_ParsedInput, DecimalField):
     """A decimal typed by a person: plain digits with at most `places` decimals. NaN, sNaN, infinity and
     exponent notation (all of which Decimal() accepts) get a message at the field, never an exception."""
 
@@ -137,39 +158,19 @@ class SafeDecimalField(DecimalField):
         super().__init__(label, validators, places=places, **kwargs)
         self.parse_message = message
 
-    def process_formdata(self, valuelist):
-        if not valuelist or valuelist[0] is None or not str(valuelist[0]).strip():
-            self.data = None
-            return
-        try:
-            self.data = parse_decimal(valuelist[0], places=self.places, message=self.parse_message)
-        except ValueError:
-            self.data = None
-            raise
-
-    def pre_validate(self, form):
-        _stop_after_parse_error(self)
+    def parse(self, text: str):
+        return parse_decimal(text, places=self.places, message=self.parse_message)
 
 
-class SafeIntegerField(IntegerField):
+class SafeIntegerField(_ParsedInput, IntegerField):
     """A whole number within the database's integer range; anything else gets a message at the field."""
 
     def __init__(self, label=None, validators=None, message=WHOLE_NUMBER_MESSAGE, **kwargs):
         super().__init__(label, validators, **kwargs)
         self.parse_message = message
 
-    def process_formdata(self, valuelist):
-        if not valuelist or valuelist[0] is None or not str(valuelist[0]).strip():
-            self.data = None
-            return
-        try:
-            self.data = parse_int(valuelist[0], message=self.parse_message)
-        except ValueError:
-            self.data = None
-            raise
-
-    def pre_validate(self, form):
-        _stop_after_parse_error(self)
+    def parse(self, text: str):
+        return parse_int(text, message=self.parse_message)
 
 
 def _stop_after_parse_error(field) -> None:

@@ -103,6 +103,7 @@ class TimeEntry(db.Model):
         sa.CheckConstraint("bill_rate >= 0 AND cost_rate >= 0", name="rates"),
         sa.Index("ix_time_entries_user_date", "user_id", "entry_date"),
         sa.Index("ix_time_entries_project_date", "project_id", "entry_date"),
+        sa.Index("ix_time_entries_date", "entry_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

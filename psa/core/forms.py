@@ -7,7 +7,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField, SubmitField
+from wtforms import (
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 
@@ -29,6 +37,11 @@ TIMEZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and not
 def choices(pairs) -> list[SelectChoice]:
     """Select options from (value, label) pairs."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class CheckboxListField(SelectMultipleField):
+    """A multiple choice shown as a list of checkboxes (templates/_macros/choices.html `checkbox_list`, with a
+    filter box), where a plain <select multiple> loses every choice on one click without Ctrl."""
 
 
 def email_address(form, field) -> None:

@@ -16,14 +16,13 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.validators import Length, Optional, ValidationError
 
-from psa.core.forms import SafeDecimalField, SafeIntegerField, choices, hours_to_minutes
+from psa.core.forms import CheckboxListField, SafeDecimalField, SafeIntegerField, choices, hours_to_minutes
 from psa.core.validation import select_id
 from psa.project_templates.models import ASSIGNEE_ROLE_LABELS
 from psa.project_templates.services import MAX_ESTIMATED_MINUTES
@@ -112,6 +111,10 @@ class TaskForm(_BuilderForm):
                                 validate_choice=False)
     visibility = SelectField("Visibility", choices=choices(VISIBILITY_LABELS.items()), default="internal",
                              validate_choice=False)
+    #: Saved with the fields above, in the same form: nothing typed is lost by another button. Any id may be
+    #: posted; the service decides which are allowed (tasks of the same version, no cycle).
+    predecessors = CheckboxListField("Predecessors", coerce=select_id, validate_choice=False,
+                                     description="Tasks that must finish before this one starts.")
 
     @property
     def estimated_minutes(self):
@@ -122,10 +125,6 @@ class TaskForm(_BuilderForm):
         return dict(name=self.name.data, offset_days=self.offset_days.data, duration_days=self.duration_days.data,
                     estimated_minutes=hours_to_minutes(self.estimated_hours.data) or 0,
                     assignee_role=self.assignee_role.data, visibility=self.visibility.data)
-
-
-class PredecessorsForm(_BuilderForm):
-    predecessors = SelectMultipleField("Predecessors", coerce=select_id, validate_choice=False)
 
 
 class CriterionForm(_BuilderForm):

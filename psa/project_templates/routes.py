@@ -30,7 +30,6 @@ from psa.project_templates.forms import (
     ImportForm,
     MilestoneForm,
     NewTemplateForm,
-    PredecessorsForm,
     TaskForm,
     VersionDetailsForm,
 )
@@ -146,7 +145,7 @@ def _builder_forms(version: TemplateVersion, failed: dict) -> dict:
     """Every form of the builder, filled from the version, except the one that failed (kept as posted).
 
     Keys of `failed`: "details", "new_milestone", "new_criterion", "duplicate", "publish", or
-    ("milestone" | "new_task" | "task" | "predecessors", id).
+    ("milestone" | "new_task", id). A task is edited on its own page (task_edit).
     """
 
     def pick(key, make):
@@ -158,7 +157,6 @@ def _builder_forms(version: TemplateVersion, failed: dict) -> dict:
     }
     if not version.is_draft:
         return forms
-    all_tasks = [(t, m) for m in version.milestones for t in m.tasks]
     forms.update({
         "details": pick("details", lambda: VersionDetailsForm(
             formdata=None, prefix="details", obj=version, name=version.template.name,
@@ -166,23 +164,21 @@ def _builder_forms(version: TemplateVersion, failed: dict) -> dict:
         "new_milestone": pick("new_milestone", lambda: MilestoneForm(formdata=None, prefix="new-milestone")),
         "new_criterion": pick("new_criterion", lambda: CriterionForm(formdata=None, prefix="new-criterion")),
         "publish": pick("publish", lambda: ConfirmForm(formdata=None)),
-        "milestones": {}, "new_tasks": {}, "tasks": {}, "predecessors": {},
+        "milestones": {}, "new_tasks": {},
     })
+    task_choices = _task_choices(version)
     for m in version.milestones:
         forms["milestones"][m.id] = pick(("milestone", m.id), lambda m=m: MilestoneForm(
             formdata=None, prefix=f"m{m.id}", obj=m))
         forms["new_tasks"][m.id] = pick(("new_task", m.id), lambda m=m: TaskForm(
             formdata=None, prefix=f"new-task{m.id}"))
-    for t, _m in all_tasks:
-        forms["tasks"][t.id] = pick(("task", t.id), lambda t=t: TaskForm(
-            formdata=None, prefix=f"t{t.id}", obj=t, estimated_hours=minutes_to_hours(t.estimated_minutes)
-        )).hide_labels()
-        form = pick(("predecessors", t.id), lambda t=t: PredecessorsForm(
-            formdata=None, prefix=f"p{t.id}", predecessors=[p.id for p in t.predecessors])).hide_labels()
-        form.predecessors.choices = [(other.id, f"{other.name} ({m.name})") for other, m in all_tasks
-                                     if other.id != t.id]
-        forms["predecessors"][t.id] = form
+        forms["new_tasks"][m.id].predecessors.choices = task_choices
     return forms
+
+
+def _task_choices(version: TemplateVersion, leave_out: int | None = None) -> list[tuple[int, str]]:
+    """The version's tasks as predecessor choices, named with their milestone, in plan order."""
+    return [(t.id, f"{t.name} ({m.name})") for m in version.milestones for t in m.tasks if t.id != leave_out]
 
 
 def _render_builder(version_id: int, status: int = 200, failed: dict | None = None):
@@ -341,44 +337,60 @@ def milestone_delete(milestone_id: int):
 def task_add(milestone_id: int):
     milestone = db.get_or_404(TemplateMilestone, milestone_id)
     form = TaskForm(prefix=f"new-task{milestone.id}")
+    form.predecessors.choices = []  # any id may be posted; the service decides which are allowed
     key = ("new_task", milestone.id)
     if not form.validate_on_submit():
         return _refused(milestone.version_id, key, form)
     return save_or_errors(
-        form, lambda: templates.add_task(current_user, milestone, **form.service_fields()),
+        form, lambda: templates.add_task_with_predecessors(
+            current_user, milestone, form.predecessors.data or [], **form.service_fields()),
         success=lambda task: f"Task {task.name} added.",
         redirect_to=lambda task: _builder_url(milestone.version_id, f"task-{task.id}"),
         on_error=lambda exc: _refused(milestone.version_id, key, form, exc))
 
 
+def _render_task_edit(task: TemplateTask, form: TaskForm, status: int = 200):
+    version = _visible_version(templates.task_version_id(task))
+    if not version.is_draft:  # a published version is frozen: its tasks are read on the builder page
+        return _to_builder(version.id, f"task-{task.id}")
+    form.predecessors.choices = _task_choices(version, leave_out=task.id)
+    milestone = next(m for m in version.milestones if m.id == task.milestone_id)
+    return render_template("project_templates/task_edit.html", task=task, form=form, version=version,
+                           milestone=milestone, failed=status != 200), status
+
+
+@bp.route("/tasks/<int:task_id>/edit")
+@permission_required("templates.manage")
+def task_edit(task_id: int):
+    """One task's fields and predecessors in one form (a draft's task; a published one goes to the builder)."""
+    task = db.get_or_404(TemplateTask, task_id)
+    _visible_version(templates.task_version_id(task))  # loads the version's tasks with their predecessors
+    form = TaskForm(formdata=None, prefix="task", obj=task, estimated_hours=minutes_to_hours(task.estimated_minutes))
+    form.predecessors.data = [p.id for p in task.predecessors]  # ids (obj= would give the task objects)
+    return _render_task_edit(task, form)
+
+
 @bp.route("/tasks/<int:task_id>", methods=["POST"])
 @permission_required("templates.manage")
 def task_update(task_id: int):
+    """Save the task edit page: the fields and the predecessors together, or neither."""
     task = db.get_or_404(TemplateTask, task_id)
-    form = TaskForm(prefix=f"t{task.id}")
-    key, version_id = ("task", task.id), templates.task_version_id(task)
-    if not form.validate_on_submit():
-        return _refused(version_id, key, form)
-    return save_or_errors(
-        form, lambda: templates.update_task(current_user, task, **form.service_fields()),
-        success=lambda _: f"Task {task.name} saved.", redirect_to=_builder_url(version_id, f"task-{task.id}"),
-        on_error=lambda exc: _refused(version_id, key, form, exc))
-
-
-@bp.route("/tasks/<int:task_id>/predecessors", methods=["POST"])
-@permission_required("templates.manage")
-def task_predecessors(task_id: int):
-    task = db.get_or_404(TemplateTask, task_id)
-    form = PredecessorsForm(prefix=f"p{task.id}")
+    form = TaskForm(prefix="task")
     form.predecessors.choices = []  # any id may be posted; the service decides which are allowed
-    key, version_id = ("predecessors", task.id), templates.task_version_id(task)
+    version_id = templates.task_version_id(task)
+
+    def refused(exc: ValidationError | None = None):
+        db.session.rollback()
+        if exc is not None:
+            apply_errors(form, exc)
+        return _render_task_edit(db.get_or_404(TemplateTask, task_id), form, 400)
+
     if not form.validate_on_submit():
-        return _refused(version_id, key, form)
+        return refused()
     return save_or_errors(
-        form, lambda: templates.set_predecessors(current_user, task, form.predecessors.data or []),
-        success=lambda _: f"Predecessors of {task.name} saved.",
-        redirect_to=_builder_url(version_id, f"task-{task.id}"),
-        on_error=lambda exc: _refused(version_id, key, form, exc))
+        form, lambda: templates.save_task(current_user, task, form.predecessors.data or [], **form.service_fields()),
+        success=lambda _: f"Task {task.name} saved.", redirect_to=_builder_url(version_id, f"task-{task.id}"),
+        on_error=refused)
 
 
 @bp.route("/tasks/<int:task_id>/move", methods=["POST"])

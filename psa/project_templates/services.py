@@ -366,6 +366,20 @@ def update_task(actor, task: TemplateTask, **fields) -> TemplateTask:
     return task
 
 
+def save_task(actor, task: TemplateTask, predecessor_ids: list[int], **fields) -> TemplateTask:
+    """The builder's one task form: the task's fields and its predecessors, in the caller's transaction
+    (refused as a whole when either is refused)."""
+    update_task(actor, task, **fields)
+    return set_predecessors(actor, task, predecessor_ids)
+
+
+def add_task_with_predecessors(actor, milestone: TemplateMilestone, predecessor_ids: list[int],
+                               **fields) -> TemplateTask:
+    """A new task with its predecessors chosen in the same form."""
+    task = add_task(actor, milestone, **fields)
+    return set_predecessors(actor, task, predecessor_ids) if predecessor_ids else task
+
+
 def delete_task(actor, task: TemplateTask) -> None:
     _lock_draft(task_version_id(task))
     db.session.delete(_still_there(task))

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import ARTIFACTS
 from tests.factories import PASSWORD
 
 KICKOFF = "2030-01-07"  # a Monday, so the plan's working days start on the kickoff day itself
@@ -82,6 +83,24 @@ def test_admin_builds_a_template_creates_a_project_and_completes_a_task(page, li
             footer.get_by_role("button", name="Add task").click()
             expect(page.get_by_text(f"Task {task} added.")).to_be_visible()
             expect(card.get_by_test_id("task-row")).to_have_count(count)
+
+    # --- one task form: a typed name and predecessors chosen by name are saved together -------------
+    golive = _builder_milestone(page, "Go-live")
+    golive.get_by_test_id("task-row").filter(has_text="Go live").get_by_role("link", name="Edit").click()
+    expect(page.get_by_role("heading", name="Edit task “Go live”")).to_be_visible()
+    page.get_by_label("Task name").fill("Go live with the customer")
+    page.get_by_label("Filter by name").fill("kick")
+    expect(page.get_by_label("Kickoff call (Kickoff)")).to_be_visible()
+    page.get_by_label("Kickoff call (Kickoff)").check()
+    expect(page.get_by_text("Chosen: Kickoff call (Kickoff)")).to_be_visible()
+    expect(page.get_by_label("Task name")).to_have_value("Go live with the customer")  # nothing typed lost
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "template-task-edit-1280.png"), full_page=True)
+    page.get_by_role("button", name="Save task").click()
+    expect(page.get_by_text("Task Go live with the customer saved.")).to_be_visible()
+    row = _builder_milestone(page, "Go-live").get_by_test_id("task-row")
+    expect(row).to_contain_text("Go live with the customer")
+    expect(row).to_contain_text("Kickoff call")  # its predecessor, listed by name
 
     expect(_builder_milestone(page, "Kickoff").get_by_text("First value", exact=True)).to_be_visible()
     expect(page.get_by_test_id("fee-total")).to_have_text("Fee shares total 100 %")

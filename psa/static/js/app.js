@@ -15,3 +15,37 @@ document.addEventListener("DOMContentLoaded", function () {
     field.focus();
   }
 });
+
+// Checkbox lists (templates/_macros/choices.html): the filter box hides what does not match, and the line
+// under the list names what is chosen.
+(function () {
+  function chosenLine(list) {
+    var names = [];
+    list.querySelectorAll("input[type=checkbox]:checked").forEach(function (box) {
+      var label = list.querySelector("label[for='" + box.id + "']");
+      names.push(label ? label.textContent.trim() : box.value);
+    });
+    var line = list.querySelector("[data-checkbox-chosen]");
+    if (line) {
+      line.textContent = names.length ? "Chosen: " + names.join(", ") : "None chosen.";
+    }
+  }
+  document.addEventListener("input", function (event) {
+    var box = event.target.closest && event.target.closest("[data-checkbox-filter]");
+    if (!box) { return; }
+    var list = box.closest("[data-checkbox-list]");
+    var query = box.value.trim().toLowerCase();
+    var shown = 0;
+    list.querySelectorAll("[data-checkbox-item]").forEach(function (item) {
+      var match = !query || item.textContent.toLowerCase().indexOf(query) !== -1;
+      item.hidden = !match;
+      if (match) { shown += 1; }
+    });
+    var none = list.querySelector("[data-checkbox-none]");
+    if (none) { none.hidden = shown > 0; }
+  });
+  document.addEventListener("change", function (event) {
+    var list = event.target.closest && event.target.closest("[data-checkbox-list]");
+    if (list && event.target.type === "checkbox") { chosenLine(list); }
+  });
+})();

@@ -91,8 +91,8 @@ class ProjectForm(FlaskForm):
     target_go_live_date = optional_date("Target go-live",
                                         description="Leave empty to use the last milestone's due date.")
     manager_id = SelectField("Project manager", coerce=lenient_int, validate_choice=False)
-    member_ids = IdMultipleField("Members", description="The project manager is always a member.",
-                                 render_kw={"size": 6})
+    #: Drawn as a filterable checkbox list (templates/_macros/choices.html): one plain click never drops the others.
+    member_ids = IdMultipleField("Members", description="The project manager is always a member.")
     billing_model = SelectField("Billing model", choices=choices(BILLING_LABELS.items()), default="fixed_fee",
                                 validate_choice=False)
     fee_amount = SafeDecimalField(

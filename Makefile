@@ -4,10 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PSA := $(VENV)/bin/psa
 PYTHON ?= python3
-# Debian packages: Chromium for the browser journeys, WeasyPrint's libraries for PDFs.
-APT_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core
+# Debian packages. To run: WeasyPrint's libraries (PDF reports). To test, besides: Chromium (browser journeys).
+RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core
+TEST_PACKAGES := $(RUN_PACKAGES) chromium
 
-.PHONY: run test install system-deps lint clean bench
+.PHONY: run test install system-deps run-deps _apt lint clean bench
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -17,15 +18,28 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Installs the Debian packages the app and its tests need, when missing (needs root, as in CI).
+# Installs the Debian packages the tests need, when missing (needs root, as in CI); fails when it cannot.
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "apt-get install$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	  else echo "Missing Debian packages:$$missing (install them with apt-get as root)" >&2; exit 1; fi; \
-	fi
+	@$(MAKE) --no-print-directory _apt PACKAGES="$(TEST_PACKAGES)" STRICT=1
+
+# The packages the app needs to run; without root, or off Debian, says what is missing and what that
+# affects, and carries on (everything but PDF reports works without them).
+run-deps:
+	@$(MAKE) --no-print-directory _apt PACKAGES="$(RUN_PACKAGES)" STRICT=
+
+_apt:
+	@missing=""; \
+	if ! command -v dpkg >/dev/null 2>&1; then \
+	  echo "Not a Debian system: install Pango and HarfBuzz yourself for PDF reports (WeasyPrint)." >&2; \
+	  [ -z "$(STRICT)" ] || exit 1; exit 0; fi; \
+	for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "apt-get install$$missing"; \
+	  if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; then exit 0; fi; \
+	fi; \
+	if [ -n "$(STRICT)" ]; then echo "Missing Debian packages:$$missing (install them with apt-get as root)" >&2; exit 1; fi; \
+	echo "Could not install:$$missing. The app starts anyway; PDF reports need them (apt-get install$$missing as root)." >&2
 
 instance/secret_key:
 	mkdir -p instance
@@ -34,7 +48,7 @@ instance/secret_key:
 
 # Migrates SQLite at instance/psa.sqlite (or DATABASE_URL), loads the demo when the database is empty,
 # starts an RQ worker with its scheduler when Redis answers, and serves on 127.0.0.1:$${PORT:-5000}.
-run: install system-deps instance/secret_key
+run: install run-deps instance/secret_key
 	@set -e; \
 	export SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}"; \
 	redis_candidate="$${REDIS_URL:-redis://127.0.0.1:6379/0}"; \

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import click
 from flask import current_app
@@ -68,7 +69,16 @@ def demo_command(scale, if_empty):
         return
     if not database_is_empty():
         raise click.ClickException("The database has data already; the demo loads only into an empty one.")
-    credentials = load_demo(scale)
+    started = time.perf_counter()
+    if scale == "large":
+        click.echo("Loading the small demo, then the large history (phase timings follow):")
+    credentials = load_demo(scale, log=click.echo)
+    if scale == "large":
+        from psa.demo_large import row_counts
+
+        click.echo(f"Loaded in {time.perf_counter() - started:.1f} s. Rows:")
+        for name, count in row_counts().items():
+            click.echo(f"  {name:<22} {count:>10,}")
     click.echo("Demo loaded. Sign in at /login with:")
     for email, role, password in credentials:
         click.echo(f"  {role:<11} {email:<28} {password}")

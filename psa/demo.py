@@ -3,12 +3,11 @@ templates and a dozen projects at different stages (some on track, some slipping
 
 Everything is made through the services, relative to today's date, so the dashboard always shows a
 believable portfolio: green, amber and red projects, milestones due soon and open tasks for everyone.
-`--scale large` adds a few hundred generated projects for performance checks by hand.
+`--scale large` then adds a generated two-year history for performance work (psa/demo_large.py).
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -20,7 +19,6 @@ from psa.admin.services import get_settings, update_settings
 from psa.auth.models import User
 from psa.auth.services import create_user
 from psa.core.calendar import get_calendar
-from psa.core.db import utcnow
 from psa.extensions import db
 from psa.project_templates.models import TemplateVersion
 from psa.project_templates.services import (
@@ -287,8 +285,10 @@ def database_is_empty() -> bool:
     return db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
-def load_demo(scale: str = "small") -> list[tuple[str, str, str]]:
-    """Load the demo and commit; return (e-mail, role, password) for every demo user."""
+def load_demo(scale: str = "small", *, large_scale=None, log=None) -> list[tuple[str, str, str]]:
+    """Load the demo and commit; return (e-mail, role, password) for every demo user. At scale "large", the
+    generated two-year history of psa.demo_large follows (`large_scale`, a LargeScale, defaults to its FULL;
+    `log` is told each phase's time)."""
     update_settings(None, org_name="Acme Professional Services", brand_name="Acme Onboarding",
                     timezone="America/New_York")
     get_settings()
@@ -311,10 +311,15 @@ def load_demo(scale: str = "small") -> list[tuple[str, str, str]]:
 
     load_demo_time(users, today)
     refresh_schedule([p.id for p in projects], today)
+    credentials = [(email, role, demo_password(role)) for _, email, role, _, _ in DEMO_USERS]
     if scale == "large":
-        load_large_portfolio(users=users, versions=versions, today=today)
+        from psa.demo_large import FULL, HEAVY_EMAIL, generate_large
+
+        db.session.commit()
+        generate_large(users=users, versions=versions, today=today, scale=large_scale or FULL, log=log)
+        credentials.append((HEAVY_EMAIL, "consultant", demo_password("consultant")))
     db.session.commit()
-    return [(email, role, demo_password(role)) for _, email, role, _, _ in DEMO_USERS]
+    return credentials
 
 
 def build_template(actor, spec: dict) -> TemplateVersion:
@@ -422,47 +427,3 @@ def _set_criteria(actor, project: Project, spec: DemoProject, today: date) -> No
         save_criterion(actor, project, criterion, outcome=criterion.outcome, metric=criterion.metric,
                        baseline=criterion.baseline, target=criterion.target, current_value=current,
                        due_date=criterion.due_date, status=status)
-
-
-# --- the large portfolio ---------------------------------------------------------------------------
-
-LARGE_PROJECTS = 300
-LARGE_ACCOUNTS = 40
-
-
-def load_large_portfolio(*, users: dict, versions: dict, today: date) -> None:
-    """Add LARGE_PROJECTS generated projects over LARGE_ACCOUNTS more accounts, for performance checks.
-    Work is marked done in bulk (no per-task audit trail) and the schedules are refreshed once."""
-    rng = random.Random(20261123)
-    segments = ("high", "mid", "low")
-    accounts = [create_account(None, name=f"Demo Customer {n:03d}", segment=segments[n % 3],
-                               arr=Decimal(rng.randrange(10, 500) * 1000)) for n in range(1, LARGE_ACCOUNTS + 1)]
-    managers = [u for u in users.values() if u.role in ("manager", "leader")]
-    consultants = [u for u in users.values() if u.role == "consultant"]
-    keys = list(versions)
-    calendar = get_calendar()
-    lags: dict[int, list[int]] = {}
-    for n in range(1, LARGE_PROJECTS + 1):
-        key = keys[n % len(keys)]
-        account = accounts[n % len(accounts)]
-        manager = managers[n % len(managers)]
-        status = rng.choices(["active", "completed", "on_hold", "planned", "cancelled"], [70, 15, 7, 5, 3])[0]
-        kickoff = today - timedelta(days=rng.randrange(-10, 130) if status != "planned" else -rng.randrange(1, 30))
-        project = create_project(
-            manager, account=account, name=f"{account.name} {versions[key].template.name.lower()} #{n}",
-            kickoff_date=kickoff, manager=manager, template_version=versions[key],
-            members=rng.sample(consultants, 2), fee_amount=Decimal(rng.randrange(8, 200) * 1000), status=status)
-        lag = 10_000 if status == "completed" else rng.choice([0, 0, 0, 0, 2, 4, 8])
-        lags.setdefault(lag, []).append(project.id)
-    now = utcnow()
-    for lag, ids in lags.items():
-        cutoff = today + timedelta(days=3650) if lag == 10_000 else calendar.add_working_days(today, -lag)
-        db.session.execute(sa.update(Task).where(Task.project_id.in_(ids), Task.due_date < cutoff)
-                           .values(status="done", completed_at=now).execution_options(synchronize_session=False))
-    open_task = sa.select(Task.id).where(Task.milestone_id == Milestone.id, Task.status != "done").exists()
-    project_ids = [i for ids in lags.values() for i in ids]
-    db.session.execute(sa.update(Milestone).where(Milestone.project_id.in_(project_ids), ~open_task)
-                       .values(status="done", completed_at=now).execution_options(synchronize_session=False))
-    db.session.expire_all()
-    refresh_schedule(project_ids, today)
-

@@ -126,16 +126,25 @@ def test_dashboard_renders_for_every_demo_role(app, demo):
     assert seen_rows["admin@demo.psa"] == seen_rows["leader@demo.psa"] > seen_rows["consultant2@demo.psa"]
 
 
-def test_large_scale_adds_generated_projects(app, monkeypatch):
+def test_large_scale_adds_the_generated_history(app, monkeypatch):
+    """`psa demo --scale large` loads the small demo, then psa.demo_large's history (here at its test scale),
+    and prints the phases, the row counts and the heavy user's credentials (tests/test_demo_large.py checks the
+    rows)."""
     import psa.demo
+    import psa.demo_large
 
-    monkeypatch.setattr(psa.demo, "LARGE_PROJECTS", 24)
-    monkeypatch.setattr(psa.demo, "LARGE_ACCOUNTS", 5)
+    monkeypatch.setattr(psa.demo_large, "FULL", psa.demo_large.SMALL)
+    result = app.test_cli_runner().invoke(args=["demo", "--scale", "large"])
+    assert result.exit_code == 0, result.output
+    assert "time entries" in result.output and "audit events" in result.output
+    assert psa.demo_large.HEAVY_EMAIL in result.output
     with app.app_context():
-        psa.demo.load_demo("large")
         small = len(psa.demo.DEMO_PROJECTS)
-        assert db.session.scalar(sa.select(sa.func.count(Project.id))) == small + 24
-        generated = db.session.scalars(sa.select(Project).where(Project.name.like("Demo Customer%"))).all()
+        scale = psa.demo_large.SMALL
+        assert db.session.scalar(sa.select(sa.func.count(Project.id))) == small + scale.projects + 1
+        names = [spec.name for spec in psa.demo.DEMO_PROJECTS]
+        generated = db.session.scalars(sa.select(Project).where(Project.name.not_in(names))).all()
+        assert len(generated) == scale.projects + 1
         assert all(p.schedule_refreshed_on for p in generated)
         assert any(p.progress_percent > 0 for p in generated)
         completed = [p for p in generated if p.status == "completed"]

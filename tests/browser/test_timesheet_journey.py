@@ -67,8 +67,8 @@ def test_a_week_goes_from_the_grid_to_approved(page, live_server, staffed):  # n
 
     page.get_by_role("button", name="Submit for approval").click()
     expect(page.get_by_text("Week of 5–11 Oct 2026 submitted for approval.")).to_be_visible()
-    expect(page.get_by_test_id("state")).to_have_text("Submitted")
-    expect(page.get_by_test_id("locked")).to_be_visible()
+    expect(page.get_by_test_id("state")).to_have_text("Submitted — waiting for approval")
+    expect(page.get_by_test_id("locked")).to_have_count(0)  # "Locked" is kept for the time lock
     expect(page.locator("input.psa-dur")).to_have_count(0)
     _assert_clean(page, live_server)
     _sign_out(page)
@@ -91,7 +91,7 @@ def test_a_week_goes_from_the_grid_to_approved(page, live_server, staffed):  # n
     _sign_in(page, live_server, consultant)
     page.goto(f"{live_server}/timesheets?week={WEEK}")
     expect(page.get_by_test_id("state")).to_have_text("Approved")
-    expect(page.get_by_test_id("locked")).to_have_text("Locked")
+    expect(page.get_by_text("The week is read-only")).to_be_visible()
     expect(page.locator("#grid-form input:not([type=hidden]), #grid-form select")).to_have_count(0)
     expect(page.get_by_role("button", name="Save")).to_have_count(0)
     hours = page.locator('[data-testid="grid-row"]', has_text="Configure").get_by_test_id("hours")

@@ -368,8 +368,9 @@ def test_a_submitted_or_approved_week_is_read_only(app, client, staffed, state):
 
     html, page = _page(client)
     assert [n for n in page.values if n.startswith("rows-")] == []  # no inputs at all
-    assert 'data-testid="locked">Locked' in html
-    assert f'data-testid="state">{state.capitalize()}' in html
+    assert 'data-testid="locked"' not in html  # "Locked" is the time lock's word; this week is read-only
+    label = "Submitted — waiting for approval" if state == "submitted" else "Approved"
+    assert f'data-testid="state">{label}' in html
     assert ">2:00<" in html and "Kickoff" in html and "Submit for approval" not in html and ">Save<" not in html
     before = _entries(app, consultant.id)
     response = _save(client, _line(0, project_id, task_id, mon="5"))

@@ -235,6 +235,7 @@ def _settings_page(form=None, holiday_form=None, logo_form=None, load_form=None,
     if load_form is None:
         load_form = LoadHolidaysForm(formdata=None)
         load_form.country.choices = choices(admin.holiday_countries())
+        load_form.country.data = admin.default_holiday_country(settings)
         load_form.year.data = org_today().year
     if form is None:
         form = SettingsForm(obj=settings)

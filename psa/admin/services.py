@@ -155,6 +155,35 @@ def holiday_countries() -> list[tuple[str, str]]:
                   key=lambda pair: pair[1])
 
 
+#: A currency's country, for an organisation whose time zone names none (UTC).
+CURRENCY_COUNTRIES = {"USD": "US", "GBP": "GB", "CAD": "CA", "AUD": "AU", "NZD": "NZ", "CHF": "CH", "SEK": "SE",
+                      "NOK": "NO", "DKK": "DK", "JPY": "JP", "INR": "IN", "SGD": "SG", "ZAR": "ZA", "BRL": "BR",
+                      "MXN": "MX", "PLN": "PL", "CZK": "CZ", "HKD": "HK", "ILS": "IL", "AED": "AE"}
+
+
+def _zone_countries() -> dict[str, str]:
+    """Time zone -> ISO country code, from the system's tz database (zone.tab), or {} when there is none."""
+    import zoneinfo
+    from pathlib import Path
+
+    for folder in zoneinfo.TZPATH:
+        table = Path(folder) / "zone.tab"
+        if table.is_file():
+            rows = (line.split("\t") for line in table.read_text().splitlines() if line and not line.startswith("#"))
+            return {row[2]: row[0] for row in rows if len(row) >= 3}
+    return {}
+
+
+def default_holiday_country(settings) -> str | None:
+    """The country whose holidays the settings page offers first: the organisation's time zone's country
+    (America/New_York: US), else its currency's (USD: US), when the holidays package knows it; else None."""
+    supported = set(holidays_package().list_supported_countries(include_aliases=False))
+    for code in (_zone_countries().get(settings.timezone or ""), CURRENCY_COUNTRIES.get(settings.currency or "")):
+        if code in supported:
+            return code
+    return None
+
+
 def holidays_package():
     import holidays
 

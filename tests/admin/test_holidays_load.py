@@ -50,3 +50,25 @@ def test_unknown_country_or_bad_year_is_refused_at_the_field(client, app, make):
     assert "Enter a year from 2000 to 2099." in bad_year.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Holiday.id))) == 0
+
+
+def test_the_holiday_country_defaults_from_the_organisation(client, app, make):
+    """America/New_York (USD) offers the United States first, not the alphabet's first country; a UTC
+    organisation falls back on its currency; with neither known, nothing is preselected."""
+    import re
+
+    from psa.admin.services import update_settings
+
+    login_as(client, make.user(role="admin"))
+
+    def preselected() -> list[str]:
+        page = client.get("/admin/settings").get_data(as_text=True)
+        select = re.search(r'<select[^>]*name="country".*?</select>', page, re.S).group(0)
+        return re.findall(r'<option selected value="([A-Z]+)"', select)
+
+    for zone, currency, expected in (("America/New_York", "USD", ["US"]), ("Europe/Berlin", "EUR", ["DE"]),
+                                     ("UTC", "GBP", ["GB"]), ("UTC", "EUR", [])):
+        with app.app_context():
+            update_settings(None, timezone=zone, currency=currency)
+            db.session.commit()
+        assert preselected() == expected, (zone, currency)

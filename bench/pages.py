@@ -71,15 +71,16 @@ def find_targets(url: str) -> dict:
             # the heavy user's busiest week, else the busiest week of any demo user we can sign in as
             who = "u.email = :heavy" if q("SELECT 1 FROM users WHERE email = :heavy", heavy=HEAVY).first() \
                 else "u.email LIKE '%@demo.psa'"
-            week = q("SELECT u.email, u.role, s.week_start, count(e.id) AS entries, "
-                     "count(DISTINCT e.project_id) AS projects "
-                     "FROM timesheets s JOIN users u ON u.id = s.user_id JOIN time_entries e ON e.timesheet_id = s.id "
-                     f"WHERE {who} AND u.is_active GROUP BY u.email, u.role, s.id, s.week_start "
-                     "ORDER BY entries DESC, s.id LIMIT 1", heavy=HEAVY).first()
-            rows = q("SELECT count(*) FROM (SELECT DISTINCT e.project_id, e.task_id FROM time_entries e "
-                     "JOIN timesheets s ON s.id = e.timesheet_id JOIN users u ON u.id = s.user_id "
-                     "WHERE u.email = :email AND s.week_start = :week) AS r",
-                     email=week.email, week=week.week_start).scalar_one()
+            # the week with the most grid rows (project, task), then the most entries
+            week = q("SELECT u.email, u.role, s.week_start, r.grid_rows, r.entries, r.projects "
+                     "FROM (SELECT w.timesheet_id, count(*) AS grid_rows, sum(w.n) AS entries, "
+                     "      count(DISTINCT w.project_id) AS projects "
+                     "      FROM (SELECT e.timesheet_id, e.project_id, e.task_id, count(*) AS n FROM time_entries e "
+                     "            JOIN users u ON u.id = e.user_id "
+                     f"            WHERE {who} AND u.is_active GROUP BY e.timesheet_id, e.project_id, e.task_id) AS w "
+                     "      GROUP BY w.timesheet_id) AS r "
+                     "JOIN timesheets s ON s.id = r.timesheet_id JOIN users u ON u.id = s.user_id "
+                     "ORDER BY r.grid_rows DESC, r.entries DESC, s.id LIMIT 1", heavy=HEAVY).first()
             open_projects = q("SELECT count(*) FROM projects WHERE status IN ('planned', 'active', 'on_hold')"
                               ).scalar_one()
             audit_type = q("SELECT object_type FROM audit_events GROUP BY object_type "
@@ -88,7 +89,7 @@ def find_targets(url: str) -> dict:
                           "ORDER BY count(*), object_type LIMIT 1").scalar_one()
     finally:
         engine.dispose()
-    return {"counts": counts, "big": big, "typical": typical, "week": week, "week_rows": rows,
+    return {"counts": counts, "big": big, "typical": typical, "week": week,
             "open_projects": open_projects, "audit_type": audit_type, "rare_type": rare_type}
 
 
@@ -119,7 +120,7 @@ def pages(t: dict) -> list[tuple[str, str, str]]:
         ("dashboard (manager)", "manager", "/"),
         (f"project typical ({t['typical'].n} tasks)", "admin", f"/projects/{t['typical'].id}"),
         (f"project largest ({t['big'].n} tasks)", "admin", f"/projects/{t['big'].id}"),
-        (f"grid {week.week_start} ({week.entries} entries, {t['week_rows']} rows, {week.projects} projects)",
+        (f"grid {week.week_start} ({week.grid_rows} rows over {week.projects} projects, {week.entries} entries)",
          "week", f"/timesheets?week={week.week_start}"),
         ("approvals (manager)", "manager", "/timesheets/approvals"),
         ("export page all-time count", "admin",

@@ -27,8 +27,8 @@ What it adds (FULL; every figure is a field of `LargeScale`, and the test runs t
   rejected), each on an existing object, at the time it happened;
 - the cached schedules (forecast, slip, progress, health) computed at the end by `refresh_schedule`.
 
-Rows go in by Core inserts in chunks (ids assigned here, sequences moved on afterwards on PostgreSQL), time
-entries and audit events by COPY on PostgreSQL. Everything is seeded: the same day gives the same data.
+Rows go in by Core inserts in chunks on SQLite and by COPY on PostgreSQL (ids assigned here, sequences moved on
+afterwards). Everything is seeded: the same day gives the same data.
 """
 
 from __future__ import annotations
@@ -122,9 +122,11 @@ def _pick(rng: random.Random, weighted) -> str:
 
 
 class _Writer:
-    """Buffered bulk insert of one table: Core executemany in chunks, or COPY on PostgreSQL (copy=True)."""
+    """Buffered bulk insert of one table: COPY on PostgreSQL (the values are the columns' own Python types, which
+    psycopg writes as PostgreSQL reads them), elsewhere (or with copy=False) Core executemany in chunks through
+    the table's types (ExactNumeric's integer units and UTCDateTime's naive UTC on SQLite)."""
 
-    def __init__(self, table: sa.Table, columns: tuple[str, ...], chunk: int, copy: bool = False,
+    def __init__(self, table: sa.Table, columns: tuple[str, ...], chunk: int, copy: bool = True,
                  parents: tuple[_Writer, ...] = ()):
         self.table, self.columns, self.chunk, self.parents = table, columns, chunk, parents
         self.dialect = db.session.get_bind().dialect.name
@@ -381,7 +383,7 @@ def generate_large(*, users: dict, versions: dict, today: date, scale: LargeScal
     plans = {key: _plan(DEMO_TEMPLATES[key], scale.milestones, scale.tasks) for key in keys}
     bench_plan = _plan(DEMO_TEMPLATES["enterprise"], scale.bench_milestones, scale.bench_tasks)
     project_managers = [p for p in people if p["role"] == "manager"] + [p for p in people if p["role"] == "leader"][:2]
-    consultants = [p for p in people if p["role"] == "consultant" and p is not heavy]
+    consultants = [p for p in people if p["role"] == "consultant"]
     today_index = days.index(today)
     if days.at(today_index) != today:
         today_index -= 1  # the last working day on or before today
@@ -577,8 +579,9 @@ def generate_large(*, users: dict, versions: dict, today: date, scale: LargeScal
     heavy_projects = rng.sample(open_projects, k=min(scale.heavy_projects, len(open_projects)))
     extra = []
     for project in heavy_projects:
-        project["members"].append(heavy["id"])
-        extra.append({"project_id": project["id"], "user_id": heavy["id"]})
+        if heavy["id"] not in project["members"]:
+            project["members"].append(heavy["id"])
+            extra.append({"project_id": project["id"], "user_id": heavy["id"]})
     if extra:
         db.session.execute(sa.insert(project_members), extra)
 

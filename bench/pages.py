@@ -85,8 +85,10 @@ def find_targets(url: str) -> dict:
                               ).scalar_one()
             audit_type = q("SELECT object_type FROM audit_events GROUP BY object_type "
                            "ORDER BY count(*) DESC LIMIT 1").scalar_one()
-            rare_type = q("SELECT object_type FROM audit_events GROUP BY object_type "
-                          "ORDER BY count(*), object_type LIMIT 1").scalar_one()
+            # the type whose 50th newest event is the oldest: the longest walk back through the log for a page
+            rare_type = q("SELECT object_type FROM (SELECT object_type, at, row_number() OVER "
+                          "(PARTITION BY object_type ORDER BY at DESC) AS n FROM audit_events) AS ranked "
+                          "WHERE n = 50 ORDER BY at, object_type LIMIT 1").scalar_one_or_none() or audit_type
     finally:
         engine.dispose()
     return {"counts": counts, "big": big, "typical": typical, "week": week,

@@ -62,10 +62,16 @@ def create_user_command(email, role, name, password):
 @with_appcontext
 def demo_command(scale, if_empty):
     """Load demo data and print the demo credentials."""
-    from psa.demo import database_is_empty, load_demo
+    from psa.demo import database_is_empty, demo_sign_ins, load_demo
 
     if if_empty and not database_is_empty():
-        click.echo("The database has data already; demo not loaded.")
+        sign_ins = demo_sign_ins()
+        if not sign_ins:
+            click.echo("The database has data already; demo not loaded.")
+            return
+        click.echo("The demo is loaded. Sign in at /login with:")
+        for email, role, password in sign_ins:
+            click.echo(f"  {role:<11} {email:<28} {password}")
         return
     if not database_is_empty():
         raise click.ClickException("The database has data already; the demo loads only into an empty one.")

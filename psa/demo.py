@@ -15,7 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from psa.accounts.services import create_account
-from psa.admin.services import get_settings, update_settings
+from psa.admin.services import get_settings, load_public_holidays, update_settings
 from psa.auth.models import User
 from psa.auth.services import create_user
 from psa.core.calendar import get_calendar
@@ -281,6 +281,26 @@ def demo_password(role: str) -> str:
     return f"{role}-demo-pass"
 
 
+#: Where the demo organisation works (its time zone is America/New_York): its public holidays are loaded.
+DEMO_HOLIDAY_COUNTRY = "US"
+
+
+def demo_sign_ins() -> list[tuple[str, str, str]]:
+    """(e-mail, role, password) of the demo users still present and active, for `psa demo --if-empty` to
+    print on every `make run` while the demo is in use."""
+    emails = [email for _, email, _, _, _ in DEMO_USERS] + [_heavy_email()]
+    rows = db.session.execute(sa.select(User.email, User.role).where(
+        User.email.in_(emails), User.is_active_user.is_(True))).all()
+    order = {email: n for n, email in enumerate(emails)}
+    return [(email, role, demo_password(role)) for email, role in sorted(rows, key=lambda r: order[r.email])]
+
+
+def _heavy_email() -> str:
+    from psa.demo_large import HEAVY_EMAIL
+
+    return HEAVY_EMAIL
+
+
 def database_is_empty() -> bool:
     return db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
@@ -292,6 +312,8 @@ def load_demo(scale: str = "small", *, large_scale=None, log=None) -> list[tuple
     update_settings(None, org_name="Acme Professional Services", brand_name="Acme Onboarding",
                     timezone="America/New_York")
     get_settings()
+    for year in range(org_today().year - 2, org_today().year + 2):  # the organisation's country's holidays
+        load_public_holidays(None, DEMO_HOLIDAY_COUNTRY, year)
     users = {}
     for name, email, role, capacity, zone in DEMO_USERS:
         users[email] = create_user(None, email=email, name=name, role=role, password=demo_password(role),

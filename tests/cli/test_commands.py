@@ -55,10 +55,36 @@ def test_demo_loads_every_role_and_prints_credentials(app):
         assert roles == {"admin", "leader", "manager", "consultant"}
         assert db.session.get(User, db.session.scalar(sa.select(User.id).where(User.email == "admin@demo.psa")))\
             .check_password("admin-demo-pass")
+    # `make run` calls this on every start: the sign-ins are printed again while the demo users exist
     again = runner.invoke(args=["demo", "--if-empty"])
-    assert again.exit_code == 0 and "not loaded" in again.output
+    assert again.exit_code == 0 and "The demo is loaded. Sign in at /login with:" in again.output
+    assert "manager@demo.psa" in again.output and "manager-demo-pass" in again.output
     refused = runner.invoke(args=["demo"])
     assert refused.exit_code != 0
+    with app.app_context():  # a deactivated demo user is not offered; with none left, nothing is
+        from psa.demo import DEMO_USERS
+
+        db.session.execute(sa.update(User).where(User.email == "manager@demo.psa").values(is_active_user=False))
+        db.session.commit()
+        assert "manager@demo.psa" not in runner.invoke(args=["demo", "--if-empty"]).output
+        db.session.execute(sa.update(User).where(User.email.in_([u[1] for u in DEMO_USERS]))
+                           .values(is_active_user=False))
+        db.session.commit()
+    assert "not loaded" in runner.invoke(args=["demo", "--if-empty"]).output
+
+
+def test_the_demo_loads_its_countrys_public_holidays(app):
+    from datetime import date
+
+    from psa.admin.models import Holiday
+    from psa.core.clock import org_today
+
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        year = org_today().year
+        days = dict(db.session.execute(sa.select(Holiday.day, Holiday.name)).all())
+        assert days[date(year, 7, 4)].startswith("Independence Day")  # the demo organisation works in New York
+        assert {d.year for d in days} == {year - 2, year - 1, year, year + 1}
 
 
 def test_demo_users_can_sign_in(app, client):

@@ -13,7 +13,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import abort, render_template, request, send_file, url_for
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
+from wtforms.widgets import html_params
 
 from psa.accounts.models import Account
 from psa.auth.models import User
@@ -75,6 +77,22 @@ WORK_STATUS_BADGES = {"todo": "text-bg-light border", "in_progress": "text-bg-pr
                       "done": "text-bg-success"}
 CRITERION_STATUS_BADGES = {"not_started": "text-bg-light border", "on_track": "text-bg-success",
                            "at_risk": "text-bg-warning", "achieved": "text-bg-primary", "missed": "text-bg-danger"}
+
+
+class PlainSelect:
+    """WTForms' Select markup for a long list of options (the file form's task list: 400 in the 400-task plan),
+    one f-string an option instead of html_params an option (a quarter of the time)."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        options = "".join(f'<option value="{escape(value)}"{" selected" if selected else ""}>{escape(label)}</option>'
+                          for value, label, selected, *_ in field.iter_choices())
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")
+
+
+def _iso(value) -> str:
+    """A date as the day macro of projects/_macros.html shows it, for the task rows (hundreds of them)."""
+    return value.isoformat() if value else "—"
 
 
 # --- loading and authorizing ---------------------------------------------------------------------
@@ -239,6 +257,7 @@ def _render_page(project: Project, status: int = 200, **forms):
         [(0, "— Choose a milestone —"), *[(m.id, m.name) for m in project.milestones]])
     attachment_form = forms.pop("attachment_form", None) or AttachmentForm(formdata=None, prefix="attachment")
     attachment_form.task_id.choices = choices([(0, "— The project —"), *[(t.id, t.name) for t in tasks]])
+    attachment_form.task_id.widget = PlainSelect()
 
     return render_template(
         "projects/show.html", project=project, today=today, tasks=tasks, task_names=task_names,
@@ -258,7 +277,7 @@ def _render_page(project: Project, status: int = 200, **forms):
         health_badges=HEALTH_BADGES, status_labels=WORK_STATUS_LABELS, status_badges=WORK_STATUS_BADGES,
         criterion_labels=CRITERION_STATUS_LABELS, criterion_badges=CRITERION_STATUS_BADGES,
         project_status_labels=PROJECT_STATUS_LABELS, billing_labels=BILLING_LABELS,
-        minutes_to_hours=minutes_to_hours,
+        minutes_to_hours=minutes_to_hours, iso=_iso,
     ), status
 
 

@@ -43,8 +43,8 @@ HEADER = ("date", "email", "project", "task", "activity", "hours", "billable", "
 RATE_COLUMNS = ("bill_rate", "cost_rate")
 #: Lines fetched (and written) per batch: about a megabyte of CSV.
 BATCH = 5000
-#: What the export's sort may use on PostgreSQL (SET LOCAL: its transaction only) rather than spill a year to
-#: disk; a request runs one export.
+#: What the export's sort may use on PostgreSQL (set for its transaction only) rather than spill a year to disk;
+#: a request runs one export.
 EXPORT_WORK_MEM = "64MB"
 #: The export page counts the matching entries up to this many (about 16 MB of CSV), beyond which it says "more
 #: than": counting a million entries would take longer than the page should.
@@ -217,7 +217,7 @@ def export_summary(filters: ExportFilters, viewer) -> ExportSummary:
     """How many entries the export would hold and their minutes, counted in SQL up to COUNT_CAP, over time
     entries joined only to what the conditions name: the project for an account filter or a manager's
     visibility, the week for a state filter. One statement, which reads at most COUNT_CAP + 1 matching entries
-    (ix_time_entries_date for a period): a few milliseconds whatever the table's size."""
+    (ix_time_entries_date for a period): some 30 ms at most, whatever the table's size."""
     from psa.projects.models import Project
     from psa.timesheets.models import TimeEntry, Timesheet
 

@@ -113,7 +113,16 @@ class ProjectCreateForm(ProjectForm):
     template_version_id = IdSelectField(
         "Template", message="Choose a published template, or Blank project.",
         description="Milestones, tasks and success criteria are copied from the newest published version.")
+    #: Who takes the template's tasks of each internal role (psa/projects/staffing.py): 0 is the default rule.
+    assign_manager = IdSelectField("Project manager tasks go to", message="Choose a person from the list.", default=0)
+    assign_consultant = IdSelectField("Consultant tasks go to", message="Choose a person from the list.", default=0)
+    assign_leader = IdSelectField("PS leader tasks go to", message="Choose a person from the list.", default=0)
+    assign_admin = IdSelectField("Admin tasks go to", message="Choose a person from the list.", default=0)
     submit = SubmitField("Create project")
+
+    def role_fields(self):
+        """(role, field) of the role-mapping fields, in the form's order."""
+        return [(role, self[f"assign_{role}"]) for role in ("manager", "consultant", "leader", "admin")]
 
 
 # --- the forms of the project page ------------------------------------------------------------------

@@ -15,6 +15,7 @@ from flask import abort, render_template, request, send_file, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload
+from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import html_params
 
 from psa.accounts.models import Account
@@ -24,7 +25,7 @@ from psa.core.forms import choices, hours_to_minutes, minutes_to_hours
 from psa.core.views import save_or_errors
 from psa.extensions import db
 from psa.project_templates.models import TemplateVersion
-from psa.project_templates.services import published_versions
+from psa.project_templates.services import published_versions, version_roles
 from psa.projects import bp, services
 from psa.projects.forms import (
     AttachmentForm,
@@ -141,7 +142,14 @@ def _project_form_choices(form: ProjectForm, project: Project | None = None) -> 
     form.manager_id.choices = choices([(0, "— Choose a project manager —"), *managers])
     form.member_ids.choices = choices(members)
     if isinstance(form, ProjectCreateForm):
-        form.template_version_id.choices = choices([(0, "Blank project"), *published_versions()])
+        versions = published_versions()
+        roles = version_roles([version_id for version_id, _ in versions])
+        # each option names its template's roles, so app.js shows only those role fields
+        form.template_version_id.choices = [SelectChoice(0, "Blank project", render_kw={"data-roles": ""}), *[
+            SelectChoice(version_id, label, render_kw={"data-roles": " ".join(roles.get(version_id, []))})
+            for version_id, label in versions]]
+        for _role, field in form.role_fields():
+            field.choices = choices([(0, "Automatic (see below)"), *members])
 
 
 def _project_fields(form: ProjectForm) -> dict:
@@ -302,14 +310,16 @@ def new():
     _project_form_choices(form)
     if request.method == "GET":
         form.account_id.data = request.args.get("account_id", 0, type=int)
+        form.template_version_id.data = request.args.get("template_version_id", 0, type=int)
         form.manager_id.data = current_user.id
         form.kickoff_date.data = services.org_today()
     if form.validate_on_submit():
         version_id = form.template_version_id.data
+        chosen = {role: _user_or_none(field.data) for role, field in form.role_fields()}
         response = save_or_errors(
             form, lambda: services.create_project(
                 current_user, template_version=db.session.get(TemplateVersion, version_id) if version_id else None,
-                **_project_fields(form)),
+                role_assignees=chosen, **_project_fields(form)),
             success=lambda project: f"Project {project.name} created.",
             redirect_to=lambda project: url_for("projects.show", project_id=project.id))
         if response is not None:

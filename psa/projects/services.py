@@ -409,9 +409,12 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
                    template_version: TemplateVersion | None = None, contract_signed_date: date | None = None,
                    target_go_live_date: date | None = None, members: Iterable[User] = (),
                    billing_model: str = "fixed_fee", fee_amount: Decimal | None = None,
-                   budget_minutes: int | None = None, status: str = "active") -> Project:
+                   budget_minutes: int | None = None, status: str = "active",
+                   role_assignees: dict[str, User | None] | None = None) -> Project:
     """Create a project, from a published template version or blank. Every date comes from the template's
-    working-day offsets from K = kickoff + 0 working days, and is stored as baseline and current date."""
+    working-day offsets from K = kickoff + 0 working days, and is stored as baseline and current date. The
+    template's internal tasks go to people by psa.projects.staffing (`role_assignees`: a person chosen per
+    role, None for the default)."""
     fee_amount = _check_project_fields(account=account, name=name, kickoff_date=kickoff_date,
                                        contract_signed_date=contract_signed_date, manager=manager,
                                        billing_model=billing_model, fee_amount=fee_amount,
@@ -426,6 +429,7 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
                       template_version_id=template_version.id if template_version else None)
     db.session.add(project)
     db.session.flush()
+    members = list(members)
     member_ids = {manager.id, *(u.id for u in members)}
     db.session.execute(sa.insert(project_members), [{"project_id": project.id, "user_id": i}
                                                              for i in sorted(member_ids)])
@@ -451,7 +455,6 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
                             baseline_start_date=start, baseline_due_date=task_due, start_date=start,
                             due_date=task_due, duration_days=tt.duration_days,
                             estimated_minutes=tt.estimated_minutes, assignee_role=tt.assignee_role,
-                            assignee_id=manager.id if tt.assignee_role == "manager" else None,
                             visibility=tt.visibility)
                 db.session.add(task)
                 copies[tt.id] = task
@@ -469,6 +472,9 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
                 if tc.due_offset_days is not None else None))
         if budget_minutes is None and total_estimate:
             project.budget_minutes = total_estimate
+        from psa.projects.staffing import assign_new_project
+
+        assign_new_project(project, manager=manager, members=members, chosen=role_assignees)
     project.target_go_live_date = target_go_live_date or last_due
     db.session.flush()
     record_audit(actor, "project.created", project, after=snapshot(project, PROJECT_FIELDS))

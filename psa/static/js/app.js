@@ -49,3 +49,27 @@ document.addEventListener("DOMContentLoaded", function () {
     if (list && event.target.type === "checkbox") { chosenLine(list); }
   });
 })();
+
+// The new-project form: show the role-mapping fields of the roles the chosen template names (its option's
+// data-roles), and none for a blank project. Without script every field shows, which is harmless.
+(function () {
+  function showRoles(select) {
+    var mapping = document.querySelector("[data-role-mapping]");
+    if (!mapping || !select) { return; }
+    var option = select.options[select.selectedIndex];
+    var roles = ((option && option.getAttribute("data-roles")) || "").split(" ").filter(Boolean);
+    var shown = 0;
+    mapping.querySelectorAll("[data-assign-role]").forEach(function (box) {
+      var wanted = roles.indexOf(box.getAttribute("data-assign-role")) !== -1;
+      box.hidden = !wanted;
+      if (wanted) { shown += 1; }
+    });
+    mapping.hidden = shown === 0;
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    showRoles(document.getElementById("template_version_id"));
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.id === "template_version_id") { showRoles(event.target); }
+  });
+})();

@@ -269,16 +269,18 @@ class _CsvCells:
         first = sa.func.ascii(text) if self.postgresql else sa.func.unicode(text)  # its first character's code
         return first.op("IN")(_FORMULA_CODES)
 
-    def cell(self, text, escape: bool = True):
-        """A text cell (NULL: empty), with escape_cell's apostrophe unless escape=False."""
+    def cell(self, text, escape: bool = True, nullable: bool = False):
+        """A text cell, with escape_cell's apostrophe unless escape=False; NULL (from the outer join: nullable=True)
+        is the empty cell."""
         if self.postgresql:
             escaped = sa.case((self._starts_a_formula(text), _concat(_sql("''''"), text)), else_=text) if escape else text
             return sa.func.nullif(escaped, _sql("''"))
-        text = sa.func.coalesce(text, _sql("''"))
-        prefix = sa.case((self._starts_a_formula(text), _sql("''''")), else_=_sql("''")) if escape else _sql("''")
+        if nullable:
+            text = sa.func.coalesce(text, _sql("''"))
+        prefix = [sa.case((self._starts_a_formula(text), _sql("''''")), else_=_sql("''"))] if escape else []
         needs_quotes = sa.or_(*(sa.func.instr(text, _sql(char)) > 0 for char in ("','", "'\"'", "char(13)", "char(10)")))
-        quoted = _concat(_sql("'\"'"), prefix, sa.func.replace(text, _sql("'\"'"), _sql("'\"\"'")), _sql("'\"'"))
-        return sa.case((needs_quotes, quoted), else_=_concat(prefix, text))
+        quoted = _concat(_sql("'\"'"), *prefix, sa.func.replace(text, _sql("'\"'"), _sql("'\"\"'")), _sql("'\"'"))
+        return sa.case((needs_quotes, quoted), else_=_concat(*prefix, text) if prefix else text)
 
     def date(self, column):
         """YYYY-MM-DD: SQLite stores dates so; PostgreSQL prints them so under DateStyle ISO, which the export
@@ -321,7 +323,7 @@ def _cells(csv_cells: _CsvCells, rates: bool) -> list:
     from psa.timesheets.models import TimeEntry, Timesheet
 
     cells = [csv_cells.date(TimeEntry.entry_date), csv_cells.cell(User.email, escape=False),
-             csv_cells.cell(Project.name), csv_cells.cell(Task.name), csv_cells.cell(TimeEntry.activity),
+             csv_cells.cell(Project.name), csv_cells.cell(Task.name, nullable=True), csv_cells.cell(TimeEntry.activity),
              csv_cells.hours(TimeEntry.minutes), csv_cells.yes_no(TimeEntry.billable), csv_cells.cell(TimeEntry.note),
              csv_cells.cell(Account.name), csv_cells.cell(Timesheet.state, escape=False)]
     if rates:

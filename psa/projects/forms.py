@@ -114,7 +114,7 @@ class ProjectCreateForm(ProjectForm):
         "Template", message="Choose a published template, or Blank project.",
         description="Milestones, tasks and success criteria are copied from the newest published version.")
     #: Who takes the template's tasks of each internal role (psa/projects/staffing.py): 0 is the default rule.
-    assign_manager = IdSelectField("Project manager tasks go to", message="Choose a person from the list.", default=0)
+    assign_manager = IdSelectField("Manager tasks go to", message="Choose a person from the list.", default=0)
     assign_consultant = IdSelectField("Consultant tasks go to", message="Choose a person from the list.", default=0)
     assign_leader = IdSelectField("PS leader tasks go to", message="Choose a person from the list.", default=0)
     assign_admin = IdSelectField("Admin tasks go to", message="Choose a person from the list.", default=0)

@@ -22,6 +22,11 @@ OPEN_PROJECT_STATUSES = ("planned", "active", "on_hold")
 WORK_STATUSES = ("todo", "in_progress", "blocked", "done")
 WORK_STATUS_LABELS = {"todo": "To do", "in_progress": "In progress", "blocked": "Blocked", "done": "Done"}
 HEALTHS = ("green", "amber", "red")
+#: One vocabulary for health wherever it shows (dashboard, project page, filters): words, with the colour.
+HEALTH_LABELS = {"green": "On track", "amber": "At risk", "red": "Off track"}
+HEALTH_BADGES = {"green": "text-bg-success", "amber": "text-bg-warning", "red": "text-bg-danger"}
+#: The longest health reason stored (one line naming the clause of SPEC §3 that decided it).
+HEALTH_REASON_MAX = 200
 CRITERION_STATUSES = ("not_started", "on_track", "at_risk", "achieved", "missed")
 CRITERION_STATUS_LABELS = {"not_started": "Not started", "on_track": "On track", "at_risk": "At risk",
                            "achieved": "Achieved", "missed": "Missed"}
@@ -83,6 +88,10 @@ class Project(db.Model):
     #: Cached results of the SPEC §3 rules, refreshed by refresh_schedule() whenever the plan changes
     #: and every day by the schedule job, so lists can filter and sort on them in SQL.
     health: Mapped[str] = mapped_column(sa.String(5), default="green")
+    #: Cached with health: the clause that decided it, in words ("Build is overdue by 8 working days").
+    health_reason: Mapped[str] = mapped_column(sa.String(HEALTH_REASON_MAX), default="", server_default="")
+    #: The milestone the reason names, if any (no foreign key: the refresh rewrites it with the reason).
+    health_milestone_id: Mapped[int | None] = mapped_column()
     progress_percent: Mapped[int] = mapped_column(default=0)
     max_slip_days: Mapped[int] = mapped_column(default=0)
     schedule_refreshed_on: Mapped[date | None] = mapped_column(sa.Date)

@@ -39,6 +39,7 @@ from psa.project_templates.services import load_version
 from psa.projects.models import (
     BILLING_MODELS,
     CRITERION_STATUSES,
+    HEALTH_REASON_MAX,
     OPEN_PROJECT_STATUSES,
     PROJECT_STATUSES,
     WORK_STATUSES,
@@ -132,27 +133,54 @@ class MilestoneState:
     due_date: date
     is_done: bool
     slip_days: int
+    #: What a health reason calls it and links to (optional for the rule itself).
+    name: str = ""
+    id: int | None = None
 
 
-def health(milestones: Iterable[MilestoneState], *, today: date, calendar: WorkCalendar, progress_ratio: Fraction,
-           burned_minutes: int, budget_minutes: int | None, open_escalation_level: int = 0,
-           red_overdue_days: int = 5, amber_burn_points: int = 15) -> str:
+@dataclass(frozen=True)
+class HealthVerdict:
+    """Health, the clause of SPEC §3 that decided it in words, and the milestone that clause names (if any)."""
+
+    health: str
+    reason: str
+    milestone_id: int | None = None
+
+
+def _days(n: int) -> str:
+    return f"{n} working day{'' if n == 1 else 's'}"
+
+
+def health_verdict(milestones: Iterable[MilestoneState], *, today: date, calendar: WorkCalendar,
+                   progress_ratio: Fraction, burned_minutes: int, budget_minutes: int | None,
+                   open_escalation_level: int = 0, red_overdue_days: int = 5,
+                   amber_burn_points: int = 15) -> HealthVerdict:
     """SPEC §3 Health: red if an open escalation is at level ≥ 2 or a milestone is overdue by more than
     red_overdue_days working days; amber if a milestone slips, or hours burned / budget hours exceeds
-    progress by more than amber_burn_points percentage points; green otherwise."""
-    milestones = list(milestones)
+    progress by more than amber_burn_points percentage points; green otherwise. The first clause that holds
+    decides, and is said in words naming the worst milestone (the most overdue, the most slipping)."""
+    milestones = [m for m in milestones if not m.is_done]
     if open_escalation_level >= 2:
-        return "red"
-    for m in milestones:
-        if not m.is_done and calendar.working_days_between(m.due_date, today) > red_overdue_days:
-            return "red"
-    if any(m.slip_days > 0 for m in milestones if not m.is_done):
-        return "amber"
+        return HealthVerdict("red", f"Escalation level {open_escalation_level} is open")
+    overdue = [(calendar.working_days_between(m.due_date, today), m) for m in milestones]
+    late = max(overdue, key=lambda pair: pair[0], default=(0, None))
+    if late[0] > red_overdue_days:
+        return HealthVerdict("red", f"{late[1].name or 'A milestone'} is overdue by {_days(late[0])}", late[1].id)
+    slipping = max(milestones, key=lambda m: m.slip_days, default=None)
+    if slipping is not None and slipping.slip_days > 0:
+        return HealthVerdict("amber", f"{slipping.name or 'A milestone'} forecasts {_days(slipping.slip_days)} late",
+                             slipping.id)
     if budget_minutes:
         burn = Fraction(burned_minutes, budget_minutes)
         if (burn - progress_ratio) * 100 > amber_burn_points:
-            return "amber"
-    return "green"
+            return HealthVerdict("amber", f"Burned {int(burn * 100)} % of the budget at "
+                                          f"{int(progress_ratio * 100)} % progress")
+    return HealthVerdict("green", "On schedule and within budget" if budget_minutes else "On schedule")
+
+
+def health(milestones: Iterable[MilestoneState], **kwargs) -> str:
+    """SPEC §3 Health as a word (green, amber, red); see health_verdict for the rule and its reason."""
+    return health_verdict(milestones, **kwargs).health
 
 
 # --- applying the rules to stored projects -------------------------------------------------------
@@ -229,9 +257,9 @@ def _refresh_chunk(project_ids: list[int], today: date, calendar: WorkCalendar, 
     # the project rows are locked first (in id order) so two transactions refreshing the same project take
     # turns, and the second one reads what the first committed (a refresh never writes a stale result)
     projects = execute(sa.select(p.id, p.status, p.budget_minutes, p.progress_percent, p.max_slip_days, p.health,
-                                 p.schedule_refreshed_on).where(p.id.in_(project_ids)).order_by(p.id)
+                                 p.health_reason, p.health_milestone_id, p.schedule_refreshed_on).where(p.id.in_(project_ids)).order_by(p.id)
                        .with_for_update(key_share=True)).all()
-    milestones = execute(sa.select(m.id, m.project_id, m.status, m.due_date, m.completed_at, m.forecast_date,
+    milestones = execute(sa.select(m.id, m.project_id, m.name, m.status, m.due_date, m.completed_at, m.forecast_date,
                                    m.slip_days).where(m.project_id.in_(project_ids))
                          .order_by(m.project_id, m.position)).all()
     tasks = execute(sa.select(t.id, t.project_id, t.milestone_id, t.status, t.due_date, t.duration_days,
@@ -280,19 +308,22 @@ def _refresh_chunk(project_ids: list[int], today: date, calendar: WorkCalendar, 
                 slip_days = slip(row.due_date, forecast, calendar)
             if (row.forecast_date, row.slip_days) != (forecast, slip_days):
                 milestone_changes.append({"id": row.id, "forecast_date": forecast, "slip_days": slip_days})
-            states.append(MilestoneState(row.due_date, row.status == "done", slip_days))
+            states.append(MilestoneState(row.due_date, row.status == "done", slip_days, row.name, row.id))
         ratio = progress(plans) if plans else progress([], done_without_tasks=bool(states) and all(
             s.is_done for s in states))
+        verdict = health_verdict(
+            states, today=today, calendar=calendar, progress_ratio=ratio,
+            burned_minutes=burned.get(project.id, 0), budget_minutes=project.budget_minutes,
+            open_escalation_level=escalations.get(project.id, 0),
+            red_overdue_days=settings.health_red_overdue_days,
+            amber_burn_points=settings.health_amber_burn_points,
+        ) if project.status != "cancelled" else HealthVerdict("green", "Cancelled: health is not followed")
         values = {
             "progress_percent": int(ratio * 100),
             "max_slip_days": max((s.slip_days for s in states), default=0),
-            "health": health(
-                states, today=today, calendar=calendar, progress_ratio=ratio,
-                burned_minutes=burned.get(project.id, 0), budget_minutes=project.budget_minutes,
-                open_escalation_level=escalations.get(project.id, 0),
-                red_overdue_days=settings.health_red_overdue_days,
-                amber_burn_points=settings.health_amber_burn_points,
-            ) if project.status != "cancelled" else "green",
+            "health": verdict.health,
+            "health_reason": verdict.reason[:HEALTH_REASON_MAX],
+            "health_milestone_id": verdict.milestone_id,
             "schedule_refreshed_on": today,
         }
         if any(getattr(project, name) != value for name, value in values.items()):

@@ -8,7 +8,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.validators import Length, ValidationError
 
-from psa.core.forms import choices, plain_amount
+from psa.core.forms import PlainSelect, choices, plain_amount
 from psa.projects.forms import IdSelectField, optional_date, required_date
 from psa.timesheets.imports import DATE_ORDERS
 from psa.timesheets.models import TIMESHEET_STATE_LABELS
@@ -42,9 +42,10 @@ class ExportForm(FlaskForm):
 
     date_from = optional_date("From")
     date_to = optional_date("To")
-    user_id = IdSelectField("Person", message="Choose a person from the list.", default=0)
-    account_id = IdSelectField("Account", message="Choose an account from the list.", default=0)
-    project_id = IdSelectField("Project", message="Choose a project from the list.", default=0)
+    # long lists (3,000 projects, 1,000 accounts at size): drawn by PlainSelect, a third of WTForms' time
+    user_id = IdSelectField("Person", message="Choose a person from the list.", default=0, widget=PlainSelect())
+    account_id = IdSelectField("Account", message="Choose an account from the list.", default=0, widget=PlainSelect())
+    project_id = IdSelectField("Project", message="Choose a project from the list.", default=0, widget=PlainSelect())
     state = SelectField("Week state", choices=choices([("", "Any state"), *TIMESHEET_STATE_LABELS.items()]),
                         validate_choice=True, default="")
 

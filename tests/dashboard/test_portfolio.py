@@ -107,7 +107,7 @@ def test_portfolio_row_shows_every_column(app, client, make):
     assert "Acme Corp" in row and "High touch" in row
     assert f'<a href="/projects/{pid}">Acme onboarding</a>' in row
     assert "Mona Manager" in row and "Active" in row
-    assert "Amber" in row
+    assert "At risk" in row
     assert 'role="progressbar" aria-label="Progress of Acme onboarding" aria-valuenow="42"' in row
     assert "+3" in row
     assert "2026-01-05" in row and "2026-03-02" in row
@@ -378,11 +378,11 @@ def test_the_dashboard_shows_the_cached_schedule_and_the_job_refreshes_a_stale_o
         db.session.commit()
     login_as(client, manager)
     [row] = ROW_RE.findall(page(client))
-    assert "Green" in row  # a request recomputes nothing but what it changes
+    assert "On track" in row  # a request recomputes nothing but what it changes
     with app.app_context():
         assert refresh_schedules_job() == 1
     [row] = ROW_RE.findall(page(client))
-    assert "Red" in row
+    assert "Off track" in row and "Long overdue is overdue by" in row
     with app.app_context():
         project = db.session.get(Project, p)
         assert project.health == "red" and project.schedule_refreshed_on == day and project.max_slip_days > 5

@@ -245,7 +245,9 @@ def test_the_dashboard_shows_the_health_a_grid_save_gives(app, client, make):
     login_as(client, manager)
     html = client.get("/").get_data(as_text=True)
     [row] = ROW_RE.findall(html)
-    assert "Burned" in row and "Amber" in row and "Green" not in row
+    assert "Burned" in row and "At risk" in row and "On track" not in row
+    # the reason names SPEC §3's burn clause: 16 h of a 10 h budget at 0 % progress
+    assert "Burned 160 % of the budget at 0 % progress" in row
 
 
 def test_the_dashboard_recomputes_nothing_and_says_how_old_a_stale_schedule_is(app, client, make, count_queries):
@@ -260,7 +262,7 @@ def test_the_dashboard_recomputes_nothing_and_says_how_old_a_stale_schedule_is(a
         html = client.get("/").get_data(as_text=True)
     assert not [q for q in queries if q.lstrip().upper().startswith("UPDATE")]
     [row] = ROW_RE.findall(html)
-    assert "Green" in row  # as cached: the page does not recompute
+    assert "On track" in row  # as cached: the page does not recompute
     assert "as of 2026-11-17" in html
     # the daily job does: overdue since Mon 9, 7 working days > 5 -> red
     from psa.projects.tasks import refresh_schedules_job
@@ -269,7 +271,8 @@ def test_the_dashboard_recomputes_nothing_and_says_how_old_a_stale_schedule_is(a
         assert refresh_schedules_job() == 1
     html = client.get("/").get_data(as_text=True)
     [row] = ROW_RE.findall(html)
-    assert "Red" in row and "as of" not in html
+    assert "Off track" in row and "as of" not in html
+    assert re.search(r'href="/projects/\d+#milestone-\d+">Build is overdue by 7 working days</a>', row)
 
 
 def test_a_task_change_shows_its_new_forecast_on_objects_already_loaded(ctx, make):

@@ -47,6 +47,8 @@ def from_environment(instance_path: Path) -> dict:
         "UPLOAD_FOLDER": env.get("PSA_UPLOAD_FOLDER") or str(instance_path / "uploads"),
         #: Reverse proxies in front of the app (X-Forwarded-For/-Proto trusted that many hops).
         "PROXY_COUNT": _int("PSA_PROXY_COUNT", 0),
+        #: Rows a list page counts at most before it says "more than N" (psa/core/pagination.py).
+        "PSA_COUNT_LIMIT": _int("PSA_COUNT_LIMIT", 1000),
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,
     }

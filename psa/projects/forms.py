@@ -128,6 +128,18 @@ class ProjectCreateForm(ProjectForm):
 # --- the forms of the project page ------------------------------------------------------------------
 
 
+class BulkAssignForm(FlaskForm):
+    """Assign the tasks ticked on the assign page to one person (the plan page stays light: no checkbox a row)."""
+
+    task_ids = SelectMultipleField("Tasks", coerce=lenient_int, validate_choice=False)
+    assignee_id = IdSelectField("Assign the chosen tasks to", message="Choose a person on the project.", default=0)
+    submit = SubmitField("Assign")
+
+    def validate_task_ids(self, field):
+        if not [i for i in field.data or () if i]:
+            raise ValidationError("Tick the tasks to assign first.")
+
+
 class PageForm(FlaskForm):
     """A form of the project page, which holds many, each under its own prefix. Their CSRF token is checked
     once for every POST by the app-wide CSRFProtect (a prefixed form would otherwise expect its own

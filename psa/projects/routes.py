@@ -8,10 +8,11 @@ A failed form re-renders the project page with that form's messages at its field
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import abort, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
@@ -19,14 +20,16 @@ from wtforms.fields.choices import SelectChoice
 from psa.accounts.models import Account
 from psa.auth.models import User
 from psa.core.auth import permission_required
-from psa.core.forms import PlainSelect, choices, hours_to_minutes, minutes_to_hours
+from psa.core.errors import ValidationError, apply_errors
+from psa.core.forms import ConfirmForm, PlainSelect, choices, hours_to_minutes, minutes_to_hours
 from psa.core.views import save_or_errors
 from psa.extensions import db
-from psa.project_templates.models import TemplateVersion
+from psa.project_templates.models import ASSIGNEE_ROLE_LABELS, TemplateVersion
 from psa.project_templates.services import published_versions, version_roles
-from psa.projects import bp, services
+from psa.projects import bp, services, staffing
 from psa.projects.forms import (
     AttachmentForm,
+    BulkAssignForm,
     CommentForm,
     CriterionForm,
     MilestoneForm,
@@ -218,6 +221,7 @@ def _render_page(project: Project, status: int = 200, **forms):
     milestone_forms, criterion_forms (dicts by id), new_task_form, new_milestone_form, new_criterion_form,
     comment_form, attachment_form; failed names the section to point at."""
     failed = forms.pop("failed", None)
+    notice = forms.pop("notice", None)
     today = services.org_today()
     criteria = db.session.scalars(sa.select(SuccessCriterion).where(SuccessCriterion.project_id == project.id)
                                   .order_by(SuccessCriterion.position, SuccessCriterion.id)).all()
@@ -268,7 +272,8 @@ def _render_page(project: Project, status: int = 200, **forms):
         new_criterion_form=forms.pop("new_criterion_form", None) or CriterionForm(formdata=None,
                                                                                    prefix="new-criterion"),
         comment_form=forms.pop("comment_form", None) or CommentForm(formdata=None, prefix="comment"),
-        attachment_form=attachment_form, failed=failed,
+        attachment_form=attachment_form, failed=failed, notice=notice, undo=_undo_for(project.id),
+        bulk_people=sorted(people.items(), key=lambda pair: pair[1].lower()),
         health_badges=HEALTH_BADGES, health_labels=HEALTH_LABELS, status_labels=WORK_STATUS_LABELS, status_badges=WORK_STATUS_BADGES,
         criterion_labels=CRITERION_STATUS_LABELS, criterion_badges=CRITERION_STATUS_BADGES,
         project_status_labels=PROJECT_STATUS_LABELS, billing_labels=BILLING_LABELS,
@@ -317,7 +322,10 @@ def new():
 @bp.route("/<int:project_id>")
 @permission_required("projects.view")
 def show(project_id: int):
-    return _render_page(_viewable_project(project_id))
+    notice = session.pop(NOTICE_KEY, None)
+    if notice and notice.get("project_id") != project_id:
+        notice = None
+    return _render_page(_viewable_project(project_id), notice=notice)
 
 
 @bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
@@ -383,18 +391,90 @@ def task_update(task_id: int):
     project = _authorize(db.get_or_404(Project, task.project_id))
     form = _task_form(task, formdata=request.form)
     if form.validate_on_submit():
+        slips_before = services.milestone_slips(task.project_id)
+        change = services.TaskChange()
+        try:
+            services.update_task(current_user, task, status=form.status.data, due_date=form.due_date.data,
+                                 assignee=_user_or_none(form.assignee_id.data),
+                                 blocked_reason=form.blocked_reason.data or "",
+                                 shift_successors=form.shift_successors.data, change=change)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+            return _render_task_edit(task, project, form, status=400)
+        summary = services.change_summary(task.project_id, change, slips_before)
+        db.session.commit()
+        # said next to the task on the plan (not in the banner a screen above it), with an undo of the shift
+        session[NOTICE_KEY] = {"project_id": task.project_id, "task_id": task.id,
+                               "text": f"Saved. {summary}." if summary else "Saved."}
+        session[UNDO_KEY] = ({"project_id": task.project_id, "task_id": task.id,
+                              "moves": [[i, *(d.isoformat() for d in dates)] for i, *dates in change.moves]}
+                             if change.moves else None)
+        return redirect(_page_url(task.project_id, f"task-{task.id}"))
+    db.session.rollback()
+    return _render_task_edit(task, project, form, status=400)
+
+
+#: Session keys: the line shown under the task just saved, and the one undo of the successors it moved.
+NOTICE_KEY, UNDO_KEY = "plan_notice", "plan_undo"
+
+
+def _undo_for(project_id: int) -> dict | None:
+    undo = session.get(UNDO_KEY)
+    return undo if undo and undo.get("project_id") == project_id else None
+
+
+@bp.route("/<int:project_id>/undo-shift", methods=["POST"])
+@permission_required("projects.view")
+def undo_shift(project_id: int):
+    """Put back the following tasks the last task change moved (once; a task changed since keeps its dates)."""
+    project = _authorize(db.get_or_404(Project, project_id))
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    undo = _undo_for(project.id)
+    session.pop(UNDO_KEY, None)
+    if not undo:
+        flash("There is nothing to undo.", "warning")
+        return redirect(_page_url(project.id, "plan"))
+    moves = [(int(i), *(date.fromisoformat(d) for d in dates)) for i, *dates in undo["moves"]]
+    undone = services.undo_successor_shift(current_user, project, moves)
+    db.session.commit()
+    kept = len(moves) - undone
+    text = f"Undone: {undone} following task{'s' if undone != 1 else ''} back on {'its' if undone == 1 else 'their'} dates."
+    if kept:
+        text += f" {kept} changed since and kept {'its' if kept == 1 else 'their'} new dates."
+    session[NOTICE_KEY] = {"project_id": project.id, "task_id": undo["task_id"], "text": text}
+    return redirect(_page_url(project.id, f"task-{undo['task_id']}"))
+
+
+def _assigned_message(ticked: int, changed: int, assignee: User | None) -> str:
+    who = assignee.name if assignee else "nobody"
+    text = f"{ticked} task{'s' if ticked != 1 else ''} now assigned to {who}"
+    return text + (f" ({ticked - changed} already {'was' if ticked - changed == 1 else 'were'})." if changed < ticked else ".")
+
+
+@bp.route("/<int:project_id>/tasks/assign", methods=["GET", "POST"])
+@permission_required("projects.view")
+def tasks_assign(project_id: int):
+    """Assign several tasks of the plan to one person (or nobody) at once: tick them, choose, assign."""
+    project = _viewable_project(project_id)
+    form = BulkAssignForm()
+    tasks = [t for m in project.milestones for t in m.tasks]
+    form.task_ids.choices = [(t.id, t.name) for t in tasks]
+    people = {u.id: u.name for u in project.members} | {project.manager.id: project.manager.name}
+    form.assignee_id.choices = choices([(0, "Nobody"), *sorted(people.items(), key=lambda pair: pair[1].lower())])
+    if form.validate_on_submit():
+        assignee = _user_or_none(form.assignee_id.data)
         response = save_or_errors(
-            form, lambda: services.update_task(current_user, task, status=form.status.data,
-                                               due_date=form.due_date.data,
-                                               assignee=_user_or_none(form.assignee_id.data),
-                                               blocked_reason=form.blocked_reason.data or "",
-                                               shift_successors=form.shift_successors.data),
-            success=lambda _: f"Task “{task.name}” saved.",
-            redirect_to=_page_url(task.project_id, f"task-{task.id}"))
+            form, lambda: staffing.assign_tasks(current_user, project, form.task_ids.data or [], assignee),
+            success=lambda changed: _assigned_message(len(set(form.task_ids.data)), changed, assignee),
+            redirect_to=_page_url(project.id, "plan"))
         if response is not None:
             return response
     db.session.rollback()
-    return _render_task_edit(task, project, form, status=400)
+    return render_template("projects/assign.html", project=project, form=form,
+                           role_labels=ASSIGNEE_ROLE_LABELS, status_labels=WORK_STATUS_LABELS), \
+        400 if form.errors else 200
 
 
 @bp.route("/milestones/<int:milestone_id>", methods=["POST"])

@@ -9,7 +9,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -577,12 +577,21 @@ def _sync_milestone_status(milestone_id: int, actor=None) -> None:
         record_audit(actor, "milestone.status_changed", milestone, before, snapshot(milestone, ("status",)))
 
 
+@dataclass
+class TaskChange:
+    """What update_task did beyond the task itself: the successors it moved (id, old start, old due, new
+    start, new due) and by how many working days, for the message next to the task and its undo."""
+
+    moved_by: int = 0
+    moves: list[tuple[int, date, date, date, date]] = field(default_factory=list)
+
+
 def update_task(actor, task: Task, *, status: str | None = None, due_date: date | None = None,
                 assignee: User | None | bool = False, blocked_reason: str | None = None,
-                shift_successors: bool = True) -> Task:
+                shift_successors: bool = True, change: TaskChange | None = None) -> Task:
     """Change a task's status, due date, assignee or blocked reason. Moving the due date later by n working
     days moves every successor's dates by n working days too, unless shift_successors is False; the
-    baseline never moves."""
+    baseline never moves. `change`, when given, is told which successors moved."""
     errors = {}
     calendar = get_calendar()
     if status is not None and status not in WORK_STATUSES:
@@ -615,8 +624,12 @@ def update_task(actor, task: Task, *, status: str | None = None, due_date: date 
             for successor in db.session.scalars(sa.select(Task).where(
                     Task.id.in_(successors_of(task.id, task.project_id)))):
                 successor_before = snapshot(successor, ("start_date", "due_date"))
+                old_start, old_due = successor.start_date, successor.due_date
                 successor.start_date = calendar.add_working_days(successor.start_date, moved_by)
                 successor.due_date = calendar.add_working_days(successor.due_date, moved_by)
+                if change is not None:
+                    change.moved_by = moved_by
+                    change.moves.append((successor.id, old_start, old_due, successor.start_date, successor.due_date))
                 record_audit(actor, "task.shifted", successor, successor_before,
                              snapshot(successor, ("start_date", "due_date")))
                 shifted += 1
@@ -627,6 +640,51 @@ def update_task(actor, task: Task, *, status: str | None = None, due_date: date 
     _sync_milestone_status(task.milestone_id, actor)
     refresh_schedule([task.project_id])
     return task
+
+
+def undo_successor_shift(actor, project: Project, moves: Iterable[tuple[int, date, date, date, date]]) -> int:
+    """Put back the successors a task change moved (TaskChange.moves), each only if it still has the dates that
+    change gave it (a conditional update: a successor changed since keeps its dates); returns how many."""
+    undone = 0
+    for task_id, old_start, old_due, new_start, new_due in moves:
+        result = db.session.execute(
+            sa.update(Task).where(Task.id == task_id, Task.project_id == project.id, Task.start_date == new_start,
+                                  Task.due_date == new_due)
+            .values(start_date=old_start, due_date=old_due).execution_options(synchronize_session=False))
+        if result.rowcount:
+            undone += 1
+            task = db.session.get(Task, task_id)
+            db.session.refresh(task, ["start_date", "due_date"])
+            record_audit(actor, "task.shift_undone", task, {"start_date": new_start.isoformat(),
+                                                            "due_date": new_due.isoformat()},
+                         {"start_date": old_start.isoformat(), "due_date": old_due.isoformat()})
+    db.session.flush()
+    refresh_schedule([project.id])
+    return undone
+
+
+def change_summary(project_id: int, change: TaskChange, slips_before: dict[int, int]) -> str:
+    """The consequence of a task change in words, for the line under the task: the successors moved and the
+    milestones whose forecast moved ("3 following tasks moved 2 working days later; Go-live now forecasts 1
+    working day late"). `slips_before` is milestone id -> slip days read before the change."""
+    parts = []
+    if change.moves:
+        count = len(change.moves)
+        parts.append(f"{count} following task{'s' if count != 1 else ''} moved {_days(change.moved_by)} later")
+    rows = db.session.execute(sa.select(Milestone.id, Milestone.name, Milestone.slip_days)
+                              .where(Milestone.project_id == project_id).order_by(Milestone.position)).all()
+    for row in rows:
+        before = slips_before.get(row.id, 0)
+        if row.slip_days != before:
+            parts.append(f"{row.name} now forecasts {_days(row.slip_days)} late" if row.slip_days
+                         else f"{row.name} is back on schedule")
+    return "; ".join(parts)
+
+
+def milestone_slips(project_id: int) -> dict[int, int]:
+    """Milestone id -> cached slip days of a project (read before a change, for change_summary)."""
+    return dict(db.session.execute(sa.select(Milestone.id, Milestone.slip_days)
+                                   .where(Milestone.project_id == project_id)).all())
 
 
 def update_milestone(actor, milestone: Milestone, *, due_date: date | None = None, status: str | None = None) -> Milestone:

@@ -141,7 +141,9 @@ def test_admin_builds_a_template_creates_a_project_and_completes_a_task(page, li
     page.get_by_label("Status").select_option(label="Done")
     page.get_by_role("button", name="Save", exact=True).click()
 
-    expect(page.get_by_text("Task “Kickoff call” saved.")).to_be_visible()
+    notice = page.get_by_test_id("task-notice")  # said next to the task, not in a banner above the page
+    expect(notice).to_contain_text("Saved.")
+    expect(page.locator(f"#task-{task_row.get_attribute('id').split('-')[1]} + tr.psa-notice")).to_be_visible()
     expected = _expected_progress({"Kickoff call"})
     assert expected == 33
     expect(progress).to_have_text(f"{expected} %")

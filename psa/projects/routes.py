@@ -65,7 +65,7 @@ ACTIVITY_OBJECTS = {"project": "Project", "milestone": "Milestone", "task": "Tas
                     "successcriterion": "Success criterion", "attachment": "File"}
 ACTION_LABELS = {
     "project.created": "created", "project.updated": "changed", "task.created": "added", "task.updated": "changed",
-    "task.shifted": "shifted", "milestone.created": "added", "milestone.updated": "changed",
+    "task.shifted": "shifted", "task.shift_undone": "moved back", "milestone.created": "added", "milestone.updated": "changed",
     "milestone.status_changed": "changed", "criterion.saved": "saved", "attachment.added": "uploaded",
 }
 FIELD_LABELS = {

@@ -139,7 +139,7 @@ def _project_form_choices(form: ProjectForm, project: Project | None = None) -> 
             SelectChoice(version_id, label, render_kw={"data-roles": " ".join(roles.get(version_id, []))})
             for version_id, label in versions]]
         for _role, field in form.role_fields():
-            field.choices = choices([(0, "Automatic (see below)"), *members])
+            field.choices = choices([(0, "Automatic (see above)"), *members])
 
 
 def _project_fields(form: ProjectForm) -> dict:

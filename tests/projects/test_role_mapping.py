@@ -54,7 +54,7 @@ def test_a_person_chosen_for_a_role_takes_all_of_it(app, client, make):
     login_as(client, mia)
     form_page = client.get(f"/projects/new?template_version_id={version_id}").get_data(as_text=True)
     assert re.search(rf'<option data-roles="consultant manager" selected value="{version_id}"', form_page)
-    assert 'name="assign_consultant"' in form_page and "Automatic (see below)" in form_page
+    assert 'name="assign_consultant"' in form_page and "Automatic (see above)" in form_page
     response = post_form(client, "/projects/new", _form(make.account().id, version_id, mia.id, [cleo.id, carl.id],
                                                         assign_consultant=cleo.id))
     assert response.status_code == 302

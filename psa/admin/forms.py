@@ -25,6 +25,7 @@ from psa.auth.services import PASSWORD_MAX, PASSWORD_MIN
 from psa.core.forms import (  # noqa: F401
     ConfirmForm,
     IsoDateField,
+    PlainSelect,
     SafeDecimalField,
     SafeIntegerField,
     choices,
@@ -125,7 +126,7 @@ class HolidayForm(FlaskForm):
 
 
 class LoadHolidaysForm(FlaskForm):
-    country = SelectField("Country", validate_choice=True)
+    country = SelectField("Country", validate_choice=True, widget=PlainSelect())  # about 150 countries
     year = SafeIntegerField("Year", validators=[
         InputRequired(message=YEAR_MESSAGE),
         NumberRange(min=EARLIEST_DATE.year, max=LATEST_DATE.year, message=YEAR_MESSAGE)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections.abc import Callable
@@ -145,8 +146,10 @@ def add_holiday(actor, day: date, name: str) -> Holiday:
     return holiday
 
 
+@functools.cache
 def holiday_countries() -> list[tuple[str, str]]:
-    """(ISO code, country name) of every country the `holidays` package knows, sorted by name."""
+    """(ISO code, country name) of every country the `holidays` package knows, sorted by name (computed once:
+    it depends only on the installed package)."""
     from holidays.registry import COUNTRIES
 
     names = {codes[1]: codes[0] for codes in COUNTRIES.values()}
@@ -161,8 +164,10 @@ CURRENCY_COUNTRIES = {"USD": "US", "GBP": "GB", "CAD": "CA", "AUD": "AU", "NZD":
                       "MXN": "MX", "PLN": "PL", "CZK": "CZ", "HKD": "HK", "ILS": "IL", "AED": "AE"}
 
 
+@functools.cache
 def _zone_countries() -> dict[str, str]:
-    """Time zone -> ISO country code, from the system's tz database (zone.tab), or {} when there is none."""
+    """Time zone -> ISO country code, from the system's tz database (zone.tab), or {} when there is none (read
+    once a process)."""
     import zoneinfo
     from pathlib import Path
 
@@ -177,7 +182,7 @@ def _zone_countries() -> dict[str, str]:
 def default_holiday_country(settings) -> str | None:
     """The country whose holidays the settings page offers first: the organisation's time zone's country
     (America/New_York: US), else its currency's (USD: US), when the holidays package knows it; else None."""
-    supported = set(holidays_package().list_supported_countries(include_aliases=False))
+    supported = {code for code, _ in holiday_countries()}
     for code in (_zone_countries().get(settings.timezone or ""), CURRENCY_COUNTRIES.get(settings.currency or "")):
         if code in supported:
             return code

@@ -87,7 +87,7 @@ def name_field(label: str = "Name", max_length: int = 120) -> StringField:
 
 def timezone_field(label: str = "Time zone") -> SelectField:
     return SelectField(label, choices=choices((z, z) for z in TIMEZONES), default="UTC",
-                       validate_choice=True)
+                       validate_choice=True, widget=PlainSelect())  # about 600 zones
 
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")

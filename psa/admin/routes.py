@@ -330,16 +330,28 @@ def logo_delete():
 # --- audit log -----------------------------------------------------------------------------------
 
 
+#: What the audit log's type filter offers: the object types the features record, in words.
+AUDIT_TYPE_LABELS = {
+    "account": "Customer accounts", "attachment": "Files", "holiday": "Holidays", "milestone": "Milestones",
+    "project": "Projects", "projectrate": "Project rates", "settings": "Settings", "successcriterion": "Success criteria",
+    "task": "Tasks", "template": "Templates", "templateversion": "Template versions", "timesheet": "Timesheets",
+    "user": "Users", "userrate": "User rates", "system": "System",
+}
+
+
 @bp.route("/audit")
 @permission_required("admin.audit")
 def audit():
     stmt = sa.select(AuditEvent).options(sa.orm.selectinload(AuditEvent.actor))
-    object_type = request.args.get("type", "").strip()
+    object_type = request.args.get("type", "").strip()[:40]
     if object_type:
         stmt = stmt.where(AuditEvent.object_type == object_type)
     stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     page = paginate(stmt, per_page=50)
-    return render_template("admin/audit.html", page=page, object_type=object_type)
+    types = sorted(AUDIT_TYPE_LABELS.items(), key=lambda pair: pair[1])
+    if object_type and object_type not in AUDIT_TYPE_LABELS:  # a type typed into the address keeps showing
+        types.append((object_type, object_type))
+    return render_template("admin/audit.html", page=page, object_type=object_type, types=types)
 
 
 # --- public branding -------------------------------------------------------------------------------

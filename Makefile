@@ -8,38 +8,51 @@ PYTHON ?= python3
 RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core
 TEST_PACKAGES := $(RUN_PACKAGES) chromium
 
-.PHONY: run test install system-deps run-deps _apt lint clean bench
+.PHONY: run test install install-test system-deps run-deps _apt lint clean bench
 
+# What the app needs to run (`make run`); the test tools (pytest, Playwright, ruff…) only for `make test`.
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 # Installs the Debian packages the tests need, when missing (needs root, as in CI); fails when it cannot.
 system-deps:
 	@$(MAKE) --no-print-directory _apt PACKAGES="$(TEST_PACKAGES)" STRICT=1
 
 # The packages the app needs to run; without root, or off Debian, says what is missing and what that
-# affects, and carries on (everything but PDF reports works without them).
+# affects, and carries on (everything but PDF export, which WeasyPrint draws with them, works without them).
 run-deps:
 	@$(MAKE) --no-print-directory _apt PACKAGES="$(RUN_PACKAGES)" STRICT=
 
 _apt:
 	@missing=""; \
-	if ! command -v dpkg >/dev/null 2>&1; then \
-	  echo "Not a Debian system: install Pango and HarfBuzz yourself for PDF reports (WeasyPrint)." >&2; \
+	if ! command -v dpkg-query >/dev/null 2>&1; then \
+	  echo "Not a Debian system: could not check or install $(PACKAGES)." >&2; \
+	  echo "Install Pango, HarfBuzz and a font with your package manager for PDF export (WeasyPrint)$(if $(STRICT), and Chromium for the browser tests,).$(if $(STRICT),, The app starts anyway.)" >&2; \
 	  [ -z "$(STRICT)" ] || exit 1; exit 0; fi; \
-	for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(PACKAGES); do \
+	  [ "$$(dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null)" = installed ] || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	why="not root"; \
+	if ! command -v apt-get >/dev/null 2>&1; then why="no apt-get"; \
+	elif [ "$$(id -u)" = 0 ]; then \
 	  echo "apt-get install$$missing"; \
 	  if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; then exit 0; fi; \
+	  why="apt-get failed"; \
 	fi; \
-	if [ -n "$(STRICT)" ]; then echo "Missing Debian packages:$$missing (install them with apt-get as root)" >&2; exit 1; fi; \
-	echo "Could not install:$$missing. The app starts anyway; PDF reports need them (apt-get install$$missing as root)." >&2
+	if [ -n "$(STRICT)" ]; then echo "Missing Debian packages ($$why):$$missing (install them with apt-get as root)" >&2; exit 1; fi; \
+	echo "Could not install ($$why):$$missing." >&2; \
+	echo "PDF export (WeasyPrint) needs them; everything else works and the app starts anyway. As root: apt-get install$$missing" >&2
 
 instance/secret_key:
 	mkdir -p instance
@@ -63,7 +76,7 @@ run: install run-deps instance/secret_key
 	$(PSA) run --host 127.0.0.1 --port "$${PORT:-5000}"
 
 # The whole suite: SQLite always, PostgreSQL too when TEST_DATABASE_URL is set (.ci/run sets it).
-test: install system-deps
+test: install-test system-deps
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/15}" $(PY) -m pytest -q -p no:cacheprovider
 
 # Every bench script on the large demo (`psa demo --scale large`: a million time entries), each printing our
@@ -81,7 +94,7 @@ bench: install instance/secret_key
 	DATABASE_URL="$$BENCH_DATABASE_URL" $(PSA) demo --scale large --if-empty; \
 	for script in bench/*.py; do [ "$$script" = bench/common.py ] || $(PY) "$$script" || exit 1; done
 
-lint: install
+lint: install-test
 	$(VENV)/bin/ruff check .
 
 clean:

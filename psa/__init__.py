@@ -164,7 +164,7 @@ def _register_template_helpers(app: Flask) -> None:
             return ""
         local = value.astimezone(clock.zone(clock.user_zone_name(current_user)))
         text = local.strftime(fmt)
-        if "%H" in fmt and "%Z" not in fmt:
+        if any(part in fmt for part in ("%H", "%I", "%M", "%X", "%c")) and "%Z" not in fmt:
             text = f"{text} {local.tzname()}"
         return text
 

@@ -748,6 +748,30 @@ class _Plan:
 
     # --- writing
 
+    def _place_lines(self, existing_sheet_ids) -> None:
+        """Each row's row_position, its line's place in its week's grid: a line the week already has keeps its
+        place; a new line goes under the week's lines, in the order the file first names it (the grid's order,
+        services.save_week)."""
+        from psa.timesheets.models import TimeEntry
+
+        places: dict[tuple, int | None] = {}  # (sheet, project, task, billable) -> place; None: saved unordered
+        following: dict[int, int] = {}  # sheet -> the place of its next new line
+        sheet_ids = sorted({row["timesheet_id"] for row in self.to_create} & set(existing_sheet_ids))
+        for start in range(0, len(sheet_ids), INSERT_CHUNK):
+            for sheet_id, project_id, task_id, billable, place in db.session.execute(
+                    sa.select(TimeEntry.timesheet_id, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable,
+                              sa.func.min(TimeEntry.row_position))
+                    .where(TimeEntry.timesheet_id.in_(sheet_ids[start:start + INSERT_CHUNK]))
+                    .group_by(TimeEntry.timesheet_id, TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable)):
+                places[(sheet_id, project_id, task_id, bool(billable))] = place
+                following[sheet_id] = max(following.get(sheet_id, 0), -1 if place is None else place + 1)
+        for row in self.to_create:
+            key = (row["timesheet_id"], row["project_id"], row["task_id"], bool(row["billable"]))
+            if key not in places:
+                places[key] = following.get(key[0], 0)
+                following[key[0]] = places[key] + 1
+            row["row_position"] = places[key]
+
     def write(self, actor, report: ImportReport) -> None:
         from psa.projects.services import refresh_after_time_change
         from psa.timesheets.models import TimeEntry, Timesheet
@@ -776,6 +800,7 @@ class _Plan:
             row["timesheet_id"] = sheet_ids[(row["user_id"], row.pop("_week"))]
             row["bill_rate"], row["cost_rate"] = rates.bill, rates.cost
             row["created_at"] = row["updated_at"] = now
+        self._place_lines({key: value[0] for key, value in self.sheets.items()}.values())
         # Core, not the ORM's bulk insert: the ORM leaves a None (an entry without a task) out of a row's keys,
         # so rows with and without a task would each go to the database alone
         insert = TimeEntry.__table__.insert()

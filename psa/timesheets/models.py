@@ -118,6 +118,10 @@ class TimeEntry(db.Model):
     #: The activity an imported row named ("Design", "Project Management": Harvest's and Toggl's tasks) when
     #: it is not one of the project's tasks; the entry then sits on the project without a task. Empty otherwise.
     activity: Mapped[str] = mapped_column(sa.String(ACTIVITY_MAX_LENGTH), default="", server_default="")
+    #: Where the entry's line stands in its week's grid (0 the top line), as the person left it: the entries of
+    #: one line share it. NULL for entries saved before lines kept their order (and the demo's): those lines
+    #: come first, by account, project and task, as they did then.
+    row_position: Mapped[int | None] = mapped_column()
     #: Rates per hour in force when the entry was saved; frozen once its week is approved.
     bill_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2), default=Decimal("0"))
     cost_rate: Mapped[Decimal] = mapped_column(ExactNumeric(12, 2), default=Decimal("0"))

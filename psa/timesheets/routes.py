@@ -93,12 +93,8 @@ def _posted_week() -> date:
 
 
 def _week_label(monday: date) -> str:
-    sunday = monday + timedelta(days=6)
-    if monday.year != sunday.year:
-        return f"{monday:%-d %b %Y} – {sunday:%-d %b %Y}"
-    if monday.month != sunday.month:
-        return f"{monday:%-d %b} – {sunday:%-d %b %Y}"
-    return f"{monday:%-d}–{sunday:%-d %b %Y}"
+    """Monday to Sunday in the app's one date format (ISO, YYYY-MM-DD): "2026-10-05 – 2026-10-11"."""
+    return f"{monday.isoformat()} – {(monday + timedelta(days=6)).isoformat()}"
 
 
 # --- the grid: what it offers and shows --------------------------------------------------------------
@@ -115,11 +111,33 @@ def _week_entries(user: User, monday: date) -> tuple[list[TimeEntry], list[TimeO
 
 
 def _last_week_rows(user: User, monday: date) -> list[tuple]:
-    """(project, task, billable) of the previous week's entries, for "Copy last week's rows"."""
+    """(project, task, billable, place) of the previous week's lines, for "Copy last week's rows"; the place is
+    the line's row_position there (-1 for a line saved before lines kept their order)."""
     previous = monday - timedelta(days=7)
-    return db.session.execute(sa.select(TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable).distinct()
-                              .where(TimeEntry.user_id == user.id, TimeEntry.entry_date >= previous,
-                                     TimeEntry.entry_date < monday)).all()
+    return db.session.execute(
+        sa.select(TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable,
+                  sa.func.coalesce(sa.func.min(TimeEntry.row_position), -1))
+        .where(TimeEntry.user_id == user.id, TimeEntry.entry_date >= previous, TimeEntry.entry_date < monday)
+        .group_by(TimeEntry.project_id, TimeEntry.task_id, TimeEntry.billable)).all()
+
+
+def _line_order(entries: list[TimeEntry], copied: list[tuple], rank: dict[int, int]):
+    """How the grid orders its lines, (project, task, billable) keys: the order the person left them in
+    (row_position), this week's lines first, then the lines copied from the week before in that week's order.
+    Lines saved before lines kept their order (row_position NULL, as the demo's) come first among their
+    week's, by account, project, task and billable as they always were; so does a tie."""
+    places: dict[tuple, int] = {}
+    for entry in entries:
+        key = (entry.project_id, entry.task_id, entry.billable)
+        place = -1 if entry.row_position is None else entry.row_position
+        places[key] = min(places.get(key, place), place)
+    copied_places = {(p, t, b): place for p, t, b, place in copied}
+
+    def order(key: tuple):
+        week, place = (0, places[key]) if key in places else (1, copied_places.get(key, -1))
+        return week, place, rank.get(key[0], len(rank)), key[1] or 0, not key[2]
+
+    return order
 
 
 def _projects(ids: set[int], member_ids: set[int]) -> dict[int, dict]:
@@ -163,8 +181,8 @@ def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy
     if grid is None:
         rank = {project_id: i for i, project_id in enumerate(order)}
         # blank lines to add to (none on a read-only week); billable unless every project offered is not
-        grid = WeekGrid.from_saved(monday, entries, offs, copied=copied,
-                                   order=lambda key: (rank.get(key[0], len(rank)), key[1] or 0, not key[2]),
+        grid = WeekGrid.from_saved(monday, entries, offs, copied=[row[:3] for row in copied],
+                                   order=_line_order(entries, copied, rank),
                                    blank_lines=0 if read_only else BLANK_LINES,
                                    blank_billable=any(p["billable"] for p in projects.values() if p["offered"]))
         if read_only:
@@ -188,7 +206,7 @@ def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy
         task_names={t.id: t.name for t in tasks}, tasks_by_id={t.id: t for t in tasks}, off_labels=TIME_OFF_LABELS,
         state_labels=TIMESHEET_STATE_LABELS, state_badges=STATE_BADGES, hm=hm,
         week_label=_week_label(monday), this_week=services.week_start(today),
-        today_label=f"{today:%a} {today.day} {today:%b}", today_zone=clock.user_zone_name(user),
+        today_label=f"{today:%a} {today.isoformat()}", today_zone=clock.user_zone_name(user),
         previous_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
         copied=bool(copied), approver=services.approver_in_effect(user),
         can_decide=viewer_only and sheet is not None and sheet.state == "submitted"

@@ -210,6 +210,18 @@ def can_approve(actor: User, sheet_user: User) -> bool:
     return actor.role in ("admin", "leader") or (actor.role == "manager" and sheet_user.approver_id == actor.id)
 
 
+def can_approve_clause(actor: User, owner) -> sa.ColumnElement[bool]:
+    """can_approve as SQL, for a query joining the week's owner (`owner`: User or an alias of it); a test
+    holds the two to the same answer for every pair of roles."""
+    if actor.role == "admin":
+        return sa.true()
+    if actor.role == "leader":
+        return owner.id != actor.id
+    if actor.role == "manager":
+        return sa.and_(owner.approver_id == actor.id, owner.id != actor.id)
+    return sa.false()
+
+
 def submit_timesheet(actor: User, sheet: Timesheet) -> Timesheet:
     if actor.id != sheet.user_id:
         raise Conflict("Only the timesheet's owner submits it.")
@@ -385,7 +397,11 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
     Only what the person changed is written: a cell posted back as saved_cell shows it (notes compared
     after clean_note, so a browser's CRLF or a dropped trailing blank is no change) keeps its rows as they
     are, same ids and updated_at; a changed cell updates its first entry in place (fresh rate snapshot) and
-    deletes the others it held; a new cell adds an entry."""
+    deletes the others it held; a new cell adds an entry.
+
+    The lines keep the order they are posted in (rows' order): each entry's row_position is its line's index,
+    so the grid shows them so again; an unchanged entry whose line moved up (one above it was emptied, or it
+    was saved before lines had an order) gets its new place without counting as changed (updated_at kept)."""
     from psa.timesheets.durations import DurationError, parse_duration
     from psa.timesheets.models import TIME_OFF_KINDS, TimeOff
     from psa.timesheets.rules import EntryRules, Refusal, minutes_refusal, note_refusal
@@ -408,6 +424,7 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
     wanted: dict[tuple, tuple[int, str]] = {}  # (project, task, billable, day) -> (minutes, note)
     wanted_off: dict[tuple, tuple[int, str]] = {}  # (kind, day) -> (minutes, note)
     seen_rows: set[tuple] = set()
+    positions: dict[tuple, int] = {}  # (project, task, billable) -> the line's place in the grid
     closed_rows: dict[int, tuple] = {}  # rows on a project no longer open to the user, judged below
     for index, row in enumerate(rows):
         row_key = f"r{index}"
@@ -432,6 +449,8 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
             errors[f"{row_key}-project"] = "This row is in the grid twice; put the hours in one row."
             continue
         seen_rows.add(identity)
+        if row.time_off_kind is None:
+            positions[identity] = index
         for day in days:
             cell = (row.cells or {}).get(day) or GridCell()
             key = cell_key(index, day)
@@ -509,10 +528,13 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
 
     book = RateBook([user.id], {key[0] for key in wanted})
     touched: set[int] = set()  # projects whose time changed
+    moved: dict[int, int] = {}  # unchanged entries whose line has a new place: id -> row_position
     for key, entries in grouped.items():
         want = wanted.get(key)
         if want == saved_cell(entries):
-            continue  # unchanged: its rows stay as they are
+            position = positions.get(key[:3])
+            moved.update({entry.id: position for entry in entries if entry.row_position != position})
+            continue  # unchanged: its rows stay as they are (but for their place)
         touched.add(key[0])
         if want is None:
             for entry in entries:
@@ -523,6 +545,7 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
         rates = book.resolve(user.id, user.role, project_id, day)
         first.minutes, first.note, first.billable, first.timesheet_id = want[0], want[1], billable, sheet.id
         first.bill_rate, first.cost_rate = rates.bill, rates.cost
+        first.row_position = positions.get(key[:3])
         for entry in rest:
             db.session.delete(entry)
     for key, (minutes, note) in wanted.items():
@@ -533,7 +556,7 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
         rates = book.resolve(user.id, user.role, project_id, day)
         db.session.add(TimeEntry(user_id=user.id, project_id=project_id, task_id=task_id, timesheet_id=sheet.id,
                                  entry_date=day, minutes=minutes, billable=billable, note=note,
-                                 bill_rate=rates.bill, cost_rate=rates.cost))
+                                 bill_rate=rates.bill, cost_rate=rates.cost, row_position=positions[key[:3]]))
     for key, off in off_by_key.items():
         if key not in wanted_off:
             db.session.delete(off)
@@ -545,6 +568,16 @@ def save_week(actor: User, user: User, monday: date, rows: list[GridRow]) -> Tim
         elif saved_cell([off]) != (minutes, note):
             off.minutes, off.note = minutes, note
     db.session.flush()
+    if moved:
+        # the place only: a Core UPDATE naming updated_at as it is (the column's onupdate would move it)
+        table = TimeEntry.__table__
+        db.session.execute(
+            table.update().where(table.c.id == sa.bindparam("entry_id"))
+            .values(row_position=sa.bindparam("position"), updated_at=table.c.updated_at),
+            [{"entry_id": entry_id, "position": position} for entry_id, position in moved.items()])
+        for entry in existing:
+            if entry.id in moved:
+                set_committed_value(entry, "row_position", moved[entry.id])
     from psa.projects.services import refresh_after_time_change
 
     # health weighs hours burned: refresh the projects whose time this save changed

@@ -23,7 +23,7 @@ def test_the_first_column_stays_visible_after_scrolling_to_sunday(page, live_ser
     page.get_by_label("Project, row 1").select_option(label="Acme – Acme onboarding")
     page.locator(f"#rows-0-{SUNDAY}").fill("1:30")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Week of 5–11 Oct 2026 saved.")).to_be_visible()
+    expect(page.get_by_text("Week of 2026-10-05 – 2026-10-11 saved.")).to_be_visible()
 
     wrap = page.locator(".psa-grid-wrap")
     first = page.get_by_test_id("grid-row").first.locator("th.psa-grid-work")

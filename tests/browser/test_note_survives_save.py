@@ -58,7 +58,7 @@ def _line(page) -> str:
 
 def _save(page):
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Week of 5–11 Oct 2026 saved.")).to_be_visible()
+    expect(page.get_by_text("Week of 2026-10-05 – 2026-10-11 saved.")).to_be_visible()
 
 
 @pytest.mark.browser
@@ -74,7 +74,7 @@ def test_an_imported_two_line_note_survives_saves_of_a_week_straddling_the_lock(
     expect(page.get_by_test_id("lock-note")).to_be_visible()
     line = _line(page)
     # Tuesday's note is edited in a textarea that holds the line break
-    tuesday = page.get_by_label("Note for Acme – Acme onboarding / Configure, Tuesday 6 October")
+    tuesday = page.get_by_label("Note for Acme – Acme onboarding / Configure, Tuesday 2026-10-06")
     expect(tuesday).to_have_js_property("tagName", "TEXTAREA")
     expect(tuesday).to_have_value("Call with\nthe customer")
 
@@ -92,7 +92,7 @@ def test_an_imported_two_line_note_survives_saves_of_a_week_straddling_the_lock(
     assert {i: after[i] for i in before} == before
 
     # --- a note typed with Enter keeps its line break ---------------------------------------------------
-    thursday = page.get_by_label("Note for Acme – Acme onboarding / Configure, Thursday 8 October")
+    thursday = page.get_by_label("Note for Acme – Acme onboarding / Configure, Thursday 2026-10-08")
     page.locator(f"#{line}-{DAYS[3]}").locator("xpath=following-sibling::details/summary").click()
     thursday.click()
     thursday.press_sequentially("Workshop")
@@ -101,7 +101,7 @@ def test_an_imported_two_line_note_survives_saves_of_a_week_straddling_the_lock(
     _save(page)
     notes = {row[0]: row[2] for row in _entries(app).values()}
     assert notes["2026-10-08"] == "Workshop\nfollow-up booked"
-    expect(page.get_by_label("Note for Acme – Acme onboarding / Configure, Thursday 8 October")) \
+    expect(page.get_by_label("Note for Acme – Acme onboarding / Configure, Thursday 2026-10-08")) \
         .to_have_value("Workshop\nfollow-up booked")
     assert {i: row for i, row in _entries(app).items() if i in before} == before
     _assert_clean(page, live_server)
@@ -114,7 +114,7 @@ def test_the_note_box_fits_a_phone_and_grows_with_its_text(page, live_server, ap
     page.goto(f"{live_server}/timesheets?week={WEEK}")
     line = _line(page)
     page.locator(f"#{line}-{DAYS[1]}").locator("xpath=following-sibling::details/summary").click()
-    box = page.get_by_label("Note for Acme – Acme onboarding / Configure, Tuesday 6 October")
+    box = page.get_by_label("Note for Acme – Acme onboarding / Configure, Tuesday 2026-10-06")
     expect(box).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # the box sits inside the grid's own sideways-scrolling frame

@@ -33,7 +33,7 @@ def test_a_week_goes_from_the_grid_to_approved(page, live_server, staffed):  # n
     assert urlsplit(page.url).path == "/timesheets"
     expect(page.get_by_role("link", name="Approvals")).to_have_count(0)
     page.goto(f"{live_server}/timesheets?week={DAYS[2]}")  # any day of the week opens it
-    expect(page.get_by_test_id("week-label")).to_have_text("Week of 5–11 Oct 2026")
+    expect(page.get_by_test_id("week-label")).to_have_text("Week of 2026-10-05 – 2026-10-11")
     expect(page.get_by_test_id("state")).to_have_text("Draft")
 
     page.get_by_label("Project, row 1").select_option(label="Acme – Acme onboarding")
@@ -52,13 +52,13 @@ def test_a_week_goes_from_the_grid_to_approved(page, live_server, staffed):  # n
     added = page.get_by_label("Project, row 4").get_attribute("name")
     index = re.match(r"rows-(\d+)-project", added).group(1)
     page.locator(f"#rows-{index}-{DAYS[3]}").fill("0.5")
-    page.get_by_label("Vacation, Friday 9 October: hours").fill("8")
+    page.get_by_label("Vacation, Friday 2026-10-09: hours").fill("8")
     # the totals follow the typing
     expect(page.get_by_test_id("week-total")).to_have_text("12:45")
     expect(page.get_by_test_id("day-total").nth(0)).to_have_text("1:30")
 
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Week of 5–11 Oct 2026 saved.")).to_be_visible()
+    expect(page.get_by_text("Week of 2026-10-05 – 2026-10-11 saved.")).to_be_visible()
     task_row = page.locator("tr", has=page.locator("option[selected]", has_text="Configure"))
     expect(task_row.locator(f"[name$='-{DAYS[0]}']").first).to_have_value("1:30")
     expect(task_row.locator(f"[name$='-{DAYS[1]}']").first).to_have_value("2:00")
@@ -66,7 +66,7 @@ def test_a_week_goes_from_the_grid_to_approved(page, live_server, staffed):  # n
     expect(page.get_by_test_id("week-total")).to_have_text("12:45")
 
     page.get_by_role("button", name="Submit for approval").click()
-    expect(page.get_by_text("Week of 5–11 Oct 2026 submitted for approval.")).to_be_visible()
+    expect(page.get_by_text("Week of 2026-10-05 – 2026-10-11 submitted for approval.")).to_be_visible()
     expect(page.get_by_test_id("state")).to_have_text("Submitted — waiting for approval")
     expect(page.get_by_test_id("locked")).to_have_count(0)  # "Locked" is kept for the time lock
     expect(page.locator("input.psa-dur")).to_have_count(0)
@@ -83,7 +83,7 @@ def test_a_week_goes_from_the_grid_to_approved(page, live_server, staffed):  # n
     expect(item.get_by_test_id("queue-billable")).to_have_text("89 %")  # 4:15 of 4:45
     expect(item.get_by_test_id("queue-off")).to_have_text("8:00")
     item.get_by_role("button", name=re.compile("^Approve")).click()
-    expect(page.get_by_text("Approved Cleo Consultant’s week of 5–11 Oct 2026.")).to_be_visible()
+    expect(page.get_by_text("Approved Cleo Consultant’s week of 2026-10-05 – 2026-10-11.")).to_be_visible()
     expect(page.get_by_text("Nothing to approve")).to_be_visible()
     _sign_out(page)
 

@@ -219,7 +219,7 @@ def test_the_grid_saves_every_way_of_typing_and_shows_h_mm_with_totals(app, clie
     assert _state(app, consultant.id) == "draft"
 
     html, page = _page(client, week=D[3].isoformat())  # any day of the week shows its Monday first
-    assert "Week of 5–11 Oct 2026" in html and 'data-testid="state">Draft' in html
+    assert "Week of 2026-10-05 – 2026-10-11" in html and 'data-testid="state">Draft' in html
     task_row = page.row_of(project_id, task_id)
     assert [page.values[f"rows-{task_row}-{d.isoformat()}"] for d in D] == ["1:30"] * 4 + [""] * 3
     assert page.values[f"rows-{task_row}-{WEEK}-note"] == "Workshop"

@@ -65,7 +65,7 @@ def test_late_sunday_in_los_angeles_is_still_sunday_though_utc_is_monday(app, cl
         login_as(client, consultant)
         html = _grid(client)
         assert 'name="week" value="2026-11-30"' in html  # the LA week: Monday 30 November .. Sunday 6 December
-        assert _today_label(html) == "Today is Sun 6 Dec (America/Los_Angeles)"
+        assert _today_label(html) == "Today is Sun 2026-12-06 (America/Los_Angeles)"
         assert _marked_today(html) == {SUNDAY.isoformat()}
 
         assert _save(client, project_id, date(2026, 11, 30), SUNDAY).status_code == 302
@@ -82,7 +82,7 @@ def test_just_after_midnight_on_monday_in_berlin_is_monday_though_utc_is_sunday(
         login_as(client, consultant)
         html = _grid(client)
         assert 'name="week" value="2026-12-07"' in html  # Berlin's new week, though UTC is still in the last
-        assert _today_label(html) == "Today is Mon 7 Dec (Europe/Berlin)"
+        assert _today_label(html) == "Today is Mon 2026-12-07 (Europe/Berlin)"
         assert _marked_today(html) == {MONDAY.isoformat()}
 
         assert _save(client, project_id, MONDAY, MONDAY, "1:30").status_code == 302
@@ -100,7 +100,7 @@ def test_a_user_without_a_known_zone_gets_the_organisations(app, client, staffed
         db.session.commit()
     with clock.frozen(LA_SUNDAY_2330):
         login_as(client, consultant)
-        assert _today_label(_grid(client)) == "Today is Sun 6 Dec (America/Los_Angeles)"
+        assert _today_label(_grid(client)) == "Today is Sun 2026-12-06 (America/Los_Angeles)"
 
 
 def test_times_of_day_name_their_zone(app, client, make):

@@ -247,12 +247,12 @@
       });
       row.querySelectorAll("[aria-label]").forEach(function (input) {
         input.setAttribute("aria-label", input.getAttribute("aria-label")
-          .replace(/^.*?, (\w+day \d+ \w+): hours$/, "Row " + number + ", $1: hours"));
+          .replace(/^.*?, (\w+day \d{4}-\d{2}-\d{2}): hours$/, "Row " + number + ", $1: hours"));
       });
       row.querySelectorAll("label").forEach(function (label) {
         label.textContent = label.textContent.replace(/^(Project|Task), row \d+/, "$1, row " + number)
-          .replace(/^.*?, (\w+day \d+ \w+): hours$/, "Row " + number + ", $1: hours")
-          .replace(/^Note for .*?, (\w+day \d+ \w+)$/, "Note for row " + number + ", $1");
+          .replace(/^.*?, (\w+day \d{4}-\d{2}-\d{2}): hours$/, "Row " + number + ", $1: hours")
+          .replace(/^Note for .*?, (\w+day \d{4}-\d{2}-\d{2})$/, "Note for row " + number + ", $1");
       });
       row.setAttribute("data-testid", "blank-row");
       model.parentNode.insertBefore(row, model.nextSibling);

@@ -21,6 +21,7 @@ from psa.accounts import services as account_services
 from psa.accounts.models import SEGMENT_LABELS, Account
 from psa.admin import bp
 from psa.admin import services as admin
+from psa.admin.audit_text import describe_events
 from psa.admin.forms import (
     NO_APPROVER,
     AccountForm,
@@ -351,7 +352,8 @@ def audit():
     types = sorted(AUDIT_TYPE_LABELS.items(), key=lambda pair: pair[1])
     if object_type and object_type not in AUDIT_TYPE_LABELS:  # a type typed into the address keeps showing
         types.append((object_type, object_type))
-    return render_template("admin/audit.html", page=page, object_type=object_type, types=types)
+    return render_template("admin/audit.html", page=page, lines=describe_events(page.items),
+                           object_type=object_type, types=types)
 
 
 # --- public branding -------------------------------------------------------------------------------

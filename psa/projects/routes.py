@@ -18,8 +18,9 @@ from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from psa.accounts.models import Account
+from psa.admin import audit_text  # the module, not its names: it imports psa.projects.models in turn
 from psa.auth.models import User
-from psa.core.auth import permission_required
+from psa.core.auth import can, permission_required
 from psa.core.errors import ValidationError, apply_errors
 from psa.core.forms import ConfirmForm, PlainSelect, choices, hours_to_minutes, minutes_to_hours
 from psa.core.views import save_or_errors
@@ -60,21 +61,6 @@ from psa.projects.timeline import build_timeline
 #: How many comments and activity events the project page shows (newest first).
 COMMENT_LIMIT = 100
 ACTIVITY_LIMIT = 50
-#: Audit object types that belong to a project, and how the activity feed names them.
-ACTIVITY_OBJECTS = {"project": "Project", "milestone": "Milestone", "task": "Task",
-                    "successcriterion": "Success criterion", "attachment": "File"}
-ACTION_LABELS = {
-    "project.created": "created", "project.updated": "changed", "task.created": "added", "task.updated": "changed",
-    "task.shifted": "shifted", "task.shift_undone": "moved back", "milestone.created": "added", "milestone.updated": "changed",
-    "milestone.status_changed": "changed", "criterion.saved": "saved", "attachment.added": "uploaded",
-}
-FIELD_LABELS = {
-    "status": "status", "due_date": "due", "start_date": "start", "assignee_id": "assignee",
-    "blocked_reason": "blocked reason", "name": "name", "account_id": "account", "kickoff_date": "kickoff",
-    "contract_signed_date": "contract signed", "target_go_live_date": "target go-live", "manager_id": "manager",
-    "billing_model": "billing", "fee_amount": "fee", "budget_minutes": "budget (minutes)", "outcome": "outcome",
-    "metric": "metric", "baseline": "baseline", "target": "target", "current_value": "current value",
-}
 WORK_STATUS_BADGES = {"todo": "text-bg-light border", "in_progress": "text-bg-primary", "blocked": "text-bg-danger",
                       "done": "text-bg-success"}
 CRITERION_STATUS_BADGES = {"not_started": "text-bg-light border", "on_track": "text-bg-success",
@@ -183,37 +169,17 @@ def _task_choices(project_id: int):
 # --- the project page ----------------------------------------------------------------------------
 
 
-def _activity(project: Project, names: dict, people: dict) -> list[dict]:
-    """The newest audit events of the project and of its milestones, tasks, criteria and files, as lines."""
+def _activity(project: Project, names: dict, people: dict) -> list[audit_text.AuditLine]:
+    """The newest audit events of the project and of its milestones, tasks, criteria and files, in the audit
+    log's words (psa.admin.audit_text), from the names the page has loaded; rate changes only for those who
+    see rates."""
     events = services.project_activity(project.id, ACTIVITY_LIMIT)
-
-    def shown(field, value):
-        if value is None or value == "":
-            return "—"
-        if field in ("assignee_id", "manager_id"):
-            return people.get(value, f"user #{value}")
-        if field == "status":
-            return WORK_STATUS_LABELS.get(value) or CRITERION_STATUS_LABELS.get(value) \
-                or PROJECT_STATUS_LABELS.get(value, value)
-        if field == "billing_model":
-            return BILLING_LABELS.get(value, value)
-        return value
-
-    lines = []
-    for event in events:
-        changes = []
-        if event.before is not None and event.after:
-            changes = [(FIELD_LABELS.get(k, k.replace("_", " ")), shown(k, event.before.get(k)), shown(k, v))
-                       for k, v in event.after.items()]
-        lines.append({
-            "event": event,
-            "actor": event.actor.name if event.actor else "System",
-            "verb": ACTION_LABELS.get(event.action, event.action),
-            "kind": ACTIVITY_OBJECTS.get(event.object_type, event.object_type),
-            "name": names.get((event.object_type, event.object_id), f"#{event.object_id}"),
-            "changes": changes,
-        })
-    return lines
+    if not can("rates.manage"):
+        events = [event for event in events if not event.action.startswith("rate.")]
+    known = {key: audit_text.ref_for(*key, name, project.id, project.name) for key, name in names.items()}
+    known |= {("user", user_id): audit_text.Ref(name) for user_id, name in people.items()}
+    known[("account", project.account_id)] = audit_text.Ref(project.account.name)
+    return audit_text.describe_events(events, known=known)
 
 
 def _render_page(project: Project, status: int = 200, **forms):

@@ -24,4 +24,5 @@ def test_the_type_filter_is_a_list_in_words_and_filters(app, client, make):
     filtered = client.get("/admin/audit?type=account").get_data(as_text=True)
     assert '<option value="account" selected>Customer accounts</option>' in filtered
     assert "account.updated" in filtered
+    assert "The system changed the name of <a href=\"/admin/accounts/" in filtered and "from “Acme” to “Acme Corp”" in filtered
     assert "account.updated" not in client.get("/admin/audit?type=user").get_data(as_text=True)

@@ -151,7 +151,7 @@ def test_admin_builds_a_template_creates_a_project_and_completes_a_task(page, li
     expect(task_row.get_by_test_id("task-status")).to_have_text("Done")
     expect(kickoff.get_by_test_id("milestone-status")).to_have_text("Done")  # its only task is done
     expect(_project_milestone(page, "Go-live").get_by_test_id("task-status")).to_have_text("To do")
-    expect(page.get_by_test_id("activity").filter(has_text="Kickoff call").first).to_contain_text("To do → Done")
+    expect(page.get_by_test_id("activity").filter(has_text="Kickoff call").first).to_contain_text("from To do to Done")
 
     assert page.log.errors == [], page.log.errors
     assert page.log.csp_violations == [], page.log.csp_violations

@@ -140,6 +140,32 @@ class BulkAssignForm(FlaskForm):
             raise ValidationError("Tick the tasks to assign first.")
 
 
+#: The quick actions of the plan (QuickTaskForm.action), and what each one says it did.
+QUICK_ACTIONS = {"done": "Marked done", "reopen": "Reopened", "assign": "Assigned", "block": "Set blocked",
+                 "unblock": "Unblocked"}
+
+
+class QuickTaskForm(FlaskForm):
+    """One quick action on a task of the plan (mark done, reopen, assign, set blocked with a reason,
+    unblock), posted from the panel under its row; the full edit page does the rest."""
+
+    action = SelectField("Action", choices=choices(QUICK_ACTIONS.items()), validate_choice=False)
+    assignee_id = IdSelectField("Assign to", message="Choose a person on the project.", default=0)
+    blocked_reason = StringField("Blocked because", validators=[Length(max=500, message="Use at most 500 characters.")],
+                                 filters=[lambda v: v.strip() if isinstance(v, str) else v])
+
+    def validate_action(self, field):
+        if field.data not in QUICK_ACTIONS:
+            raise ValidationError("Choose mark done, reopen, assign, set blocked or unblock.")
+
+    def validate(self, extra_validators=None) -> bool:
+        """The person matters only to "assign": another action ignores what the select held."""
+        super().validate(extra_validators)
+        if self.action.data != "assign":
+            self.assignee_id.errors = []
+        return not any(field.errors for field in self)
+
+
 class PageForm(FlaskForm):
     """A form of the project page, which holds many, each under its own prefix. Their CSRF token is checked
     once for every POST by the app-wide CSRFProtect (a prefixed form would otherwise expect its own

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, send_file, session, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
@@ -37,7 +37,9 @@ from psa.projects.forms import (
     NewMilestoneForm,
     NewTaskForm,
     ProjectCreateForm,
+    QUICK_ACTIONS,
     ProjectForm,
+    QuickTaskForm,
     TaskForm,
 )
 from psa.projects.models import (
@@ -239,7 +241,8 @@ def _render_page(project: Project, status: int = 200, **forms):
                                                                                    prefix="new-criterion"),
         comment_form=forms.pop("comment_form", None) or CommentForm(formdata=None, prefix="comment"),
         attachment_form=attachment_form, failed=failed, notice=notice, undo=_undo_for(project.id),
-        bulk_people=sorted(people.items(), key=lambda pair: pair[1].lower()),
+        edit_criterion=request.args.get("edit_criterion", type=int),
+        bulk_people=_plan_people(project),
         health_badges=HEALTH_BADGES, health_labels=HEALTH_LABELS, status_labels=WORK_STATUS_LABELS, status_badges=WORK_STATUS_BADGES,
         criterion_labels=CRITERION_STATUS_LABELS, criterion_badges=CRITERION_STATUS_BADGES,
         project_status_labels=PROJECT_STATUS_LABELS, billing_labels=BILLING_LABELS,
@@ -381,6 +384,66 @@ def task_update(task_id: int):
     return _render_task_edit(task, project, form, status=400)
 
 
+def _plan_people(project: Project) -> list[tuple[int, str]]:
+    """Who a task of the plan may be given to (quick assign, bulk assign): the members and the manager."""
+    people = {u.id: u.name for u in project.members} | {project.manager.id: project.manager.name}
+    return sorted(people.items(), key=lambda pair: pair[1].lower())
+
+
+#: What each quick action changes, as update_task's arguments (assign and block add theirs).
+_QUICK_CHANGES = {"done": {"status": "done"}, "reopen": {"status": "todo"}, "assign": {},
+                  "block": {"status": "blocked"}, "unblock": {"status": "in_progress"}}
+
+
+@bp.route("/tasks/<int:task_id>/quick", methods=["POST"])
+@permission_required("projects.view")
+def task_quick(task_id: int):
+    """A quick action from the plan (mark done, reopen, assign, set blocked with a reason, unblock), through the
+    same rule as the edit page (services.update_task). The plan's script posts it with fetch and gets the page
+    back to swap in (400 with the messages as JSON when refused); a plain post is redirected to the task."""
+    task = db.get_or_404(Task, task_id)
+    project = _viewable_project(task.project_id)
+    fetched = request.headers.get("X-Requested-With") == "fetch"
+    form = QuickTaskForm()
+    form.assignee_id.choices = choices([(0, "Nobody"), *_plan_people(project)])
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        action = form.action.data
+        changes = dict(_QUICK_CHANGES[action])
+        if action == "assign":
+            changes["assignee"] = _user_or_none(form.assignee_id.data)
+        if action == "block":
+            changes["blocked_reason"] = form.blocked_reason.data or ""
+        slips_before = services.milestone_slips(task.project_id)
+        change = services.TaskChange()
+        try:
+            services.update_task(current_user, task, change=change, **changes)
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = dict(exc.errors)
+        else:
+            summary = services.change_summary(task.project_id, change, slips_before)
+            db.session.commit()
+            said = QUICK_ACTIONS[action]
+            if action == "assign":
+                said += f" to {changes['assignee'].name}" if changes["assignee"] else " to nobody"
+            session[NOTICE_KEY] = {"project_id": task.project_id, "task_id": task.id,
+                                   "text": f"{said}. {summary}." if summary else f"{said}."}
+            session.pop(UNDO_KEY, None)
+            if fetched:
+                return show(task.project_id)
+            return redirect(_page_url(task.project_id, f"task-{task.id}"))
+    else:
+        db.session.rollback()
+        errors = {name: messages[0] for name, messages in form.errors.items() if messages}
+    errors = {("form" if name in ("csrf_token", "action", "status") else name): message
+              for name, message in errors.items()}
+    if fetched:
+        return jsonify(errors=errors), 400
+    flash(next(iter(errors.values()), "The task was not changed."), "danger")
+    return redirect(_page_url(task.project_id, f"task-{task.id}"))
+
+
 #: Session keys: the line shown under the task just saved, and the one undo of the successors it moved.
 NOTICE_KEY, UNDO_KEY = "plan_notice", "plan_undo"
 
@@ -427,8 +490,7 @@ def tasks_assign(project_id: int):
     form = BulkAssignForm()
     tasks = [t for m in project.milestones for t in m.tasks]
     form.task_ids.choices = [(t.id, t.name) for t in tasks]
-    people = {u.id: u.name for u in project.members} | {project.manager.id: project.manager.name}
-    form.assignee_id.choices = choices([(0, "Nobody"), *sorted(people.items(), key=lambda pair: pair[1].lower())])
+    form.assignee_id.choices = choices([(0, "Nobody"), *_plan_people(project)])
     if form.validate_on_submit():
         assignee = _user_or_none(form.assignee_id.data)
         response = save_or_errors(

@@ -89,7 +89,7 @@ def _axis_ticks(start: date, end: date, x_of) -> list[Tick]:
     if span <= 56:
         day = start + timedelta(days=(7 - start.weekday()) % 7)
         while day <= end:
-            ticks.append(Tick(x_of(day), f"{day.day} {MONTHS[day.month - 1]}"))
+            ticks.append(Tick(x_of(day), day.isoformat()))  # one date format everywhere (ISO)
             day += timedelta(days=7)
         return ticks
     step = 1 if span <= 400 else 3 if span <= 1500 else 12 * max(1, span // (365 * 12))

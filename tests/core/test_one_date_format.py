@@ -146,8 +146,6 @@ def test_every_page_and_e_mail_writes_dates_one_way_and_times_with_their_zone(ap
     assert times_seen > 10  # submissions, approvals, sign-ins, notifications, the audit log: times were judged
 
 
-@pytest.mark.xfail(strict=True, reason="psa/projects/timeline.py labels a short span's weekly ticks '7 Dec' "
-                                       "(the plan's owner changes it; then drop this mark)")
 def test_the_timeline_axis_writes_days_as_iso_dates():
     from datetime import date
 

@@ -69,8 +69,10 @@ def test_a_400_task_project_page_is_under_300_kb_in_as_many_statements_as_a_4_ta
     assert html.count('data-testid="task-row"') == 400 and html.count('data-testid="milestone"') == 20
     assert html.count('data-testid="activity"') == 50
     assert len(re.findall(rf'href="/projects/{large["id"]}/tasks/\d+/edit"', html)) == 400  # an Edit link each
-    # a form per milestone and per criterion; add a task, a milestone, a criterion; comment; upload
-    assert len(re.findall(r'<form[^>]*action="/projects/', html)) == 20 + 1 + 5
+    # a form per milestone; add a task, a milestone, a criterion; comment; upload (a criterion's form only once
+    # its Edit link is followed; the quick-actions panel is one <template> for the whole plan)
+    assert len(re.findall(r'<form[^>]*action="/projects/', html)) == 20 + 5
+    assert html.count('id="psa-quick-panel"') == 1
     size = len(large_page.get_data())
     print(f"\n400-task project page ({app.config['BACKEND']}): {size} bytes, {len(many)} statements")
     assert size < MAX_PAGE_BYTES, size

@@ -16,7 +16,7 @@ from psa.projects.models import Task
 from tests.conftest import login_as, post_form
 from tests.projects.helpers import ONBOARDING, build_template, create_project
 
-NOTICE_RE = re.compile(r'<tr id="task-(\d+)" data-testid="task-row">(?:(?!<tr).)*</tr>\s*<tr class="psa-notice">.*?'
+NOTICE_RE = re.compile(r'<tr id="task-(\d+)" data-testid="task-row"[^>]*>(?:(?!<tr).)*</tr>\s*<tr class="psa-notice">.*?'
                        r'data-testid="task-notice">\s*<span>(.*?)</span>', re.S)
 
 
@@ -137,8 +137,11 @@ def test_done_milestones_are_folded_with_their_completion_date(app, client, plan
         db.session.commit()
     login_as(client, manager)
     page = client.get(f"/projects/{project['id']}").get_data(as_text=True)
-    kickoff = page.split(f'id="milestone-{project["milestones"]["Kickoff"]}"', 1)[1].split('class="card mb-3" id="milestone-', 1)[0]
-    assert 'data-testid="milestone-done-on">Done on ' in kickoff
-    assert re.search(r'<details class="psa-milestone">\s*<summary[^>]*>Show its 2 tasks', kickoff)  # folded
-    go_live = page.split(f'id="milestone-{project["milestones"]["Go-live"]}"', 1)[1]
-    assert '<details class="psa-milestone"' not in go_live.split("</table>", 1)[0]  # an open milestone's tasks show
+    kickoff_id, go_live_id = project["milestones"]["Kickoff"], project["milestones"]["Go-live"]
+    # a done milestone is one folded line (<details> without open) whose summary is its header
+    kickoff = re.search(rf'<details class="card mb-2 psa-milestone" id="milestone-{kickoff_id}" data-testid="milestone">'
+                        r'\s*<summary.*?</summary>', page, re.S)
+    assert kickoff and 'data-testid="milestone-done-on">Done on ' in kickoff.group(0)
+    assert re.search(r'2 tasks</span>', kickoff.group(0))
+    # an open milestone is a plain card whose tasks show
+    assert re.search(rf'<div class="card mb-2" id="milestone-{go_live_id}" data-testid="milestone">', page)

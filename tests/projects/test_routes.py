@@ -454,7 +454,11 @@ def test_the_success_plan_is_added_to_and_edited_row_by_row(app, client, team, p
     page = refused.get_data(as_text=True)
     assert refused.status_code == 400
     assert field_errors(page, f"criterion-{criterion_id}-due_date") == ["Enter a date as YYYY-MM-DD."]
-    assert "<details open>" in page
+    assert f'action="/projects/criteria/{criterion_id}"' in page  # the refused criterion's form is shown again
+    # a criterion's form is shown when its Edit link is followed, and only then
+    assert f'action="/projects/criteria/{criterion_id}"' not in client.get(url).get_data(as_text=True)
+    editing = client.get(f"{url}?edit_criterion={criterion_id}").get_data(as_text=True)
+    assert f'action="/projects/criteria/{criterion_id}"' in editing and 'value="Faster month-end close"' in editing
     outcome_missing = post_form(client, f"/projects/criteria/{criterion_id}", {
         f"criterion-{criterion_id}-outcome": " ", f"criterion-{criterion_id}-status": "on_track"})
     assert field_errors(outcome_missing.get_data(as_text=True), f"criterion-{criterion_id}-outcome") == [

@@ -1,4 +1,5 @@
-"""Daily use in headless Chromium on the demo: the first screen of each role, the demo's largest project read
+"""Daily use in headless Chromium on the demo: the first screen of each role (at 1366 px and at 390 px, where it
+must not scroll sideways and the filters fold behind one button), the demo's largest project read
 at 1366 px with done milestones folded, a project made from a template with its roles mapped (no internal task
 left unassigned), a task edited with the consequence said next to it, and several tasks assigned at once.
 Screenshots (1366 px, then 390 px) go to test-artifacts/ for a reviewer to look at."""
@@ -57,13 +58,44 @@ def test_a_manager_plans_assigns_and_sees_what_a_change_did(page, live_server, a
     from psa.projects.models import Project, Task
 
     backend = app.config["BACKEND"]
-    # --- the first screen of each role, at 1366 px ------------------------------------------------------
+    # --- the first screen of each role, at 1366 px and at 390 px -----------------------------------------------
     for role, email in (("leader", "leader@demo.psa"), ("consultant", "consultant@demo.psa"),
                         ("admin", "admin@demo.psa"), ("manager", "manager@demo.psa")):
         _sign_in(page, live_server, email, f"{role}-demo-pass")
+        first = page.get_by_test_id("my-work" if role == "consultant" else "decisions")
+        expect(first).to_be_visible()
+        if role == "consultant":  # their tasks and their week lead
+            expect(page.get_by_test_id("block-my-tasks")).to_be_visible()
+            expect(page.get_by_test_id("block-week")).to_be_visible()
+        else:  # what needs a decision leads, each block with its count
+            for key in ("health", "weeks", "blocked", "customer"):
+                expect(page.get_by_test_id(f"{key}-count")).to_be_visible()
         expect(page.get_by_test_id("project-row").first).to_be_visible()
         expect(page.get_by_test_id("health-reason").first).to_be_visible()  # health says why
         _shot(page, f"dashboard-{role}-1366-{backend}")
+
+        page.set_viewport_size(PHONE)
+        page.reload()
+        expect(first).to_be_visible()
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{role}'s dashboard is {width} px wide at 390 px"
+        filters, toggle = page.get_by_test_id("filters"), page.get_by_test_id("filters-toggle")
+        expect(filters).to_be_hidden()  # folded behind one button
+        row = page.get_by_test_id("project-row").first
+        expect(row.locator(".psa-col-health")).to_be_visible()  # health, progress and slip first
+        expect(row.locator(".psa-col-progress")).to_be_visible()
+        expect(row.locator(".psa-col-slip")).to_be_visible()
+        expect(row.locator(".psa-col-more").first).to_be_hidden()
+        _shot(page, f"dashboard-{role}-390-{backend}")
+        toggle.click()
+        # Bootstrap animates the filters open ("collapsing"); read and shoot them once settled ("collapse show")
+        expect(page.locator("#portfolio-filters")).to_have_class(re.compile(r"\bcollapse\b.*\bshow\b"))
+        expect(filters).to_be_visible()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+        if role == "leader":
+            _shot(page, f"dashboard-{role}-390-filters-{backend}")
+        page.set_viewport_size(WIDE)
         if role != "manager":
             _sign_out(page)
 
@@ -137,10 +169,7 @@ def test_a_manager_plans_assigns_and_sees_what_a_change_did(page, live_server, a
         expect(_task_row(page, name)).to_contain_text("Cleo Consultant")
 
     # --- the same pages at phone width ------------------------------------------------------------------
-    page.set_viewport_size(PHONE)
-    page.goto(f"{live_server}/")
-    expect(page.get_by_test_id("project-row").first).to_be_visible()
-    _shot(page, f"dashboard-manager-390-{backend}")
+    page.set_viewport_size(PHONE)  # (each role's dashboard at 390 px is shot above)
     page.goto(f"{live_server}/projects/{largest.id}")
     expect(page.get_by_test_id("health")).to_be_visible()
     _shot(page, f"project-390-{backend}")

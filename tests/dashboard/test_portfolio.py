@@ -327,7 +327,7 @@ def test_milestones_due_in_the_next_14_days(app, client, make):
     login_as(client, manager)
     block = section(page(client), "due-heading")
     rows = re.findall(r'<tr data-testid="due-milestone">(.*?)</tr>', block, re.S)
-    assert [re.search(r"<td>([^<]+)</td>", row).group(1) for row in rows] == [
+    assert [re.search(r"<td class=\"psa-col-milestone\">([^<]+)</td>", row).group(1) for row in rows] == [
         "Due today", "Late forecast", "Edge of window"]
     late = rows[1]
     assert (day + timedelta(days=9)).isoformat() in late and (day + timedelta(days=15)).isoformat() in late
@@ -354,11 +354,13 @@ def test_my_tasks_lists_my_open_tasks_by_due_date(app, client, make):
         add_task(closed, add_milestone(closed, due=day), due=day, name="Of a cancelled project", assignee_id=me.id)
         db.session.commit()
     login_as(client, me)
-    block = section(page(client), "tasks-heading")
-    rows = re.findall(r'<tr data-testid="my-task">(.*?)</tr>', block, re.S)
-    assert [re.search(r"<td>([^<]+)<div", row).group(1) for row in rows] == ["First and overdue", "Second", "Third"]
+    block = section(page(client), "my-tasks-heading")
+    rows = re.findall(r'<li class="list-group-item psa-block-row" data-testid="my-task">(.*?)</li>', block, re.S)
+    assert [re.search(r'#task-\d+">([^<]+)</a>', row).group(1) for row in rows] == [
+        "First and overdue", "Second", "Third"]
     assert "Overdue" in rows[0] and "Blocked" in rows[0] and "Build" in rows[0]
     assert "In progress" in rows[1]
+    assert 'data-testid="my-tasks-count" aria-label="3 in all">3<' in block
 
 
 # --- refresh, empty states and markup ----------------------------------------------------------------
@@ -423,7 +425,8 @@ def test_page_has_no_inline_styles_or_scripts_and_a_responsive_table(app, client
     html = page(client)
     assert " style=" not in html and "<style" not in html
     assert not re.search(r"<script(?![^>]*\bsrc=)", html)
-    assert '<div class="table-responsive">\n  <table class="table table-sm align-middle" data-testid="portfolio">' in html
+    assert ('<div class="table-responsive">\n  <table class="table table-sm align-middle psa-portfolio" '
+            'data-testid="portfolio">') in html
 
 
 def test_dashboard_runs_as_many_statements_for_200_projects_as_for_10(app, client, make, count_queries):
@@ -462,7 +465,9 @@ def test_dashboard_runs_as_many_statements_for_200_projects_as_for_10(app, clien
         large = page(client)
     assert len(project_names(small)) == 10 and len(project_names(large)) == 25
     assert small.count('data-testid="due-milestone"') == 10 and large.count('data-testid="due-milestone"') == 20
-    assert small.count('data-testid="my-task"') == 10 and large.count('data-testid="my-task"') == 20
+    assert small.count('data-testid="my-task"') == 8 and large.count('data-testid="my-task"') == 8  # the first 8
+    assert 'data-testid="my-tasks-count" aria-label="10 in all"' in small
+    assert 'data-testid="my-tasks-count" aria-label="200 in all"' in large
     assert "of 200" in large
     assert len(few) == len(many), "\n".join(["with 10 projects:", *few, "", "with 200 projects:", *many])
     with app.app_context():  # every project is counted, not only the page shown

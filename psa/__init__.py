@@ -102,20 +102,25 @@ def _init_extensions(app: Flask) -> None:
 def _connect_features() -> None:
     """Hand core and features what they may not import, so imports run one way (tests/core/test_imports.py):
     psa/core imports no feature, and a feature imports only those below it (timesheets > projects > admin).
-    - core gets the organisation's time zone (clock), calendar (working days) and sign-ins (the user loader);
+    - core gets the organisation's time zone (clock), calendar (working days) and sign-ins (the loaders of users
+      and of portal contacts), and the wording of audit events (psa.activity, above every feature);
     - admin gets the projects' schedule refresh, run when the calendar or a schedule setting changes;
     - projects gets the burn figure (minutes logged per project) from timesheets."""
     from flask import has_app_context
 
+    from psa.activity.text import describe as describe_events
     from psa.admin import services as admin
     from psa.auth.services import session_user
-    from psa.core import auth, calendar, clock
+    from psa.core import audit, auth, calendar, clock
+    from psa.portal.services import contact_session
     from psa.projects import services as projects
     from psa.timesheets.burn import burned_minutes_by_project
 
     clock.set_org_zone_source(lambda: admin.get_settings().timezone if has_app_context() else None)
     calendar.set_calendar_source(admin.organisation_calendar)
     auth.set_session_loader(session_user)
+    auth.set_session_loader(contact_session, kind="contact")
+    audit.set_event_describer(describe_events)
     admin.set_schedule_refresher(projects.refresh_open_schedules)
     projects.set_burn_source(burned_minutes_by_project)
 
@@ -126,12 +131,13 @@ def _register_blueprints(app: Flask) -> None:
     from psa.auth import bp as auth_bp
     from psa.core.routes import bp as core_bp
     from psa.dashboard import bp as dashboard_bp
+    from psa.portal import bp as portal_bp
     from psa.project_templates import bp as templates_bp
     from psa.projects import bp as projects_bp
     from psa.timesheets import bp as timesheets_bp
 
     for blueprint in (core_bp, branding_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp,
-                      timesheets_bp):
+                      timesheets_bp, portal_bp):
         app.register_blueprint(blueprint)
 
 

@@ -1,6 +1,6 @@
 """Imports every model module, so the metadata knows every table (Alembic and tests rely on it)."""
 
-from psa.accounts.models import Account  # noqa: F401
+from psa.accounts.models import Account, Contact, ContactSession, PortalLink  # noqa: F401
 from psa.admin.models import Holiday, Settings  # noqa: F401
 from psa.auth.models import User  # noqa: F401
 from psa.core.models import AuditEvent, Notification, OutboxEmail  # noqa: F401
@@ -11,5 +11,13 @@ from psa.project_templates.models import (  # noqa: F401
     TemplateTask,
     TemplateVersion,
 )
-from psa.projects.models import Attachment, Comment, Milestone, Project, SuccessCriterion, Task  # noqa: F401
+from psa.projects.models import (  # noqa: F401
+    Attachment,
+    Comment,
+    Milestone,
+    MilestoneRating,
+    Project,
+    SuccessCriterion,
+    Task,
+)
 from psa.timesheets.models import ProjectRate, TimeEntry, TimeOff, Timesheet, UserRate  # noqa: F401

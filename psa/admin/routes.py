@@ -21,7 +21,6 @@ from psa.accounts import services as account_services
 from psa.accounts.models import SEGMENT_LABELS, Account
 from psa.admin import bp
 from psa.admin import services as admin
-from psa.admin.audit_text import describe_events
 from psa.admin.forms import (
     NO_APPROVER,
     AccountForm,
@@ -36,6 +35,7 @@ from psa.admin.forms import (
 from psa.admin.models import Holiday
 from psa.auth import services as user_services
 from psa.auth.models import ROLE_LABELS, User
+from psa.core.audit import describe_events
 from psa.core.auth import permission_required, public
 from psa.core.clock import org_today
 from psa.core.db import contains_pattern

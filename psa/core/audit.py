@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,8 +30,10 @@ def record_audit(actor, action: str, obj: Any, before: dict | None = None, after
         changed = [key for key in after if before.get(key) != after.get(key)]
         before = {key: before.get(key) for key in changed}
         after = {key: after[key] for key in changed}
+    by_contact = bool(getattr(actor, "is_contact", False))
     event = AuditEvent(
-        actor_id=getattr(actor, "id", None),
+        actor_id=None if by_contact else getattr(actor, "id", None),
+        actor_contact_id=getattr(actor, "id", None) if by_contact else None,
         action=action,
         object_type=type(obj).__name__.lower() if obj is not None else "system",
         object_id=getattr(obj, "id", None),
@@ -39,3 +42,20 @@ def record_audit(actor, action: str, obj: Any, before: dict | None = None, after
     )
     db.session.add(event)
     return event
+
+
+#: How events become sentences (psa.activity.text.describe): it reads every feature's models, so the app
+#: hands it to core at start (psa/__init__.py) rather than core or a feature importing it.
+_describer: Callable[..., list] | None = None
+
+
+def set_event_describer(describer: Callable[..., list] | None) -> None:
+    global _describer
+    _describer = describer
+
+
+def describe_events(events, **context) -> list:
+    """The events as sentences people read (psa.activity.text.describe; context: project, names, people)."""
+    if _describer is None:
+        raise RuntimeError("no event describer connected (create_app connects psa.activity.text.describe)")
+    return _describer(list(events), **context)

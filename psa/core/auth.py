@@ -82,21 +82,31 @@ def public(view):
 
 @login_manager.user_loader
 def load_user(identity: str):
-    """Session ids carry their kind and the sign-in's token ("user:12:<token>"), so portal contacts can share
-    the mechanism and a sign-in ended on the server (sign-out, password reset, deactivation) stays ended."""
+    """Session ids carry their kind and the sign-in's token ("user:12:<token>", "contact:7:<token>"), so
+    internal users and portal contacts share the mechanism, a sign-in ended on the server (sign-out, password
+    reset, deactivation) stays ended, and one kind's id never loads the other kind's person."""
     kind, _, rest = identity.partition(":")
     raw_id, _, token = rest.partition(":")
-    if kind != "user" or not raw_id.isdigit() or not token or _session_user is None:
+    loader = _session_loaders.get(kind)
+    if loader is None or not raw_id.isdigit() or not token:
         return None
-    return _session_user(int(raw_id), token)
+    return loader(int(raw_id), token)
 
 
-#: (user id, sign-in token) -> the signed-in user or None; the auth feature owns sign-ins, and psa/core imports
-#: no feature, so the app registers psa.auth.services.session_user at start (create_app).
-_session_user: Callable[[int, str], object] | None = None
+#: kind -> (id, sign-in token) -> the signed-in person or None. The auth feature owns users' sign-ins and the
+#: portal contacts'; psa/core imports no feature, so the app registers them at start (create_app).
+_session_loaders: dict[str, Callable[[int, str], object]] = {}
 
 
-def set_session_loader(loader: Callable[[int, str], object] | None) -> None:
-    """Register how a session id's user and token become the signed-in user (None unregisters it)."""
-    global _session_user
-    _session_user = loader
+def set_session_loader(loader: Callable[[int, str], object] | None, kind: str = "user") -> None:
+    """Register how a session id's person and token become the signed-in user (None unregisters it)."""
+    if loader is None:
+        _session_loaders.pop(kind, None)
+    else:
+        _session_loaders[kind] = loader
+
+
+def is_contact(user=None) -> bool:
+    """A signed-in portal contact (SPEC §1: never an internal user, never on an internal page)."""
+    user = current_user if user is None else user
+    return bool(getattr(user, "is_authenticated", False)) and bool(getattr(user, "is_contact", False))

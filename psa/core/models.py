@@ -22,6 +22,8 @@ class AuditEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The internal user who acted; None for the system (jobs, CLI).
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    #: The portal contact who acted (a sign-off, a rating, a task completed in the portal); actor_id is then None.
+    actor_contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id", ondelete="SET NULL"))
     #: What was done, as a dotted verb ("user.role_changed").
     action: Mapped[str] = mapped_column(sa.String(64))
     #: The kind of object acted on ("user", "account", "settings"…).

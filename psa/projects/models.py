@@ -95,6 +95,8 @@ class Project(db.Model):
     progress_percent: Mapped[int] = mapped_column(default=0)
     max_slip_days: Mapped[int] = mapped_column(default=0)
     schedule_refreshed_on: Mapped[date | None] = mapped_column(sa.Date)
+    #: Whether the portal shows the account this project's budgeted, used and remaining hours (never rates).
+    portal_shows_hours: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
     account: Mapped[Account] = relationship(lazy="raise")
     manager: Mapped[User] = relationship(lazy="raise")
@@ -135,6 +137,9 @@ class Milestone(db.Model):
     #: Cached forecast and slip (SPEC §3), refreshed with the project's schedule.
     forecast_date: Mapped[date | None] = mapped_column(sa.Date)
     slip_days: Mapped[int] = mapped_column(default=0)
+    #: The customer's sign-off (milestones that require it): when, and by which contact.
+    signed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signed_off_by_contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id", ondelete="SET NULL"))
 
     project: Mapped[Project] = relationship(back_populates="milestones", lazy="raise")
     tasks: Mapped[list[Task]] = relationship(
@@ -174,6 +179,9 @@ class Task(db.Model):
     assignee_role: Mapped[str] = mapped_column(sa.String(20), default="consultant")
     #: The internal user doing it (customer tasks get a contact in the portal feature).
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    #: A customer task's contact (None: "the customer" as a group).
+    assignee_contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id", ondelete="SET NULL"),
+                                                            index=True)
     visibility: Mapped[str] = mapped_column(sa.String(10), default="internal")
     status: Mapped[str] = mapped_column(sa.String(12), default="todo")
     #: Why it is blocked (required when status is blocked).
@@ -226,6 +234,8 @@ class Comment(db.Model):
     task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tasks.id", ondelete="CASCADE"))
     #: The internal author (portal comments get a contact author in the portal feature).
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    #: A comment written in the portal: its contact (author_id is then None); always shared.
+    author_contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id", ondelete="SET NULL"))
     visibility: Mapped[str] = mapped_column(sa.String(10), default="internal")
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -238,7 +248,8 @@ class Attachment(db.Model):
 
     __tablename__ = "attachments"
     __repr_fields__ = ("original_name",)
-    __table_args__ = (sa.CheckConstraint("size_bytes >= 0", name="size"),)
+    __table_args__ = (sa.CheckConstraint("size_bytes >= 0", name="size"),
+                      sa.CheckConstraint("visibility IN ('internal', 'shared')", name="visibility"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -251,4 +262,30 @@ class Attachment(db.Model):
     content_type: Mapped[str] = mapped_column(sa.String(100))
     size_bytes: Mapped[int] = mapped_column()
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    #: A file uploaded in the portal: its contact (uploaded_by_id is then None).
+    uploaded_by_contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id", ondelete="SET NULL"))
+    #: 'shared' files are the customer's documents in the portal; 'internal' ones never leave the team.
+    visibility: Mapped[str] = mapped_column(sa.String(10), default="internal", server_default="internal")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MilestoneRating(db.Model):
+    """A contact's rating of a completed milestone (CSAT, 1 to 5, with a comment): once per contact and
+    milestone (the unique constraint), never changed once given."""
+
+    __tablename__ = "milestone_ratings"
+    __repr_fields__ = ("milestone_id", "contact_id", "score")
+    __table_args__ = (
+        sa.UniqueConstraint("milestone_id", "contact_id", name="uq_milestone_ratings_once"),
+        sa.CheckConstraint("score BETWEEN 1 AND 5", name="score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(sa.ForeignKey("milestones.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    #: Kept for the averages per project, template and project manager without joining back (a project's
+    #: milestones never move between projects).
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int] = mapped_column()
+    comment: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

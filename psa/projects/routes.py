@@ -18,8 +18,8 @@ from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from psa.accounts.models import Account
-from psa.admin import audit_text  # the module, not its names: it imports psa.projects.models in turn
 from psa.auth.models import User
+from psa.core.audit import describe_events
 from psa.core.auth import can, permission_required
 from psa.core.errors import ValidationError, apply_errors
 from psa.core.forms import ConfirmForm, PlainSelect, choices, hours_to_minutes, minutes_to_hours
@@ -29,6 +29,7 @@ from psa.project_templates.models import ASSIGNEE_ROLE_LABELS, TemplateVersion
 from psa.project_templates.services import published_versions, version_roles
 from psa.projects import bp, services, staffing
 from psa.projects.forms import (
+    QUICK_ACTIONS,
     AttachmentForm,
     BulkAssignForm,
     CommentForm,
@@ -37,7 +38,6 @@ from psa.projects.forms import (
     NewMilestoneForm,
     NewTaskForm,
     ProjectCreateForm,
-    QUICK_ACTIONS,
     ProjectForm,
     QuickTaskForm,
     TaskForm,
@@ -171,17 +171,14 @@ def _task_choices(project_id: int):
 # --- the project page ----------------------------------------------------------------------------
 
 
-def _activity(project: Project, names: dict, people: dict) -> list[audit_text.AuditLine]:
+def _activity(project: Project, names: dict, people: dict) -> list:
     """The newest audit events of the project and of its milestones, tasks, criteria and files, in the audit
-    log's words (psa.admin.audit_text), from the names the page has loaded; rate changes only for those who
-    see rates."""
+    log's words (psa.core.audit.describe_events), from the names the page has loaded; rate changes only for
+    those who see rates."""
     events = services.project_activity(project.id, ACTIVITY_LIMIT)
     if not can("rates.manage"):
         events = [event for event in events if not event.action.startswith("rate.")]
-    known = {key: audit_text.ref_for(*key, name, project.id, project.name) for key, name in names.items()}
-    known |= {("user", user_id): audit_text.Ref(name) for user_id, name in people.items()}
-    known[("account", project.account_id)] = audit_text.Ref(project.account.name)
-    return audit_text.describe_events(events, known=known)
+    return describe_events(events, project=project, names=names, people=people)
 
 
 def _render_page(project: Project, status: int = 200, **forms):

@@ -1,4 +1,4 @@
-"""Audit events read as sentences (psa.admin.audit_text): every action the features record, its values as people
+"""Audit events read as sentences (psa.activity.text): every action the features record, its values as people
 read them (hours, money with the currency, labels, names), its object named and linked, a deleted one named from
 the event's data; and the audit log and a project's activity show the same sentence with the same link."""
 
@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from psa.admin.audit_text import describe_events
+from psa.activity.text import describe_events
 from psa.core.audit import record_audit
 from psa.core.db import utcnow
 from psa.core.models import AuditEvent
@@ -306,7 +306,7 @@ def test_every_recorded_action_has_its_own_wording():
     """Every record_audit call in psa/ names an action that ACTIONS words (none falls back to its code)."""
     from pathlib import Path
 
-    from psa.admin.audit_text import ACTIONS
+    from psa.activity.text import ACTIONS
 
     source = "\n".join(p.read_text() for p in Path("psa").rglob("*.py"))
     recorded = set(re.findall(r'record_audit\([^,]+, "([a-z_]+\.[a-z_]+)"', source))

@@ -9,9 +9,10 @@ Names and links are resolved in one query per kind of object present on the page
 the page in one query, every user in one...), never one per event. An object deleted since is named from the
 event's data when it holds a name ("Configure"), else "a deleted task".
 
-It lives in admin (the feature that owns the audit log) because naming a task or a timesheet needs the
-features' models and labels, which psa/core may not import. A feature adds a kind of object with
-`register_kind` and an action's wording with `register_action`.
+It lives in psa.activity, above every feature, because naming a task or a timesheet needs the features'
+models and labels: the audit log (admin) and the project page (projects) reach it through
+psa.core.audit.describe_events, connected at start, so no feature imports it (tests/core/test_imports.py).
+A kind of object is added with `register_kind` and an action's wording with `register_action`.
 """
 
 from __future__ import annotations
@@ -608,3 +609,16 @@ def describe_events(events: Iterable[AuditEvent], known: dict[tuple[str, int], R
         context = obj.parent if obj.parent is not None and obj.parent not in parts else None
         lines.append(AuditLine(event=event, actor=actor, parts=parts, context=context))
     return lines
+
+
+def describe(events: Iterable[AuditEvent], project=None, names: dict | None = None,
+             people: dict | None = None) -> list[AuditLine]:
+    """What psa.core.audit.describe_events calls. For a project's activity feed, `project` (the Project) with
+    the `names` ((object type, id) → name) and `people` (user id → name) the page has loaded already, so the
+    feed costs no query more than the page."""
+    known: dict[tuple[str, int], Ref] = {}
+    if project is not None:
+        known = {key: ref_for(*key, name, project.id, project.name) for key, name in (names or {}).items()}
+        known |= {("user", user_id): Ref(name) for user_id, name in (people or {}).items()}
+        known[("account", project.account_id)] = Ref(project.account.name)
+    return describe_events(events, known=known)

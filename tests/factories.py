@@ -67,6 +67,18 @@ class Factories:
         fields.update(overrides)
         return self._save(Account(**fields))
 
+    def contact(self, account=None, **overrides):
+        """A portal contact of `account` (a new account when None), with the test password set."""
+        from psa.accounts.models import Contact
+
+        n = _next()
+        password = overrides.pop("password", PASSWORD)
+        account_id = overrides.pop("account_id", None) or (account or self.account()).id
+        fields = dict(account_id=account_id, email=f"contact{n}@customer.example", name=f"Contact {n}",
+                      title="", stakeholder_role="daily_user", view_level="full", is_active_contact=True)
+        fields.update(overrides)
+        return self._save(Contact(**fields), password=password)
+
     def holiday(self, **overrides):
         from datetime import date
 

@@ -21,3 +21,7 @@ def contact_required(view):
 
     wrapped.contact_only = True
     return public(wrapped)  # no internal sign-in asked: the URL-map tests read contact_only instead
+
+
+# The sign-in pages (portal.login, portal.logout, the invitation and sign-in links) are added here; the
+# portal's pages (portal.home, portal.project, ...) live in psa/portal/pages.py.

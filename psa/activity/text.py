@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask import url_for
 from markupsafe import Markup, escape
 
-from psa.accounts.models import SEGMENT_LABELS, Account
+from psa.accounts.models import SEGMENT_LABELS, STAKEHOLDER_LABELS, VIEW_LEVEL_LABELS, Account, Contact
 from psa.admin.models import Holiday
 from psa.auth.models import ROLE_LABELS, User
 from psa.core.forms import minutes_to_hours
@@ -38,6 +38,7 @@ from psa.projects.models import (
     PROJECT_STATUS_LABELS,
     WORK_STATUS_LABELS,
     Attachment,
+    Comment,
     Milestone,
     Project,
     SuccessCriterion,
@@ -166,6 +167,25 @@ def _load_holidays(ids: set[int]) -> dict[int, Ref]:
     return {r.id: Ref(r.name, url) for r in _rows(sa.select(Holiday.id, Holiday.name).where(Holiday.id.in_(ids)))}
 
 
+def _load_contacts(ids: set[int]) -> dict[int, Ref]:
+    """Contacts as sentences name them, "Dana Doe (customer)", linked to their account's contacts."""
+    return {r.id: Ref(contact_name(r.name), url_for("admin.account_edit", account_id=r.account_id, _anchor="contacts"))
+            for r in _rows(sa.select(Contact.id, Contact.name, Contact.account_id).where(Contact.id.in_(ids)))}
+
+
+def contact_name(name: str) -> str:
+    """How a contact reads in a sentence: as a person of the customer, never mistaken for a colleague."""
+    return f"{name} (customer)"
+
+
+def _load_comments(ids: set[int]) -> dict[int, Ref]:
+    """A comment reads as "a comment on <project>", linked to the project's comments."""
+    rows = _rows(sa.select(Comment.id, Project.id.label("project_id"), Project.name.label("project_name"))
+                 .join(Project, Project.id == Comment.project_id).where(Comment.id.in_(ids)))
+    return {r.id: Ref(f"a comment on {r.project_name}", _project_url(r.project_id, "comments"),
+                      parent=project_ref(r.project_id, r.project_name)) for r in rows}
+
+
 def _load_settings(ids: set[int]) -> dict[int, Ref]:
     return {i: Ref("the organisation", url_for("admin.settings")) for i in ids}  # one row, always there
 
@@ -186,11 +206,14 @@ KINDS: dict[str, Kind] = {
     "holiday": Kind("holiday", _load_holidays),
     "settings": Kind("settings", _load_settings),
     "projectrate": Kind("project rate"),
+    "contact": Kind("contact", _load_contacts),
+    "comment": Kind("comment", _load_comments, name_fields=()),
 }
 
 #: Fields whose value is the id of another object, and that object's kind.
 ID_FIELDS = {"assignee_id": "user", "manager_id": "user", "owner_id": "user", "approver_id": "user",
-             "user_id": "user", "account_id": "account", "project_id": "project"}
+             "user_id": "user", "account_id": "account", "project_id": "project", "contact_id": "contact",
+             "assignee_contact_id": "contact"}
 
 
 def register_kind(object_type: str, kind: Kind) -> None:
@@ -213,13 +236,16 @@ FIELD_LABELS = {
     "escalation_level3_days": "escalation level 3", "health_red_overdue_days": "red health threshold",
     "health_amber_burn_points": "amber health threshold", "utilization_target_percent": "utilization target",
     "brand_name": "brand name", "brand_accent_color": "accent colour", "cost_rate": "cost rate",
-    "bill_rate": "bill rate", "effective_from": "effective date",
+    "bill_rate": "bill rate", "effective_from": "effective date", "assignee_contact_id": "contact",
+    "view_level": "portal view", "stakeholder_role": "stakeholder role", "is_active_contact": "active",
+    "email_opt_out": "e-mail reminders turned off", "title": "title",
+    "allowed_email_domains": "allowed e-mail domains",
 }
 MONEY_FIELDS = {"fee_amount", "arr"}
 RATE_FIELDS = {"cost_rate", "bill_rate"}
 DAY_FIELDS = {"escalation_level1_days", "escalation_level2_days", "escalation_level3_days", "health_red_overdue_days"}
 TEXT_FIELDS = {"name", "outcome", "metric", "baseline", "target", "current_value", "blocked_reason", "reason",
-               "org_name", "brand_name"}
+               "org_name", "brand_name", "title"}
 #: Status values by the kind of object they belong to.
 STATUS_LABELS = {"task": WORK_STATUS_LABELS, "milestone": WORK_STATUS_LABELS, "project": PROJECT_STATUS_LABELS,
                  "successcriterion": CRITERION_STATUS_LABELS}
@@ -284,6 +310,10 @@ class _Values:
             return ROLE_LABELS.get(value, str(value))
         if name == "segment":
             return SEGMENT_LABELS.get(value, str(value))
+        if name == "view_level":
+            return VIEW_LEVEL_LABELS.get(value, str(value))
+        if name == "stakeholder_role":
+            return STAKEHOLDER_LABELS.get(value, str(value))
         if name == "working_days":
             return ", ".join(WEEKDAYS.get(day, day) for day in str(value))
         if name in DAY_FIELDS:
@@ -319,7 +349,14 @@ def _clauses(values: _Values, obj: Ref, object_type: str, before: dict | None, a
         its = [obj] if first else ["it"]
         if index:
             parts.append(", and " if index == len(keys) - 1 else ", ")
-        if key == "assignee_id":
+        if key == "assignee_contact_id":  # a customer task: a contact, or the customer as a group (None)
+            if old is None:
+                parts += ["assigned ", *its, f" to {now}"]
+            elif new is None:
+                parts += ["gave ", *its, f" back to the customer as a group (was {was})"]
+            else:
+                parts += ["reassigned ", *its, f" from {was} to {now}"]
+        elif key == "assignee_id":
             if old is None:
                 parts += ["assigned ", *its, f" to {now}"]
             elif new is None:
@@ -499,6 +536,61 @@ def _settings_updated(values, obj, event):
     return _clauses(values, obj, "settings", event.before, event.after) or ["saved the settings (nothing changed)"]
 
 
+def _rated(values, obj, event):
+    """"rated Go-live 4 out of 5: “Smooth cutover”"."""
+    data = event.after or {}
+    score, comment = data.get("score"), (data.get("comment") or "").strip()
+    said = ["rated ", obj, f" {score} out of 5" if score is not None else ""]
+    return [*said, f": “{comment}”" if comment else ""]
+
+
+def _portal_comment(values, obj, event):
+    """"commented on Configure in the portal" (the object: the task, milestone or project commented on, or the
+    comment itself, which reads as "a comment on <project>")."""
+    if event.object_type == "comment":
+        project_id = (event.after or {}).get("project_id")
+        target = values.ref("project", project_id) if project_id is not None else obj
+        return ["commented on ", target, " in the portal"]
+    return ["commented on ", obj, " in the portal"]
+
+
+def _portal_file(values, obj, event):
+    project_id = (event.after or {}).get("project_id")
+    if project_id is not None and event.object_type == "attachment":
+        return ["shared the file ", obj, " on ", values.ref("project", project_id), " in the portal"]
+    return ["shared the file ", obj, " in the portal"]
+
+
+def _previewed(values, obj, event):
+    """"viewed the portal as Dana Doe (customer) sees it (Contoso rollout)": the object is the contact (the
+    project in the data), or the project (the contact in the data)."""
+    data = event.after or {}
+    if event.object_type == "contact":
+        project_id = data.get("project_id")
+        return ["viewed the portal as ", obj, " sees it",
+                *([" (", values.ref("project", project_id), ")"] if project_id is not None else [])]
+    contact_id = data.get("contact_id")
+    who = values.show("contact_id", contact_id) if contact_id is not None else "the customer"
+    return ["viewed the portal of ", obj, f" as {who} sees it"]
+
+
+def _comment_added(values, obj, event):
+    """"commented on Contoso rollout" (" in the portal" when a contact wrote it)."""
+    where = " in the portal" if getattr(event, "actor_contact_id", None) is not None else ""
+    return [*_portal_comment(values, obj, event)[:-1], where]
+
+
+def _contact_created(values, obj, event):
+    account_id = (event.after or {}).get("account_id")
+    return ["added the contact ", obj, *([" to ", values.ref("account", account_id)] if account_id else [])]
+
+
+def _signed_in(values, obj, event):
+    if event.actor_contact_id is not None and event.actor_contact_id == event.object_id:
+        return ["signed in to the portal"]
+    return ["signed in to the portal as ", obj]
+
+
 #: The wording of every action the features record: (values, object Ref, event) → the parts after the actor.
 ACTIONS: dict[str, Callable] = {
     # projects
@@ -549,6 +641,25 @@ ACTIONS: dict[str, Callable] = {
     "template.draft_created": _template_version("started a draft of"),
     "template.duplicated": _template_duplicated,
     "template.imported": _template_version("imported"),
+    # the customer portal: what contacts do there, and what the team does with contacts
+    "portal.task_completed": _said("completed ", OBJ, " in the portal"),
+    "portal.comment_added": _portal_comment,
+    "portal.file_added": _portal_file,
+    "portal.previewed": _previewed,
+    "milestone.signed_off": _said("signed off ", OBJ),
+    "milestone.rated": _rated,
+    "contact.invited": _said("invited ", OBJ, " to the portal"),
+    "contact.created": _contact_created,
+    "contact.updated": _changed,
+    "contact.deactivated": _said("deactivated the contact ", OBJ),
+    "contact.signed_in": _signed_in,
+    "contact.activated": _said("reactivated the contact ", OBJ),
+    "contact.sign_in_link_sent": _said("sent a portal sign-in link to ", OBJ),
+    "contact.invitation_accepted": _said("accepted the invitation to the portal"),
+    "contact.signed_in_by_link": _said("signed in to the portal with an e-mailed link"),
+    "account.domains_changed": _changed,
+    "comment.added": _comment_added,
+    "contact.opted_out": _said("turned off the e-mails about their portal tasks"),
 }
 
 
@@ -573,6 +684,8 @@ def _wanted(events: list[AuditEvent]) -> dict[str, set[int]]:
     for event in events:
         if event.actor_id is not None and "actor" in sa.inspect(event).unloaded:
             wanted.setdefault("user", set()).add(event.actor_id)
+        if getattr(event, "actor_contact_id", None) is not None:
+            wanted.setdefault("contact", set()).add(event.actor_contact_id)
         if event.object_type in KINDS and event.object_id is not None:
             wanted.setdefault(event.object_type, set()).add(event.object_id)
         for data in (event.before, event.after):
@@ -599,7 +712,11 @@ def describe_events(events: Iterable[AuditEvent], known: dict[tuple[str, int], R
     for event in events:
         obj = values.ref(event.object_type, event.object_id, (event.after, event.before))
         sentence = ACTIONS.get(event.action, _unknown)
-        if event.actor_id is None:
+        if event.actor_id is None and getattr(event, "actor_contact_id", None) is not None:
+            actor = values.ref("contact", event.actor_contact_id).name
+            if actor.startswith("a deleted"):
+                actor = "A former contact (customer)"
+        elif event.actor_id is None:
             actor = "The system"
         elif "actor" in sa.inspect(event).unloaded:
             actor = values.ref("user", event.actor_id).name
@@ -612,13 +729,14 @@ def describe_events(events: Iterable[AuditEvent], known: dict[tuple[str, int], R
 
 
 def describe(events: Iterable[AuditEvent], project=None, names: dict | None = None,
-             people: dict | None = None) -> list[AuditLine]:
+             people: dict | None = None, contacts: dict | None = None) -> list[AuditLine]:
     """What psa.core.audit.describe_events calls. For a project's activity feed, `project` (the Project) with
-    the `names` ((object type, id) → name) and `people` (user id → name) the page has loaded already, so the
-    feed costs no query more than the page."""
+    the `names` ((object type, id) → name), `people` (user id → name) and `contacts` (contact id → name) the
+    page has loaded already, so the feed costs no query more than the page."""
     known: dict[tuple[str, int], Ref] = {}
     if project is not None:
         known = {key: ref_for(*key, name, project.id, project.name) for key, name in (names or {}).items()}
         known |= {("user", user_id): Ref(name) for user_id, name in (people or {}).items()}
+        known |= {("contact", contact_id): Ref(contact_name(name)) for contact_id, name in (contacts or {}).items()}
         known[("account", project.account_id)] = Ref(project.account.name)
     return describe_events(events, known=known)

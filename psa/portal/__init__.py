@@ -20,4 +20,4 @@ def _contacts_stay_in_the_portal():
         abort(404)
 
 
-from psa.portal import pages, routes  # noqa: E402,F401
+from psa.portal import optout, pages, routes  # noqa: E402,F401

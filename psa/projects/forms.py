@@ -118,11 +118,15 @@ class ProjectCreateForm(ProjectForm):
     assign_consultant = IdSelectField("Consultant tasks go to", message="Choose a person from the list.", default=0)
     assign_leader = IdSelectField("PS leader tasks go to", message="Choose a person from the list.", default=0)
     assign_admin = IdSelectField("Admin tasks go to", message="Choose a person from the list.", default=0)
+    #: A contact of the project's account (offered grouped by account); 0: the customer as a group.
+    assign_customer = IdSelectField(
+        "Customer tasks go to", message="Choose a contact of the project's account.", default=0,
+        description="A contact of the account chosen above, e-mailed their tasks; or the customer as a group.")
     submit = SubmitField("Create project")
 
     def role_fields(self):
-        """(role, field) of the role-mapping fields, in the form's order."""
-        return [(role, self[f"assign_{role}"]) for role in ("manager", "consultant", "leader", "admin")]
+        """(role, field) of the role-mapping fields, in the form's order (the customer's last)."""
+        return [(role, self[f"assign_{role}"]) for role in ("manager", "consultant", "leader", "admin", "customer")]
 
 
 # --- the forms of the project page ------------------------------------------------------------------

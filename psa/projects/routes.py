@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
-from psa.accounts.models import Account
+from psa.accounts.models import Account, Contact
 from psa.auth.models import User
 from psa.core.audit import describe_events
 from psa.core.auth import can, permission_required
@@ -52,6 +52,7 @@ from psa.projects.models import (
     Attachment,
     Comment,
     Milestone,
+    MilestoneRating,
     Project,
     SuccessCriterion,
     Task,
@@ -97,6 +98,10 @@ def _user_or_none(user_id: int) -> User | None:
     return db.session.get(User, user_id) if user_id else None
 
 
+def _contact_or_none(contact_id: int) -> Contact | None:
+    return db.session.get(Contact, contact_id) if contact_id else None
+
+
 # --- choices -------------------------------------------------------------------------------------
 
 
@@ -126,8 +131,13 @@ def _project_form_choices(form: ProjectForm, project: Project | None = None) -> 
         form.template_version_id.choices = [SelectChoice(0, "Blank project", render_kw={"data-roles": ""}), *[
             SelectChoice(version_id, label, render_kw={"data-roles": " ".join(roles.get(version_id, []))})
             for version_id, label in versions]]
-        for _role, field in form.role_fields():
-            field.choices = choices([(0, "Automatic (see above)"), *members])
+        for role, field in form.role_fields():
+            if role != staffing.CUSTOMER_ROLE:
+                field.choices = choices([(0, "Automatic (see above)"), *members])
+        # every account's active contacts, a group an account: the server checks the one chosen is the account's
+        form.assign_customer.choices = [SelectChoice(0, "The customer (anyone at the account)"), *[
+            SelectChoice(contact_id, name, optgroup=account)
+            for account, contacts in staffing.contact_choices_by_account().items() for contact_id, name in contacts]]
 
 
 def _project_fields(form: ProjectForm) -> dict:
@@ -171,14 +181,40 @@ def _task_choices(project_id: int):
 # --- the project page ----------------------------------------------------------------------------
 
 
-def _activity(project: Project, names: dict, people: dict) -> list:
+def _activity(project: Project, names: dict, people: dict, contacts: dict | None = None) -> list:
     """The newest audit events of the project and of its milestones, tasks, criteria and files, in the audit
-    log's words (psa.core.audit.describe_events), from the names the page has loaded; rate changes only for
-    those who see rates."""
+    log's words (psa.core.audit.describe_events), from the names the page has loaded (contacts: the customer's
+    people, who act in the portal); rate changes only for those who see rates."""
     events = services.project_activity(project.id, ACTIVITY_LIMIT)
     if not can("rates.manage"):
         events = [event for event in events if not event.action.startswith("rate.")]
-    return describe_events(events, project=project, names=names, people=people)
+    return describe_events(events, project=project, names=names, people=people, contacts=contacts or {})
+
+
+def _customer_side(project: Project) -> tuple[dict[int, str], dict[int, dict]]:
+    """What the plan shows of the customer, in one statement whatever the plan's size: contact id -> name (the
+    account's contacts, any other one a task or a sign-off names, any who rated) and milestone id -> its ratings
+    (score, comment, the contact's name, when) oldest first, with their average ({"rows": [...], "average":
+    "4.5"}). Contacts left-joined to their ratings of this project."""
+    named = {t.assignee_contact_id for m in project.milestones for t in m.tasks if t.assignee_contact_id}
+    named |= {m.signed_off_by_contact_id for m in project.milestones if m.signed_off_by_contact_id}
+    rating = MilestoneRating
+    rows = db.session.execute(
+        sa.select(Contact.id, Contact.name, rating.id.label("rating_id"), rating.milestone_id, rating.score,
+                  rating.comment, rating.created_at)
+        .outerjoin(rating, sa.and_(rating.contact_id == Contact.id, rating.project_id == project.id))
+        .where(sa.or_(Contact.account_id == project.account_id, Contact.id.in_(sorted(named)),
+                      rating.id.is_not(None)))
+        .order_by(rating.created_at, rating.id)).all()
+    contacts = {row.id: row.name for row in rows}
+    ratings: dict[int, dict] = {}
+    for row in rows:
+        if row.rating_id is not None:
+            ratings.setdefault(row.milestone_id, {"rows": []})["rows"].append(
+                {"score": row.score, "comment": row.comment, "contact": row.name, "created_at": row.created_at})
+    for found in ratings.values():
+        found["average"] = _average(sum(r["score"] for r in found["rows"]), len(found["rows"]))
+    return contacts, ratings
 
 
 def _render_page(project: Project, status: int = 200, **forms):
@@ -207,6 +243,7 @@ def _render_page(project: Project, status: int = 200, **forms):
              **{("attachment", row.Attachment.id): row.Attachment.original_name for row in attachments}}
     people = {u.id: u.name for u in project.members} | {project.manager.id: project.manager.name}
     people |= {t.assignee.id: t.assignee.name for t in tasks if t.assignee is not None}
+    contact_names, ratings = _customer_side(project)
 
     milestone_forms = forms.pop("milestone_forms", {})
     for milestone in project.milestones:
@@ -227,7 +264,8 @@ def _render_page(project: Project, status: int = 200, **forms):
         "projects/show.html", project=project, today=today, tasks=tasks, task_names=task_names,
         can_edit=services.can_edit_project(current_user, project),
         criteria=criteria, comments=comments, attachments=attachments,
-        activity=_activity(project, names, people),
+        activity=_activity(project, names, people, contact_names),
+        contact_names=contact_names, ratings=ratings,
         timeline=build_timeline(project.milestones, today, project.kickoff_date),
         days_since_contract=(today - project.contract_signed_date).days if project.contract_signed_date else None,
         milestone_forms=milestone_forms, criterion_forms=criterion_forms,
@@ -273,7 +311,8 @@ def new():
         form.kickoff_date.data = services.org_today()
     if form.validate_on_submit():
         version_id = form.template_version_id.data
-        chosen = {role: _user_or_none(field.data) for role, field in form.role_fields()}
+        chosen = {role: (_contact_or_none if role == staffing.CUSTOMER_ROLE else _user_or_none)(field.data)
+                  for role, field in form.role_fields()}
         response = save_or_errors(
             form, lambda: services.create_project(
                 current_user, template_version=db.session.get(TemplateVersion, version_id) if version_id else None,
@@ -315,14 +354,29 @@ def edit(project_id: int):
     return render_template("projects/form.html", form=form, project=project), 400 if form.errors else 200
 
 
-def _task_form(task: Task, formdata=None) -> TaskForm:
-    """The edit form of one task: posted values, or the task's own; members (and a departed assignee) to pick."""
+def _task_form(task: Task, formdata=None, project: Project | None = None) -> TaskForm:
+    """The edit form of one task: posted values, or the task's own; members (and a departed assignee) to pick,
+    or for a customer task the account's active contacts (and a departed one) and "the customer"."""
+    customer = task.assignee_role == staffing.CUSTOMER_ROLE
     if formdata is None:
         form = TaskForm(formdata=None, obj=task, prefix=f"task-{task.id}")
-        form.assignee_id.data = task.assignee_id or 0
+        form.assignee_id.data = (task.assignee_contact_id if customer else task.assignee_id) or 0
     else:
         form = TaskForm(prefix=f"task-{task.id}")
-    form.assignee_id.choices = _member_choices(_project_members(task.project_id), _user_or_none(task.assignee_id))
+    if customer:
+        project = project or db.session.get(Project, task.project_id)
+        account_name = db.session.scalar(sa.select(Account.name).where(Account.id == project.account_id))
+        pairs = [(0, f"The customer (anyone at {account_name})"), *staffing.customer_task_contacts(project.account_id)]
+        current = _contact_or_none(task.assignee_contact_id)
+        if current is not None and current.id not in {contact_id for contact_id, _ in pairs}:
+            pairs.append((current.id, f"{current.name} (inactive)" if not current.is_active_contact
+                          else f"{current.name} (another account)"))
+        form.assignee_id.choices = choices(pairs)
+        form.assignee_id.label.text = "Contact"
+        form.assignee_id.choice_message = "Choose a contact of the account, or the customer."
+    else:
+        form.assignee_id.choices = _member_choices(_project_members(task.project_id),
+                                                   _user_or_none(task.assignee_id))
     return form
 
 
@@ -347,7 +401,7 @@ def task_edit(project_id: int, task_id: int):
     if task.project_id != project_id:
         abort(404)
     project = _authorize(db.get_or_404(Project, project_id))
-    return _render_task_edit(task, project, _task_form(task))
+    return _render_task_edit(task, project, _task_form(task, project=project))
 
 
 @bp.route("/tasks/<int:task_id>", methods=["POST"])
@@ -355,18 +409,23 @@ def task_edit(project_id: int, task_id: int):
 def task_update(task_id: int):
     task = db.get_or_404(Task, task_id)
     project = _authorize(db.get_or_404(Project, task.project_id))
-    form = _task_form(task, formdata=request.form)
+    form = _task_form(task, formdata=request.form, project=project)
     if form.validate_on_submit():
         slips_before = services.milestone_slips(task.project_id)
         change = services.TaskChange()
+        # a customer task's select holds contacts (update_task's assignee_contact), another's people
+        whom = ({"assignee_contact": _contact_or_none(form.assignee_id.data)}
+                if task.assignee_role == staffing.CUSTOMER_ROLE else {"assignee": _user_or_none(form.assignee_id.data)})
         try:
             services.update_task(current_user, task, status=form.status.data, due_date=form.due_date.data,
-                                 assignee=_user_or_none(form.assignee_id.data),
                                  blocked_reason=form.blocked_reason.data or "",
-                                 shift_successors=form.shift_successors.data, change=change)
+                                 shift_successors=form.shift_successors.data, change=change, **whom)
         except ValidationError as exc:
             db.session.rollback()
-            apply_errors(form, exc)
+            errors = dict(exc.errors)
+            if "assignee_contact_id" in errors:
+                errors["assignee_id"] = errors.pop("assignee_contact_id")
+            apply_errors(form, ValidationError(errors))
             return _render_task_edit(task, project, form, status=400)
         summary = services.change_summary(task.project_id, change, slips_before)
         db.session.commit()
@@ -638,3 +697,49 @@ def attachment_download(attachment_id: int):
         abort(404)
     return send_file(path, mimetype=attachment.content_type, as_attachment=True,
                      download_name=attachment.original_name, max_age=0)
+
+
+# --- customer satisfaction -----------------------------------------------------------------------
+
+
+def _csat_rows(group_columns, label, *joins, visible):
+    """Average rating (exact: sum and count in SQL) and count per group, best first."""
+    stmt = sa.select(*group_columns, sa.func.sum(MilestoneRating.score).label("total"),
+                     sa.func.count(MilestoneRating.id).label("count")) \
+        .select_from(MilestoneRating).join(Project, Project.id == MilestoneRating.project_id)
+    for target, on, outer in joins:
+        stmt = stmt.join(target, on, isouter=outer)
+    stmt = stmt.where(visible).group_by(*group_columns)
+    rows = db.session.execute(stmt).all()
+    result = [{"label": label(row), "row": row, "count": row.count, "average": _average(row.total, row.count)}
+              for row in rows]
+    return sorted(result, key=lambda r: (-(r["row"].total / r["row"].count), r["label"].lower()))
+
+
+def _average(total: int, count: int) -> str:
+    """4.25 → "4.3" (one decimal, half up, from the exact sum and count)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str((Decimal(int(total)) / Decimal(count)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+@bp.route("/csat")
+@permission_required("projects.view")
+def csat():
+    """Customer satisfaction: the customers' milestone ratings (1 to 5) averaged per project, per template and
+    per project manager, over the projects the user may see (leaders and admins: all)."""
+    from psa.project_templates.models import Template
+
+    visible = services.visible_projects_filter(current_user)
+    by_project = _csat_rows((Project.id, Project.name, Account.name.label("account")),
+                            lambda r: r.name, (Account, Account.id == Project.account_id, False), visible=visible)
+    by_template = _csat_rows(
+        (Template.id, Template.name), lambda r: r.name or "Blank projects",
+        (TemplateVersion, TemplateVersion.id == Project.template_version_id, True),
+        (Template, Template.id == TemplateVersion.template_id, True), visible=visible)
+    by_manager = _csat_rows((User.id, User.name), lambda r: r.name, (User, User.id == Project.manager_id, False),
+                            visible=visible)
+    total = sum(int(r["row"].total) for r in by_project)
+    count = sum(r["count"] for r in by_project)
+    return render_template("projects/csat.html", by_project=by_project, by_template=by_template,
+                           by_manager=by_manager, count=count, average=_average(total, count) if count else None)

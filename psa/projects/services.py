@@ -588,10 +588,15 @@ class TaskChange:
 
 def update_task(actor, task: Task, *, status: str | None = None, due_date: date | None = None,
                 assignee: User | None | bool = False, blocked_reason: str | None = None,
-                shift_successors: bool = True, change: TaskChange | None = None) -> Task:
+                shift_successors: bool = True, change: TaskChange | None = None,
+                assignee_contact=False) -> Task:
     """Change a task's status, due date, assignee or blocked reason. Moving the due date later by n working
     days moves every successor's dates by n working days too, unless shift_successors is False; the
-    baseline never moves. `change`, when given, is told which successors moved."""
+    baseline never moves. `change`, when given, is told which successors moved. `assignee_contact` (a
+    customer task's): an active contact of the project's account, or None for "the customer" as a group
+    (False leaves it); a contact newly given the task is e-mailed (psa.projects.staffing.contact_assigned)."""
+    from psa.projects import staffing
+
     errors = {}
     calendar = get_calendar()
     if status is not None and status not in WORK_STATUSES:
@@ -607,15 +612,28 @@ def update_task(actor, task: Task, *, status: str | None = None, due_date: date 
     errors.update(date_errors(due_date=due_date))
     if assignee not in (False, None) and (not isinstance(assignee, User) or not assignee.is_active):
         errors["assignee_id"] = "Choose an active user."
+    if assignee_contact is not False:
+        if task.assignee_role != staffing.CUSTOMER_ROLE:
+            errors["assignee_contact_id"] = "Only a customer task goes to a contact."
+        elif assignee_contact is not None and (message := staffing.contact_error(assignee_contact, db.session.scalar(
+                sa.select(Project.account_id).where(Project.id == task.project_id)))):
+            errors["assignee_contact_id"] = message
     if errors:
         raise ValidationError(errors)
-    before = snapshot(task, TASK_AUDIT_FIELDS)
+    audited = (*TASK_AUDIT_FIELDS, "assignee_contact_id")
+    before = snapshot(task, audited)
     if status is not None and status != task.status:
         task.status = status
         task.completed_at = utcnow() if status == "done" else None
     task.blocked_reason = reason if new_status == "blocked" else None
     if assignee is not False:
         task.assignee_id = assignee.id if assignee else None
+    newly_assigned = None
+    if assignee_contact is not False:
+        new_contact_id = assignee_contact.id if assignee_contact is not None else None
+        if new_contact_id != task.assignee_contact_id and assignee_contact is not None:
+            newly_assigned = assignee_contact
+        task.assignee_contact_id = new_contact_id
     shifted = 0
     if due_date is not None and due_date != task.due_date:
         moved_by = calendar.working_days_between(task.due_date, due_date)
@@ -634,9 +652,11 @@ def update_task(actor, task: Task, *, status: str | None = None, due_date: date 
                              snapshot(successor, ("start_date", "due_date")))
                 shifted += 1
     db.session.flush()
-    after = snapshot(task, TASK_AUDIT_FIELDS)
+    after = snapshot(task, audited)
     if before != after:
         record_audit(actor, "task.updated", task, before, after)
+    if newly_assigned is not None:
+        staffing.contact_assigned(actor, newly_assigned, [task])
     _sync_milestone_status(task.milestone_id, actor)
     refresh_schedule([task.project_id])
     return task
@@ -805,6 +825,8 @@ ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 def add_comment(actor, project: Project, *, body: str, visibility: str = "internal", milestone: Milestone | None = None,
                 task: Task | None = None) -> Comment:
+    """A comment by an internal user, or by a portal contact (`actor.is_contact`: its contact author, always
+    shared)."""
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": "Write something first."})
@@ -812,8 +834,13 @@ def add_comment(actor, project: Project, *, body: str, visibility: str = "intern
         raise ValidationError({"body": "Use at most 5,000 characters."})
     if visibility not in ("internal", "shared"):
         raise ValidationError({"visibility": "Choose internal or shared."})
+    by_contact = bool(getattr(actor, "is_contact", False))
+    if by_contact:
+        visibility = "shared"  # a customer's comment is always the customer's to see
     comment = Comment(project_id=project.id, milestone_id=milestone.id if milestone else None,
-                      task_id=task.id if task else None, author_id=getattr(actor, "id", None),
+                      task_id=task.id if task else None,
+                      author_id=None if by_contact else getattr(actor, "id", None),
+                      author_contact_id=actor.id if by_contact else None,
                       visibility=visibility, body=body)
     db.session.add(comment)
     db.session.flush()
@@ -824,9 +851,37 @@ def attachment_folder() -> Path:
     return Path(current_app.config["UPLOAD_FOLDER"]) / "attachments"
 
 
+#: What each allowed type's content starts with (docx, xlsx and pptx are zip files); the text types (None)
+#: must decode as UTF-8 and hold no NUL instead.
+ATTACHMENT_SIGNATURES: dict[str, tuple[bytes, ...] | None] = {
+    "pdf": (b"%PDF-",), "png": (b"\x89PNG\r\n\x1a\n",), "jpg": (b"\xff\xd8\xff",), "jpeg": (b"\xff\xd8\xff",),
+    "gif": (b"GIF87a", b"GIF89a"), "docx": (b"PK\x03\x04",), "xlsx": (b"PK\x03\x04",), "pptx": (b"PK\x03\x04",),
+    "zip": (b"PK\x03\x04",), "txt": None, "csv": None,
+}
+
+
+def content_matches_type(extension: str, data: bytes) -> bool:
+    """Whether the file's content is what its extension says: the type is checked by content, so a renamed
+    executable or page is refused whatever its name. Internal and portal uploads share the rule."""
+    if extension not in ATTACHMENT_SIGNATURES:
+        return False
+    signatures = ATTACHMENT_SIGNATURES[extension]
+    if signatures is not None:
+        return data.startswith(signatures)
+    if b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def add_attachment(actor, project: Project, *, filename: str, data: bytes, task: Task | None = None,
-                   comment: Comment | None = None) -> Attachment:
-    """Store a file under a random name outside the web root, within the size and type limits."""
+                   comment: Comment | None = None, visibility: str = "internal") -> Attachment:
+    """Store a file under a random name outside the web root, within the size and type limits; the type is
+    checked by the file's content as well as its name. A portal contact's file (`actor.is_contact`) is shared
+    and carries its contact as uploader."""
     name = Path((filename or "").replace("\\", "/")).name.strip()[:255]
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if not name:
@@ -837,14 +892,23 @@ def add_attachment(actor, project: Project, *, filename: str, data: bytes, task:
         raise ValidationError({"file": "A file can be at most 10 MB."})
     if not data:
         raise ValidationError({"file": "The file is empty."})
+    if not content_matches_type(extension, data):
+        raise ValidationError({"file": f"This file's content is not a .{extension} file."})
+    by_contact = bool(getattr(actor, "is_contact", False))
+    if by_contact:
+        visibility = "shared"
+    if visibility not in ("internal", "shared"):
+        raise ValidationError({"visibility": "Choose internal or shared."})
     stored = secrets.token_hex(24)
     attachment = Attachment(project_id=project.id, task_id=task.id if task else None,
                             comment_id=comment.id if comment else None, original_name=name, stored_name=stored,
                             content_type=ATTACHMENT_TYPES[extension], size_bytes=len(data),
-                            uploaded_by_id=getattr(actor, "id", None))
+                            uploaded_by_id=None if by_contact else getattr(actor, "id", None),
+                            uploaded_by_contact_id=actor.id if by_contact else None, visibility=visibility)
     db.session.add(attachment)
     db.session.flush()
-    record_audit(actor, "attachment.added", attachment, after={"name": name, "project_id": project.id})
+    record_audit(actor, "portal.file_added" if by_contact else "attachment.added", attachment,
+                 after={"name": name, "project_id": project.id})
     db.session.flush()
     # the file is written once the row is in the transaction, and removed if the transaction rolls back
     folder = attachment_folder()

@@ -136,3 +136,13 @@ class LoadHolidaysForm(FlaskForm):
 class LogoForm(FlaskForm):
     logo = FileField("Logo (PNG, JPEG or WebP, at most 512 KB)", validators=[FileRequired(message="Choose a file.")])
     submit = SubmitField("Upload logo")
+
+
+class AllowedDomainsForm(FlaskForm):
+    """The account's allowed e-mail domains for its portal contacts (saved by the contacts section's route)."""
+
+    allowed_email_domains = StringField(
+        "Allowed e-mail domains", validators=[Length(max=500, message="Use at most 500 characters.")],
+        description="Contacts of this account must have an address at one of these domains (for example "
+                    "contoso.com, contoso.de). Leave empty to allow any domain.")
+    submit = SubmitField("Save domains")

@@ -18,12 +18,13 @@ from flask import (
 from flask_login import current_user
 
 from psa.accounts import services as account_services
-from psa.accounts.models import SEGMENT_LABELS, Account
+from psa.accounts.models import SEGMENT_LABELS, STAKEHOLDER_LABELS, VIEW_LEVEL_LABELS, Account, Contact
 from psa.admin import bp
 from psa.admin import services as admin
 from psa.admin.forms import (
     NO_APPROVER,
     AccountForm,
+    AllowedDomainsForm,
     ConfirmForm,
     HolidayForm,
     LoadHolidaysForm,
@@ -225,7 +226,11 @@ def account_edit(account_id: int):
             success=lambda _: f"Account {account.name} saved.", redirect_to=url_for("admin.accounts"))
         if response is not None:
             return response
-    return render_template("admin/account_form.html", form=form, account=account)
+    contacts = db.session.scalars(sa.select(Contact).where(Contact.account_id == account.id)
+                                  .order_by(Contact.is_active_contact.desc(), sa.func.lower(Contact.name))).all()
+    return render_template("admin/account_form.html", form=form, account=account, contacts=contacts,
+                           domains_form=AllowedDomainsForm(obj=account, formdata=None),
+                           stakeholder_labels=STAKEHOLDER_LABELS, view_level_labels=VIEW_LEVEL_LABELS)
 
 
 # --- settings, holidays, branding ----------------------------------------------------------------

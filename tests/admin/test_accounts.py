@@ -95,7 +95,8 @@ def test_saving_an_unchanged_account_records_no_audit_event(app, as_admin, make)
 def test_consultant_gets_403_on_every_admin_page(app, client, make):
     """Every rule under /admin/ of the URL map, with every method it answers, refuses a consultant."""
     user, account, holiday = make.user(), make.account(), make.holiday()
-    ids = {"user_id": user.id, "account_id": account.id, "holiday_id": holiday.id}
+    contact = make.contact(account)
+    ids = {"user_id": user.id, "account_id": account.id, "holiday_id": holiday.id, "contact_id": contact.id}
     rules = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/admin")]
     assert {"admin.users", "admin.accounts", "admin.settings", "admin.audit", "admin.account_new"} <= {
         rule.endpoint for rule in rules}

@@ -42,7 +42,8 @@ PAGES = [
     "/projects/{project_id}/edit", "/templates/new", "/templates/import", "/templates/versions/{version_id}",
     "/timesheets?week={monday}", "/timesheets/approvals", "/timesheets/rates",
     "/timesheets/rates/projects/{project_id}", "/timesheets/import", "/templates/versions/{published_version}",
-    "/admin/users/{invited_id}",
+    "/admin/users/{invited_id}", "/admin/accounts/{account_id}/contacts/new",
+    "/admin/accounts/{account_id}/contacts/{contact_id}", "/admin/accounts/{account_id}/contact-domains",
 ]
 #: Pages seen signed out (the sign-in and password pages).
 ANONYMOUS_PAGES = ["/login", "/forgot-password", "/reset-password/{token}"]
@@ -140,6 +141,7 @@ def build_world(app, make) -> dict:
     other = make.user(role="consultant", name="Otto Other")
     invited = make.user(role="consultant", name="Ivy Invited", password=None)
     account = make.account(name="Acme", owner_id=admin.id)
+    contact = make.contact(account, name="Pat Customer", email="pat@acme.example", password=None)
     holiday = make.holiday(day=date(2030, 5, 1))
     make.notification(admin)
     version_id = build_template(app, ONBOARDING)
@@ -179,7 +181,8 @@ def build_world(app, make) -> dict:
                    line=line.id, task=task_id, milestone=milestone_id, template=template_id)
     return {"admin": admin, "consultant": consultant, "other": other, "account": account.id,
             "invited": invited.id, "published_version": version_id,
-            "holiday": holiday.id, "project": project["id"], "sheets": sheets, "token": token, **ids}
+            "holiday": holiday.id, "project": project["id"], "sheets": sheets, "token": token,
+            "contact": contact.id, **ids}
 
 
 def url_args(world: dict, endpoint: str) -> dict:
@@ -189,7 +192,7 @@ def url_args(world: dict, endpoint: str) -> dict:
     sheet = world["sheets"]["approved" if endpoint.endswith("reopen") else "submitted"]
     return {
         "published_version": world["published_version"], "invited_id": world["invited"],
-        "project_id": world["project"], "account_id": world["account"],
+        "project_id": world["project"], "account_id": world["account"], "contact_id": world["contact"],
         "user_id": world["invited"] if endpoint.endswith("reinvite") else world["other"].id,
         "holiday_id": world["holiday"], "attachment_id": world["attachment"], "line_id": world["line"],
         "sheet_id": sheet, "token": world["token"], "template_id": world["template"],

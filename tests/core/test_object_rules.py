@@ -54,6 +54,9 @@ def project_scoped_rules(app):
                              "test_object_rules.py whether it names a project object and how to fill it")
         if rule.endpoint.split(".")[0] in TEMPLATE_BLUEPRINTS:
             continue
+        if getattr(app.view_functions[rule.endpoint], "contact_only", False):
+            continue  # a portal contact's page: an internal user is sent to the portal's sign-in; the walk over
+            # another account's objects is tests/portal/test_isolation.py's
         if rule.arguments & PROJECT_SCOPED.keys():
             found.append((rule, sorted(rule.methods - {"HEAD", "OPTIONS"})))
     return found

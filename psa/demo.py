@@ -14,10 +14,12 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from psa.accounts.models import Contact
 from psa.accounts.services import create_account
 from psa.admin.services import get_settings, load_public_holidays, update_settings
 from psa.auth.models import User
 from psa.auth.services import create_user
+from psa.core.audit import record_audit
 from psa.core.calendar import get_calendar
 from psa.extensions import db
 from psa.project_templates.models import TemplateVersion
@@ -29,7 +31,7 @@ from psa.project_templates.services import (
     publish_version,
     set_predecessors,
 )
-from psa.projects.models import Milestone, Project, SuccessCriterion, Task
+from psa.projects.models import Milestone, MilestoneRating, Project, SuccessCriterion, Task
 from psa.projects.services import (
     add_comment,
     create_project,
@@ -59,6 +61,36 @@ DEMO_ACCOUNTS = [
     ("Initech Software", "mid", Decimal("72000"), "manager@demo.psa"),
     ("Umbrella Retail", "low", Decimal("18000"), "leader@demo.psa"),
     ("Hooli Analytics", "low", Decimal("24000"), None),
+]
+
+#: Portal contacts per account: (name, e-mail, title, stakeholder role, view level). Each signs in at
+#: /portal/login with CONTACT_PASSWORD; the first takes the account's customer tasks.
+DEMO_CONTACTS = {
+    "Northwind Traders": [("Nora North", "nora@northwind.demo", "Head of Operations", "project_lead", "full"),
+                          ("Ned Wind", "ned@northwind.demo", "COO", "executive_sponsor", "overview"),
+                          ("Nia Trader", "nia@northwind.demo", "Warehouse lead", "daily_user", "my_tasks")],
+    "Contoso Health": [("Dana Doe", "dana@contoso.demo", "IT Project Manager", "project_lead", "full"),
+                       ("Carlos Health", "carlos@contoso.demo", "CIO", "executive_sponsor", "overview"),
+                       ("Cami Nurse", "cami@contoso.demo", "Clinical lead", "daily_user", "my_tasks")],
+    "Globex Logistics": [("Gina Globe", "gina@globex.demo", "Logistics Systems Lead", "project_lead", "full"),
+                         ("Gus Freight", "gus@globex.demo", "Dispatcher", "daily_user", "my_tasks")],
+    "Initech Software": [("Ivy Tech", "ivy@initech.demo", "Engineering Manager", "project_lead", "full"),
+                         ("Ian Code", "ian@initech.demo", "Developer", "daily_user", "my_tasks")],
+    "Umbrella Retail": [("Uma Brella", "uma@umbrella.demo", "Store Ops Manager", "project_lead", "full"),
+                        ("Udo Shop", "udo@umbrella.demo", "Store manager", "daily_user", "my_tasks")],
+    "Hooli Analytics": [("Hal Hooli", "hal@hooli.demo", "Data Lead", "project_lead", "full"),
+                        ("Hana Data", "hana@hooli.demo", "Analyst", "daily_user", "my_tasks")],
+}
+CONTACT_PASSWORD = "contact-demo-pass"
+#: The milestone a contact signed off: (project, milestone).
+DEMO_SIGNOFF = ("Globex onboarding", "Training and go-live")
+#: Ratings of done milestones: (project, milestone, score, comment), by the account's first contact.
+DEMO_RATINGS = [
+    ("Globex onboarding", "Kickoff", 5, "Clear plan from day one."),
+    ("Globex onboarding", "Configuration", 4, ""),
+    ("Globex onboarding", "Training and go-live", 5, "The training sessions were excellent."),
+    ("Contoso HL7 feed integration", "Scoping", 3, "The field mapping took two rounds."),
+    ("Umbrella POS integration", "Production sync", 4, ""),
 ]
 
 # --- templates -------------------------------------------------------------------------------------
@@ -285,6 +317,25 @@ def demo_password(role: str) -> str:
 DEMO_HOLIDAY_COUNTRY = "US"
 
 
+def demo_contact_sign_ins() -> list[tuple[str, str, str]]:
+    """(e-mail, account, password) of the demo's active portal contacts, who sign in at /portal/login."""
+    emails = [email for contacts in DEMO_CONTACTS.values() for _, email, *_ in contacts]
+    rows = db.session.execute(sa.select(Contact.email, Contact.account_id).where(
+        Contact.email.in_(emails), Contact.is_active_contact.is_(True))).all()
+    from psa.accounts.models import Account
+
+    names = dict(db.session.execute(sa.select(Account.id, Account.name)).all())
+    order = {email: n for n, email in enumerate(emails)}
+    return [(row.email, names[row.account_id], CONTACT_PASSWORD) for row in sorted(rows, key=lambda r: order[r.email])]
+
+
+def print_contact_sign_ins(log, sign_ins: list[tuple[str, str, str]]) -> None:
+    """The portal's sign-ins, as the users' table is printed."""
+    log("Customer contacts sign in to the portal at /portal/login with:")
+    for email, account, password in sign_ins:
+        log(f"  {account:<18} {email:<28} {password}")
+
+
 def demo_sign_ins() -> list[tuple[str, str, str]]:
     """(e-mail, role, password) of the demo users still present and active, for `psa demo --if-empty` to
     print on every `make run` while the demo is in use."""
@@ -321,12 +372,15 @@ def load_demo(scale: str = "small", *, large_scale=None, log=None) -> list[tuple
     accounts = {}
     for name, segment, arr, owner in DEMO_ACCOUNTS:
         accounts[name] = create_account(None, name=name, segment=segment, arr=arr, owner=users.get(owner))
+    contacts = make_demo_contacts(accounts, users["admin@demo.psa"])
     admin = users["admin@demo.psa"]
     versions = {key: build_template(admin, spec) for key, spec in DEMO_TEMPLATES.items()}
     today = org_today()
-    projects = [make_demo_project(spec, users=users, accounts=accounts, versions=versions, today=today)
+    projects = [make_demo_project(spec, users=users, accounts=accounts, versions=versions, today=today,
+                                  contacts=contacts.get(spec.account, []))
                 for spec in DEMO_PROJECTS]
     by_name = {p.name: p for p in projects}
+    _portal_history(by_name, contacts, today)
     for project_name, author, visibility, text in DEMO_COMMENTS:
         add_comment(users[author], by_name[project_name], body=text, visibility=visibility)
     from psa.timesheets.demo import load_demo_time
@@ -334,6 +388,8 @@ def load_demo(scale: str = "small", *, large_scale=None, log=None) -> list[tuple
     load_demo_time(users, today)
     refresh_schedule([p.id for p in projects], today)
     credentials = [(email, role, demo_password(role)) for _, email, role, _, _ in DEMO_USERS]
+    if log is not None:
+        print_contact_sign_ins(log, demo_contact_sign_ins())
     if scale == "large":
         from psa.demo_large import FULL, HEAVY_EMAIL, generate_large
 
@@ -342,6 +398,46 @@ def load_demo(scale: str = "small", *, large_scale=None, log=None) -> list[tuple
         credentials.append((HEAVY_EMAIL, "consultant", demo_password("consultant")))
     db.session.commit()
     return credentials
+
+
+def make_demo_contacts(accounts: dict, actor) -> dict[str, list[Contact]]:
+    """Two or three active portal contacts per account, with the demo password set (as an accepted invitation
+    leaves them), audited as the contact pages record it."""
+    made: dict[str, list[Contact]] = {}
+    for account_name, rows in DEMO_CONTACTS.items():
+        for name, email, title, stakeholder, view in rows:
+            contact = Contact(account_id=accounts[account_name].id, name=name, email=email, title=title,
+                              stakeholder_role=stakeholder, view_level=view, is_active_contact=True)
+            contact.set_password(CONTACT_PASSWORD)
+            db.session.add(contact)
+            db.session.flush()
+            record_audit(actor, "contact.created", contact, after={"name": name, "email": email})
+            made.setdefault(account_name, []).append(contact)
+    return made
+
+
+def _portal_history(projects: dict, contacts: dict, today: date) -> None:
+    """What the customers did in the portal: one milestone signed off, a few ratings of done milestones
+    (by the account's project lead, audited as the portal records them)."""
+    def milestone(project_name: str, name: str) -> tuple[Project, Milestone]:
+        project = projects[project_name]
+        return project, db.session.scalar(sa.select(Milestone).where(Milestone.project_id == project.id,
+                                                                     Milestone.name == name))
+
+    project, signed = milestone(*DEMO_SIGNOFF)
+    lead = contacts[next(s.account for s in DEMO_PROJECTS if s.name == project.name)][0]
+    signed.signed_off_at = (signed.completed_at or _at(today)) + timedelta(hours=20)
+    signed.signed_off_by_contact_id = lead.id
+    record_audit(lead, "milestone.signed_off", signed, {"signed_off_at": None},
+                 {"signed_off_at": signed.signed_off_at.isoformat()})
+    for project_name, name, score, comment in DEMO_RATINGS:
+        project, rated = milestone(project_name, name)
+        lead = contacts[next(s.account for s in DEMO_PROJECTS if s.name == project_name)][0]
+        db.session.add(MilestoneRating(milestone_id=rated.id, contact_id=lead.id, project_id=project.id,
+                                       score=score, comment=comment,
+                                       created_at=(rated.completed_at or _at(today)) + timedelta(days=1)))
+        record_audit(lead, "milestone.rated", rated, None, {"score": score, "comment": comment})
+    db.session.flush()
 
 
 def build_template(actor, spec: dict) -> TemplateVersion:
@@ -378,9 +474,11 @@ def _at(day: date) -> datetime:
     return datetime.combine(day, time(16, 0), tzinfo=UTC)
 
 
-def make_demo_project(spec: DemoProject, *, users: dict, accounts: dict, versions: dict, today: date) -> Project:
+def make_demo_project(spec: DemoProject, *, users: dict, accounts: dict, versions: dict, today: date,
+                      contacts: list[Contact] = ()) -> Project:
     """Create one demo project from its template and play its history: work done, late and blocked tasks,
-    backdated completions and the success criteria's statuses."""
+    backdated completions and the success criteria's statuses. Its customer tasks go to the account's contacts
+    (the project lead most, a daily user some; set directly, so no e-mail leaves for a demo address)."""
     version = versions[spec.template]
     manager = users[spec.manager]
     kickoff = _kickoff(spec, version, today)
@@ -396,6 +494,9 @@ def make_demo_project(spec: DemoProject, *, users: dict, accounts: dict, version
     consultants = [users[e] for e in spec.consultants]
     for i, task in enumerate(t for t in tasks if t.assignee_role == "consultant"):
         task.assignee_id = consultants[i % len(consultants)].id
+    for i, task in enumerate(t for t in tasks if t.assignee_role == "customer"):
+        if contacts:  # every third one stays with the customer as a group
+            task.assignee_contact_id = None if i % 3 == 2 else contacts[0 if i % 3 == 0 else -1].id
     db.session.flush()
 
     keep_open: set[int] = set()

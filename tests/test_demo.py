@@ -167,3 +167,50 @@ def test_demo_has_rates_and_time_in_every_state(app):
         zero = db.session.scalar(sa.select(sa.func.count(TimeEntry.id)).where(TimeEntry.cost_rate == 0))
         assert zero == 0
         assert db.session.scalar(sa.select(sa.func.count(UserRate.id))) == 14  # two per user
+
+
+def test_demo_has_portal_contacts_with_their_tasks_a_sign_off_and_ratings(app, demo):
+    """Two or three active contacts per account who can sign in to the portal, the customer tasks of each
+    project given to them (some left with the customer as a group), one signed-off milestone and a few ratings,
+    all named on the internal pages; no e-mail queued for a demo address."""
+    from psa.accounts.models import Account, Contact
+    from psa.core.models import AuditEvent, OutboxEmail
+    from psa.demo import CONTACT_PASSWORD, demo_contact_sign_ins
+    from psa.projects.models import MilestoneRating
+
+    with app.app_context():
+        per_account = Counter(db.session.scalars(sa.select(Contact.account_id).where(
+            Contact.is_active_contact.is_(True))).all())
+        assert len(per_account) == db.session.scalar(sa.select(sa.func.count(Account.id))) == 6
+        assert all(2 <= n <= 3 for n in per_account.values())
+        contacts = db.session.scalars(sa.select(Contact)).all()
+        assert all(c.check_password(CONTACT_PASSWORD) for c in contacts)
+        sign_ins = demo_contact_sign_ins()
+        assert len(sign_ins) == len(contacts) and ("dana@contoso.demo", "Contoso Health", CONTACT_PASSWORD) in sign_ins
+        customer = db.session.execute(sa.select(Task.assignee_contact_id, Task.project_id, Contact.account_id)
+                                      .outerjoin(Contact, Contact.id == Task.assignee_contact_id)
+                                      .where(Task.assignee_role == "customer")).all()
+        assigned = [row for row in customer if row.assignee_contact_id]
+        assert len(assigned) >= len(customer) // 2 and len(assigned) < len(customer)
+        project_accounts = dict(db.session.execute(sa.select(Project.id, Project.account_id)).all())
+        assert all(row.account_id == project_accounts[row.project_id] for row in assigned)
+        signed = db.session.scalars(sa.select(Milestone).where(Milestone.signed_off_at.is_not(None))).all()
+        assert len(signed) == 1 and signed[0].requires_signoff and signed[0].status == "done"
+        ratings = db.session.scalars(sa.select(MilestoneRating)).all()
+        assert len(ratings) >= 3
+        assert all(db.session.get(Milestone, r.milestone_id).status == "done" for r in ratings)
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.actor_contact_id.is_not(None))) == len(ratings) + 1
+        assert db.session.scalar(sa.select(sa.func.count(OutboxEmail.id)).where(
+            OutboxEmail.to_address.like("%.demo"))) == 0
+        project_id = signed[0].project_id
+        manager = db.session.scalar(sa.select(Project.manager_id).where(Project.id == project_id))
+        from psa.auth.models import User
+
+        manager = db.session.get(User, manager)
+    client = app.test_client()
+    login_as(client, manager, password="manager-demo-pass")
+    page = client.get(f"/projects/{project_id}").get_data(as_text=True)
+    assert "Signed off by Gina Globe on" in page and "Rated 5.0 / 5 by 1" in page
+    assert "Gina Globe (customer)" in page  # the activity feed
+    assert "No ratings yet" not in client.get("/projects/csat").get_data(as_text=True)

@@ -2,6 +2,12 @@
 
 Route tests use `client` and never hold an app context across requests (each request gets its own,
 as in production). Service tests use `ctx`, which pushes one app context for the test.
+
+Under pytest-xdist (`make test` runs `-n PYTEST_WORKERS`, 2 to 4) every worker has its own resources:
+its own PostgreSQL database (TEST_DATABASE_URL's name + `_gw0`, `_gw1`…, created when missing), its own
+Redis database index (REDIS_URL's for gw0, then the next ones up, or down past database 15), and its own
+tmp_path tree for the SQLite files and upload folders. The environment is rewritten when the worker starts, so a
+test reading os.environ["REDIS_URL"] or TEST_DATABASE_URL, and any subprocess it runs, sees the worker's.
 """
 
 from __future__ import annotations
@@ -22,12 +28,70 @@ from tests.factories import PASSWORD, Factories
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+#: "gw0", "gw1"… in a pytest-xdist worker; None in a plain (single-process) run.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+#: Redis's default number of databases (`databases 16` in redis.conf).
+REDIS_DATABASES = 16
+
+
+def _worker_redis_url(url: str, worker: str) -> str:
+    """REDIS_URL for worker gwN: the given database index + N (base - N when that passes the last one)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    n = int(worker.removeprefix("gw"))
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    base = int(query.get("db") or parts.path.strip("/") or 0)
+    index = base + n if base + n < REDIS_DATABASES else base - n
+    if index < 0:
+        raise pytest.UsageError(f"REDIS_URL {url}: no Redis database left for xdist worker {worker}")
+    if parts.scheme == "unix":
+        return f"unix://{parts.netloc}{parts.path}?{urlencode({**query, 'db': index})}"
+    if "db" in query:
+        return parts._replace(query=urlencode({**query, "db": index})).geturl()
+    return parts._replace(path=f"/{index}").geturl()
+
+
+def _worker_database_url(url: str, worker: str) -> str:
+    """TEST_DATABASE_URL for worker gwN: the same server, the database `<name>_gwN`."""
+    parsed = sa.engine.make_url(url)
+    name = parsed.database or parsed.username or "postgres"  # libpq's default: the user's name
+    return parsed.set(database=f"{name}_{worker}").render_as_string(hide_password=False)
+
+
+def pytest_configure(config):
+    """In an xdist worker, point REDIS_URL and TEST_DATABASE_URL at the worker's own databases."""
+    if not WORKER:
+        return
+    if os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = _worker_redis_url(os.environ["REDIS_URL"], WORKER)
+    if os.environ.get("TEST_DATABASE_URL"):
+        os.environ["TEST_DATABASE_URL"] = _worker_database_url(os.environ["TEST_DATABASE_URL"], WORKER)
+
+
+def _create_database(url: str) -> None:
+    """Create the PostgreSQL database of `url` when it does not exist (from the server's `postgres` db)."""
+    import psycopg
+    from psycopg import errors, sql
+
+    parsed = sa.engine.make_url(url)
+    server = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(server, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)).fetchone():
+            return
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database)))
+        except (errors.DuplicateDatabase, errors.UniqueViolation):  # another run made it meanwhile
+            pass
 
 
 def _database_url(backend: str, tmp_path_factory) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite'}"
-    return normalise_database_url(os.environ["TEST_DATABASE_URL"])
+    url = normalise_database_url(os.environ["TEST_DATABASE_URL"])
+    if WORKER:
+        _create_database(url)
+    return url
 
 
 def _reset_schema(url: str) -> None:

@@ -24,14 +24,24 @@ def _run(args, env_overrides, tmp_path):
 
 @pytest.fixture
 def secret_key_file():
-    """instance/secret_key as `make run` leaves it (created for the test when the checkout has none yet)."""
-    created = not SECRET_KEY_FILE.exists()
-    if created:
-        SECRET_KEY_FILE.parent.mkdir(exist_ok=True)
-        SECRET_KEY_FILE.write_text("test-secret-from-file\n")
-    yield SECRET_KEY_FILE
-    if created:
-        SECRET_KEY_FILE.unlink()
+    """instance/secret_key as `make run` leaves it (created for the test when the checkout has none yet).
+
+    The file is the checkout's, one for every pytest process (xdist workers included): the test holds an
+    exclusive lock on instance/ meanwhile, so no other one removes the file it made while this one runs."""
+    import fcntl
+
+    SECRET_KEY_FILE.parent.mkdir(exist_ok=True)
+    folder = os.open(SECRET_KEY_FILE.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        created = not SECRET_KEY_FILE.exists()
+        if created:
+            SECRET_KEY_FILE.write_text("test-secret-from-file\n")
+        yield SECRET_KEY_FILE
+        if created:
+            SECRET_KEY_FILE.unlink()
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def test_create_user_reads_the_secret_key_file_when_none_is_exported(tmp_path, secret_key_file):

@@ -62,7 +62,13 @@ def create_user_command(email, role, name, password):
 @with_appcontext
 def demo_command(scale, if_empty):
     """Load demo data and print the demo credentials."""
-    from psa.demo import database_is_empty, demo_sign_ins, load_demo
+    from psa.demo import (
+        database_is_empty,
+        demo_contact_sign_ins,
+        demo_sign_ins,
+        load_demo,
+        print_contact_sign_ins,
+    )
 
     if if_empty and not database_is_empty():
         sign_ins = demo_sign_ins()
@@ -72,6 +78,9 @@ def demo_command(scale, if_empty):
         click.echo("The demo is loaded. Sign in at /login with:")
         for email, role, password in sign_ins:
             click.echo(f"  {role:<11} {email:<28} {password}")
+        contacts = demo_contact_sign_ins()
+        if contacts:
+            print_contact_sign_ins(click.echo, contacts)
         return
     if not database_is_empty():
         raise click.ClickException("The database has data already; the demo loads only into an empty one.")
@@ -88,6 +97,7 @@ def demo_command(scale, if_empty):
     click.echo("Demo loaded. Sign in at /login with:")
     for email, role, password in credentials:
         click.echo(f"  {role:<11} {email:<28} {password}")
+    print_contact_sign_ins(click.echo, demo_contact_sign_ins())
 
 
 @click.command("worker")

@@ -388,8 +388,6 @@ def load_demo(scale: str = "small", *, large_scale=None, log=None) -> list[tuple
     load_demo_time(users, today)
     refresh_schedule([p.id for p in projects], today)
     credentials = [(email, role, demo_password(role)) for _, email, role, _, _ in DEMO_USERS]
-    if log is not None:
-        print_contact_sign_ins(log, demo_contact_sign_ins())
     if scale == "large":
         from psa.demo_large import FULL, HEAVY_EMAIL, generate_large
 

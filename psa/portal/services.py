@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
 from psa.accounts.models import STAKEHOLDER_ROLES, VIEW_LEVELS, Account, Contact, ContactSession, PortalLink
-from psa.activity.text import OBJ, register_action
 from psa.admin.services import get_settings
 from psa.auth.services import PASSWORD_MAX, check_password_rules, external_url, session_lifetime
 from psa.core.audit import record_audit, snapshot
@@ -340,17 +339,3 @@ def authenticate_contact(email: str, password: str) -> Contact | None:
         return None
     contact.last_login_at = utcnow()
     return contact
-
-
-for _action, _sentence in {
-    "contact.created": ("added the contact ", OBJ),
-    "contact.updated": ("changed the contact ", OBJ),
-    "contact.activated": ("reactivated the contact ", OBJ),
-    "contact.deactivated": ("deactivated the contact ", OBJ),
-    "contact.invited": ("invited ", OBJ, " to the customer portal"),
-    "contact.sign_in_link_sent": ("sent a portal sign-in link to ", OBJ),
-    "contact.invitation_accepted": ("accepted the invitation to the customer portal",),
-    "contact.signed_in_by_link": ("signed in to the portal with an e-mailed link",),
-    "account.domains_changed": ("changed the allowed e-mail domains of ", OBJ),
-}.items():
-    register_action(_action, lambda values, obj, event, _parts=_sentence: [obj if p is OBJ else p for p in _parts])

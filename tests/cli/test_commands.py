@@ -59,6 +59,10 @@ def test_demo_loads_every_role_and_prints_credentials(app):
     again = runner.invoke(args=["demo", "--if-empty"])
     assert again.exit_code == 0 and "The demo is loaded. Sign in at /login with:" in again.output
     assert "manager@demo.psa" in again.output and "manager-demo-pass" in again.output
+    # the portal's contacts after the users, on both paths
+    for output in (result.output, again.output):
+        users_at, contacts_at = output.index("/login with:"), output.index("portal at /portal/login with:")
+        assert users_at < contacts_at and "contact-demo-pass" in output[contacts_at:]
     refused = runner.invoke(args=["demo"])
     assert refused.exit_code != 0
     with app.app_context():  # a deactivated demo user is not offered; with none left, nothing is

@@ -87,9 +87,10 @@ def test_outbox_job_runs_on_a_real_rq_worker(app, monkeypatch):
     import os
 
     from redis import Redis
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     from psa.jobs.tasks import deliver_outbox_job
+    from psa.jobs.worker import AppWorker
 
     connection = Redis.from_url(os.environ["REDIS_URL"])
     queue = Queue(f"psa-test-{os.getpid()}", connection=connection)
@@ -97,7 +98,7 @@ def test_outbox_job_runs_on_a_real_rq_worker(app, monkeypatch):
         queue_email("worker@example.com", "Via RQ", "body")
         db.session.commit()
         job = queue.enqueue(deliver_outbox_job)
-        SimpleWorker([queue], connection=connection).work(burst=True)
+        AppWorker(app, [queue], connection=connection).work(burst=True)  # the app's worker (no 60 s stop)
         assert job.get_status(refresh=True) == "finished"
         assert job.return_value() == {"sent": 1, "retry": 0, "failed": 0}
         assert db.session.scalar(sa.select(OutboxEmail.state)) == "sent"

@@ -148,10 +148,10 @@ class Gunicorn:
             except Exception:
                 self.process.kill()
 
-    def client(self, email: str | None = None, password: str | None = None) -> Client:
+    def client(self, email: str | None = None, password: str | None = None, login_path: str = "/login") -> Client:
         client = Client(self.base)
         if email:
-            client.login(email, password)
+            client.login(email, password, login_path)
         return client
 
 
@@ -188,17 +188,18 @@ class Client:
     def get(self, path: str, **kwargs) -> tuple[int, bytes]:
         return self.request("GET", path, **kwargs)
 
-    def login(self, email: str, password: str) -> None:
+    def login(self, email: str, password: str, path: str = "/login") -> None:
+        """Sign in through the form at `path` (/login, or the portal's /portal/login for a contact)."""
         import re
         from urllib.parse import urlencode
 
-        status, page = self.get("/login")
+        status, page = self.get(path)
         token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
             rb'name="csrf_token"[^>]*value="([^"]+)"', page)
         if status != 200 or not token:
-            raise RuntimeError(f"/login answered {status} without a CSRF token")
+            raise RuntimeError(f"{path} answered {status} without a CSRF token")
         body = urlencode({"csrf_token": token.group(1).decode(), "email": email, "password": password}).encode()
-        status, _ = self.request("POST", "/login", body=body,
+        status, _ = self.request("POST", path, body=body,
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
         if status != 302:
             raise RuntimeError(f"signing in as {email} answered {status}")

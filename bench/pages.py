@@ -17,13 +17,15 @@ session, one SELECT 1). Exits non-zero when any request does not answer 200.
 Pages: the dashboard (default, filtered, sorted, its last page), the project page of a typical project and of
 the largest one (the large demo's "Bench: 400-task ..." project), the timesheet grid of the heaviest week of
 the heavy user (heavy@demo.psa), a manager's approvals, the export page counting all time, the audit log
-(first page, a deep page, filtered by type), the admin accounts (and a search) and users lists. On a demo
-without the large demo's special rows (the small demo) it falls back to the largest project and the busiest
-week of a demo user.
+(first page, a deep page, filtered by type), the admin accounts (and a search) and users lists, and the
+customer portal's page of the largest project, seen by a contact of its account (full view) signed in at
+/portal/login. On a demo without the large demo's special rows (the small demo) it falls back to the largest
+project and the busiest week of a demo user.
 
 Before timing, the cached schedules are brought to today (refresh_stale_schedules, as the daily job does),
-so the figures are the steady state. The script signs in (sessions are rows): point it at a copy when the
-database must stay untouched.
+so the figures are the steady state. The script signs in (sessions are rows) and, the first time, adds the
+portal contact it signs in as (BENCH_CONTACT, through psa.portal.services; found again by its e-mail on later
+runs): point it at a copy when the database must stay untouched.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ PASSWORDS = {"admin": "admin-demo-pass", "leader": "leader-demo-pass", "manager"
              "consultant": "consultant-demo-pass"}
 HEAVY = "heavy@demo.psa"
 BIG_PROJECT_PREFIX = "Bench: 400-task"
+#: The portal contact the bench signs in as: (e-mail, name, password). Added to the largest project's account.
+BENCH_CONTACT = ("bench.portal@customer.example", "Bench Portal Contact", "bench-contact-pass")
 
 
 def backend_of(url: str) -> str:
@@ -68,6 +72,11 @@ def find_targets(url: str) -> dict:
                     "FROM projects p WHERE p.name LIKE :prefix ORDER BY p.id LIMIT 1",
                     prefix=BIG_PROJECT_PREFIX + "%").first() or per_project[-1]
             typical = per_project[len(per_project) // 2]
+            # the portal shows every status but cancelled: the 400-task project, else the largest shown one
+            portal = q("SELECT p.id, p.name, count(t.id) AS n FROM projects p JOIN tasks t ON t.project_id = p.id "
+                       "WHERE p.status <> 'cancelled' GROUP BY p.id, p.name "
+                       "ORDER BY CASE WHEN p.name LIKE :prefix THEN 0 ELSE 1 END, n DESC, p.id LIMIT 1",
+                       prefix=BIG_PROJECT_PREFIX + "%").first()
             # the heavy user's busiest week, else the busiest week of any demo user we can sign in as
             who = "u.email = :heavy" if q("SELECT 1 FROM users WHERE email = :heavy", heavy=HEAVY).first() \
                 else "u.email LIKE '%@demo.psa'"
@@ -91,7 +100,7 @@ def find_targets(url: str) -> dict:
                           "WHERE n = 50 ORDER BY at, object_type LIMIT 1").scalar_one_or_none() or audit_type
     finally:
         engine.dispose()
-    return {"counts": counts, "big": big, "typical": typical, "week": week,
+    return {"counts": counts, "big": big, "typical": typical, "portal": portal, "week": week,
             "open_projects": open_projects, "audit_type": audit_type, "rare_type": rare_type}
 
 
@@ -106,6 +115,33 @@ def refresh_schedules(url: str) -> int:
         db.session.commit()
         db.engine.dispose()
     return refreshed
+
+
+def portal_contact(url: str, project_id: int) -> tuple[str, str]:
+    """(e-mail, password) of an active portal contact with the full view of the project's account: BENCH_CONTACT,
+    made through psa.portal.services the first time (its password set as an accepted invitation leaves it),
+    found by its e-mail on later runs (moved to this account, reactivated and given the password if needed)."""
+    email, name, password = BENCH_CONTACT
+    app = make_app(url)
+    with app.app_context():
+        from psa.accounts.models import Account
+        from psa.extensions import db
+        from psa.portal import services
+        from psa.projects.models import Project
+
+        account = db.session.get(Account, db.session.get(Project, project_id).account_id)
+        contact = services.find_contact_by_email(email)
+        if contact is None:
+            contact = services.create_contact(None, account, name=name, email=email, title="Bench",
+                                              stakeholder_role="project_lead", view_level="full")
+        else:
+            contact.account_id, contact.view_level = account.id, "full"
+            services.set_contact_active(None, contact, True)
+        if not contact.check_password(password):
+            contact.set_password(password)
+        db.session.commit()
+        db.engine.dispose()
+    return email, password
 
 
 def pages(t: dict) -> list[tuple[str, str, str]]:
@@ -134,6 +170,7 @@ def pages(t: dict) -> list[tuple[str, str, str]]:
         ("accounts", "admin", "/admin/accounts"),
         ("accounts search", "admin", "/admin/accounts?q=a"),
         ("users", "admin", "/admin/users"),
+        (f"portal project largest ({t['portal'].n} tasks), contact", "contact", f"/portal/projects/{t['portal'].id}"),
     ]
 
 
@@ -201,11 +238,11 @@ def main() -> None:
     week = targets["week"]
     logins = {"admin": ("admin@demo.psa", PASSWORDS["admin"]), "leader": ("leader@demo.psa", PASSWORDS["leader"]),
               "manager": ("manager@demo.psa", PASSWORDS["manager"]),
-              "week": (week.email, PASSWORDS.get(week.role, "consultant-demo-pass"))}
+              "week": (week.email, PASSWORDS.get(week.role, "consultant-demo-pass")),
+              "contact": (*portal_contact(url, targets["portal"].id), "/portal/login")}
     failures = Failures()
     with Gunicorn(url) as server:
-        sessions = {who: [server.client(email, password) for _ in range(max(1, args.threads))]
-                    for who, (email, password) in logins.items()}
+        sessions = {who: [server.client(*login) for _ in range(max(1, args.threads))] for who, login in logins.items()}
         anonymous = [server.client() for _ in range(max(1, args.threads))]
         h50, h95, hrps = measure(anonymous, "/healthz", args, failures, "healthz")
         width = 70

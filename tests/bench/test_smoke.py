@@ -49,3 +49,5 @@ def test_bench_script_runs_and_prints_ratios(script, request):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "sqlite" in result.stdout and "ratio" in result.stdout, result.stdout
+    if script == "pages.py":  # the customer portal's project page, seen by a contact signed in at /portal/login
+        assert "portal project largest" in result.stdout, result.stdout

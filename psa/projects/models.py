@@ -8,7 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from psa.accounts.models import Account
+from psa.accounts.models import Account, Contact
 from psa.auth.models import User
 from psa.core.db import ExactNumeric, UTCDateTime, exact_between, utcnow
 from psa.extensions import db
@@ -241,6 +241,7 @@ class Comment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     author: Mapped[User | None] = relationship(lazy="raise")
+    author_contact: Mapped[Contact | None] = relationship(lazy="raise")
 
 
 class Attachment(db.Model):

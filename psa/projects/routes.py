@@ -227,7 +227,8 @@ def _render_page(project: Project, status: int = 200, **forms):
     criteria = db.session.scalars(sa.select(SuccessCriterion).where(SuccessCriterion.project_id == project.id)
                                   .order_by(SuccessCriterion.position, SuccessCriterion.id)).all()
     comments = db.session.scalars(
-        sa.select(Comment).options(joinedload(Comment.author)).where(Comment.project_id == project.id)
+        sa.select(Comment).options(joinedload(Comment.author), joinedload(Comment.author_contact))
+        .where(Comment.project_id == project.id)
         .order_by(Comment.created_at.desc(), Comment.id.desc()).limit(COMMENT_LIMIT)).all()
     attachments = db.session.execute(
         sa.select(Attachment, User.name.label("uploader")).outerjoin(User, User.id == Attachment.uploaded_by_id)

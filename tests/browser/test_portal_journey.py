@@ -234,7 +234,7 @@ def test_a_contact_accepts_completes_comments_signs_off_and_rates_and_the_manage
         expect(ratings).to_be_visible()
         expect(ratings).to_contain_text(f"4 / 5 · {contact.name}: “{RATING_COMMENT}”")
 
-        expect(staff.get_by_test_id("comment").filter(has_text=COMMENT)).to_be_visible()
+        expect(staff.get_by_test_id("comment").filter(has_text=COMMENT)).to_contain_text("Dana Customer (customer)")
 
         activity = staff.locator("#activity")
         customer = f"{contact.name} (customer)"

@@ -279,8 +279,9 @@ def test_the_answer_is_the_same_for_a_known_and_an_unknown_address_and_only_a_kn
         client = app.test_client()
         response = _ask_link(client, email)
         assert response.status_code == 302 and response.headers["Location"] == "/portal/login"
-        answers.append(client.get("/portal/login").get_data(as_text=True).replace(
-            _token(client), ""))
+        # the CSRF token is signed with the second it was made: leave its value out of the comparison
+        answers.append(re.sub(r'(<input[^>]*name="csrf_token"[^>]*value=")[^"]*', r"\1",
+                              client.get("/portal/login").get_data(as_text=True)))
     assert "If that e-mail belongs to a contact, a link is on its way" in answers[0]
     assert len(set(answers)) == 1
     mails = _mails(app)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from functools import wraps
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_login import current_user
+from sqlalchemy.orm import aliased
 
 from psa.accounts.models import Account, Contact
 from psa.auth.models import User

@@ -3,7 +3,7 @@ may not see. Every internal text carries a marker (INTERNAL-...) that no portal 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa

@@ -70,7 +70,7 @@ def test_the_script_gets_the_page_back_with_the_row_changed(app, client, plan):
     assert response.status_code == 200 and response.mimetype == "text/html"
     page = response.get_data(as_text=True)
     assert f'<tr id="task-{configure}" data-testid="task-row" data-status="todo">' in page
-    assert f'<td>Cleo Consultant</td>' in page.split(f'id="task-{configure}"', 1)[1].split("</tr>", 1)[0]
+    assert '<td>Cleo Consultant</td>' in page.split(f'id="task-{configure}"', 1)[1].split("</tr>", 1)[0]
     [(task_id, text)] = NOTICE_RE.findall(page)
     assert (int(task_id), text) == (configure, "Assigned to Cleo Consultant.")
     assert "Assigned to" not in client.get(f"/projects/{project['id']}").get_data(as_text=True)  # said once

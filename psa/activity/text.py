@@ -226,6 +226,7 @@ def register_kind(object_type: str, kind: Kind) -> None:
 #: How a field is called in a sentence ("the budget of …"); a field not listed reads as its name.
 FIELD_LABELS = {
     "due_date": "due date", "start_date": "start date", "assignee_id": "assignee", "blocked_reason": "blocked reason",
+    "portal_shows_hours": "hours shown in the portal",
     "account_id": "account", "kickoff_date": "kickoff date", "contract_signed_date": "contract signed date",
     "target_go_live_date": "target go-live date", "manager_id": "project manager", "billing_model": "billing model",
     "fee_amount": "fee", "budget_minutes": "budget", "current_value": "current value", "owner_id": "owner",

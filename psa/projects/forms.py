@@ -106,6 +106,9 @@ class ProjectForm(FlaskForm):
         validators=[Optional(), NumberRange(min=0, max=1000000, message="Enter 0 to 1,000,000 hours.")])
     status = SelectField("Status", choices=choices(PROJECT_STATUS_LABELS.items()), default="active",
                          validate_choice=False)
+    portal_shows_hours = BooleanField(
+        "Show the customer the budgeted, used and remaining hours in the portal",
+        description="Hours only: rates, costs and fees are never shown in the portal.", default=False)
     submit = SubmitField("Save")
 
 

@@ -150,6 +150,7 @@ def _project_fields(form: ProjectForm) -> dict:
         contract_signed_date=form.contract_signed_date.data, target_go_live_date=form.target_go_live_date.data,
         manager=_user_or_none(form.manager_id.data), members=members, billing_model=form.billing_model.data,
         fee_amount=form.fee_amount.data, budget_minutes=hours_to_minutes(form.budget_hours.data),
+        portal_shows_hours=bool(form.portal_shows_hours.data),
     )
 
 

@@ -389,7 +389,7 @@ def refresh_after_time_change(project_ids: Iterable[int]) -> int:
 # =================================================================================================
 
 PROJECT_FIELDS = ("name", "account_id", "kickoff_date", "contract_signed_date", "target_go_live_date", "manager_id",
-                  "billing_model", "fee_amount", "budget_minutes", "status")
+                  "billing_model", "fee_amount", "budget_minutes", "status", "portal_shows_hours")
 TASK_AUDIT_FIELDS = ("status", "start_date", "due_date", "assignee_id", "blocked_reason")
 
 
@@ -441,7 +441,7 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
                    target_go_live_date: date | None = None, members: Iterable[User] = (),
                    billing_model: str = "fixed_fee", fee_amount: Decimal | None = None,
                    budget_minutes: int | None = None, status: str = "active",
-                   role_assignees: dict[str, User | None] | None = None) -> Project:
+                   role_assignees: dict[str, User | None] | None = None, portal_shows_hours: bool = False) -> Project:
     """Create a project, from a published template version or blank. Every date comes from the template's
     working-day offsets from K = kickoff + 0 working days, and is stored as baseline and current date. The
     template's internal tasks go to people by psa.projects.staffing (`role_assignees`: a person chosen per
@@ -457,6 +457,7 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
     project = Project(account_id=account.id, name=name.strip(), kickoff_date=kickoff_date,
                       contract_signed_date=contract_signed_date, manager_id=manager.id, billing_model=billing_model,
                       fee_amount=fee_amount, budget_minutes=budget_minutes, status=status,
+                      portal_shows_hours=bool(portal_shows_hours),
                       template_version_id=template_version.id if template_version else None)
     db.session.add(project)
     db.session.flush()
@@ -516,8 +517,9 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
 def update_project(actor, project: Project, *, account: Account, name: str, kickoff_date: date,
                    contract_signed_date: date | None, target_go_live_date: date | None, manager: User,
                    members: Iterable[User], billing_model: str, fee_amount: Decimal | None,
-                   budget_minutes: int | None, status: str) -> Project:
-    """Change a project's details; the kickoff date is kept for reference, planned dates do not move."""
+                   budget_minutes: int | None, status: str, portal_shows_hours: bool | None = None) -> Project:
+    """Change a project's details; the kickoff date is kept for reference, planned dates do not move.
+    `portal_shows_hours` None keeps the portal's hours widget as it is."""
     fee_amount = _check_project_fields(account=account, name=name, kickoff_date=kickoff_date,
                                        contract_signed_date=contract_signed_date, manager=manager,
                                        billing_model=billing_model, fee_amount=fee_amount,
@@ -528,6 +530,8 @@ def update_project(actor, project: Project, *, account: Account, name: str, kick
     project.contract_signed_date, project.target_go_live_date = contract_signed_date, target_go_live_date
     project.manager_id, project.billing_model, project.fee_amount = manager.id, billing_model, fee_amount
     project.budget_minutes, project.status = budget_minutes, status
+    if portal_shows_hours is not None:
+        project.portal_shows_hours = bool(portal_shows_hours)
     table = project_members
     db.session.execute(sa.delete(table).where(table.c.project_id == project.id))
     member_ids = {manager.id, *(u.id for u in members)}

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from psa.core.models import AuditEvent, Notification
 from psa.extensions import db
 from psa.projects.models import Attachment, Comment, Milestone, MilestoneRating, Task
-from tests.conftest import login_as
+from tests.conftest import csrf_token, login_as
 from tests.portal.helpers import login_contact
 from tests.portal.world import PDF, world
 
@@ -244,3 +244,37 @@ def test_view_as_customer_is_read_only_and_audited(app, client, make):
     contact_client = app.test_client()
     login_contact(app, contact_client, w["full"])
     assert contact_client.get(f"{page}?contact={w['full'].id}").status_code == 404
+
+
+def test_the_hours_widget_is_off_until_the_project_turns_it_on(app, client, make):
+    """Budgeted, used and remaining hours in the portal only once the project's edit page turns them on (audited);
+    never a rate, cost or fee."""
+    from psa.projects.models import Project
+
+    w = world(app, make)
+    project_id = w["a"]["project"]
+    login_contact(app, client, w["full"])
+    assert 'data-testid="hours"' not in client.get(f"/portal/projects/{project_id}").get_data(as_text=True)
+
+    staff = app.test_client()
+    login_as(staff, w["manager"])
+    page = staff.get(f"/projects/{project_id}/edit").get_data(as_text=True)
+    assert "Show the customer the budgeted, used and remaining hours in the portal" in page
+    with app.app_context():
+        project = db.session.get(Project, project_id)
+        form = {"account_id": project.account_id, "name": project.name,
+                "kickoff_date": project.kickoff_date.isoformat(), "manager_id": project.manager_id,
+                "billing_model": project.billing_model, "fee_amount": str(project.fee_amount),
+                "budget_hours": "100", "status": project.status, "portal_shows_hours": "y"}
+    response = staff.post(f"/projects/{project_id}/edit",
+                          data={"csrf_token": csrf_token(staff, f"/projects/{project_id}/edit"), **form})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    with app.app_context():
+        assert db.session.get(Project, project_id).portal_shows_hours is True
+        event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "project.updated")
+                                   .order_by(AuditEvent.id.desc())).first()
+        assert event.after.get("portal_shows_hours") is True
+    html = client.get(f"/portal/projects/{project_id}").get_data(as_text=True)
+    assert 'data-testid="hours"' in html and "100" in html
+    for figure in ("987654.32", "987,654.32"):
+        assert figure not in html

@@ -3,7 +3,7 @@
 from psa.accounts.models import Account, Contact, ContactSession, PortalLink  # noqa: F401
 from psa.admin.models import Holiday, Settings  # noqa: F401
 from psa.auth.models import User  # noqa: F401
-from psa.core.models import AuditEvent, Notification, OutboxEmail  # noqa: F401
+from psa.core.models import AuditEvent, Notification, OutboxEmail, ReminderSent  # noqa: F401
 from psa.project_templates.models import (  # noqa: F401
     Template,
     TemplateCriterion,
@@ -14,10 +14,12 @@ from psa.project_templates.models import (  # noqa: F401
 from psa.projects.models import (  # noqa: F401
     Attachment,
     Comment,
+    Escalation,
     Milestone,
     MilestoneRating,
     Project,
     SuccessCriterion,
     Task,
+    TtvSnapshot,
 )
 from psa.timesheets.models import ProjectRate, TimeEntry, TimeOff, Timesheet, UserRate  # noqa: F401

@@ -88,6 +88,24 @@ class OutboxEmail(db.Model):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The error of the last failed attempt.
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    #: A message that failed to send waits until then before its next attempt (backoff); None: now.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When it was queued and when it went out.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReminderSent(db.Model):
+    """A reminder that went out (SPEC §2 Notification): one row per kind, recipient and subject, unique, so a
+    second run of a reminder job (or two at once) sends nothing again. `recipient` is "user:<id>" or
+    "contact:<id>"; `subject_key` names what it was about ("task:12:2026-12-10", "week:2026-11-30")."""
+
+    __tablename__ = "reminders_sent"
+    __repr_fields__ = ("kind", "recipient", "subject_key")
+    __table_args__ = (sa.UniqueConstraint("kind", "recipient", "subject_key", name="uq_reminders_sent_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    recipient: Mapped[str] = mapped_column(sa.String(40))
+    subject_key: Mapped[str] = mapped_column(sa.String(80))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -38,6 +38,8 @@ class Template(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Name shown when creating a project ("Standard SaaS onboarding").
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    #: Target time to value in calendar days (SPEC §3: "within target" = TTV ≤ it); None: no target.
+    target_ttv_days: Mapped[int | None] = mapped_column()
     #: What the template is for.
     description: Mapped[str] = mapped_column(sa.Text, default="")
     #: When the template was created.

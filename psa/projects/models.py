@@ -95,6 +95,9 @@ class Project(db.Model):
     progress_percent: Mapped[int] = mapped_column(default=0)
     max_slip_days: Mapped[int] = mapped_column(default=0)
     schedule_refreshed_on: Mapped[date | None] = mapped_column(sa.Date)
+    #: Time to value (SPEC §3): calendar days from the contract signed date (else kickoff) to the completion of
+    #: the first-value milestone; set when that milestone is completed, cleared when it is reopened.
+    ttv_days: Mapped[int | None] = mapped_column()
     #: Whether the portal shows the account this project's budgeted, used and remaining hours (never rates).
     portal_shows_hours: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
@@ -290,3 +293,72 @@ class MilestoneRating(db.Model):
     score: Mapped[int] = mapped_column()
     comment: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+#: Why a milestone escalated (SPEC §2): past its due date, or forecast to finish after it.
+ESCALATION_REASONS = ("overdue", "forecast_slip")
+ESCALATION_REASON_LABELS = {"overdue": "Overdue", "forecast_slip": "Forecast slip"}
+
+
+class Escalation(db.Model):
+    """A slipping milestone escalated (SPEC §2, §3): at most one open escalation per milestone, enforced by a
+    partial unique index on both databases; its level only rises while it is open; it resolves itself when
+    the milestone is done or its slip returns to 0."""
+
+    __tablename__ = "escalations"
+    __repr_fields__ = ("milestone_id", "level", "resolved_at")
+    __table_args__ = (
+        sa.CheckConstraint("level BETWEEN 1 AND 3", name="level"),
+        sa.CheckConstraint("reason IN ('overdue', 'forecast_slip')", name="reason"),
+        sa.CheckConstraint("slip_days >= 0", name="slip"),
+        sa.Index("uq_escalations_open_milestone", "milestone_id", unique=True,
+                 sqlite_where=sa.text("resolved_at IS NULL"), postgresql_where=sa.text("resolved_at IS NULL")),
+        sa.Index("ix_escalations_open_level", "resolved_at", "level"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    milestone_id: Mapped[int] = mapped_column(sa.ForeignKey("milestones.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column()
+    reason: Mapped[str] = mapped_column(sa.String(20))
+    #: Working days of slip when the level was last set.
+    slip_days: Mapped[int] = mapped_column(default=0)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the level last rose (opened_at for level of opening).
+    raised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The level whose people were last notified, and when: notify only when the level changes.
+    notified_level: Mapped[int] = mapped_column(default=0)
+    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledgement_note: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: 'done' (the milestone was completed) or 'back_on_track' (its slip returned to 0).
+    resolution: Mapped[str | None] = mapped_column(sa.String(20))
+
+
+class TtvSnapshot(db.Model):
+    """One night's time-to-value figures for a cohort (SPEC §3): template, segment and kickoff quarter, over
+    the projects whose first-value milestone is completed. One row per cohort and day (unique), so a second
+    run of the nightly job the same day replaces nothing twice."""
+
+    __tablename__ = "ttv_snapshots"
+    __repr_fields__ = ("taken_on", "template_key", "segment", "kickoff_quarter")
+    __table_args__ = (
+        sa.UniqueConstraint("taken_on", "template_key", "segment", "kickoff_quarter", name="uq_ttv_snapshots_cohort"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    taken_on: Mapped[date] = mapped_column(sa.Date, index=True)
+    #: The template's id, or 0 for projects made blank (no foreign key: a snapshot outlives its template).
+    template_key: Mapped[int] = mapped_column()
+    template_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    segment: Mapped[str] = mapped_column(sa.String(10))
+    #: "2026-Q3": the quarter of the projects' kickoff date.
+    kickoff_quarter: Mapped[str] = mapped_column(sa.String(7))
+    project_count: Mapped[int] = mapped_column()
+    median_days: Mapped[Decimal] = mapped_column(ExactNumeric(10, 2))
+    p75_days: Mapped[Decimal] = mapped_column(ExactNumeric(10, 2))
+    mean_days: Mapped[Decimal] = mapped_column(ExactNumeric(10, 2))
+    #: Share of the cohort's projects with TTV ≤ the template's target (0..1); None without a target.
+    within_target_share: Mapped[Decimal | None] = mapped_column(ExactNumeric(5, 4))

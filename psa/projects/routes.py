@@ -60,6 +60,7 @@ from psa.projects.models import (
     task_dependencies,
 )
 from psa.projects.timeline import build_timeline
+from psa.projects.ttv import project_target_ttv, ttv_fact
 
 #: How many comments and activity events the project page shows (newest first).
 COMMENT_LIMIT = 100
@@ -269,7 +270,9 @@ def _render_page(project: Project, status: int = 200, **forms):
         activity=_activity(project, names, people, contact_names),
         contact_names=contact_names, ratings=ratings,
         timeline=build_timeline(project.milestones, today, project.kickoff_date),
-        days_since_contract=(today - project.contract_signed_date).days if project.contract_signed_date else None,
+        # the template's target is read (one statement) only for a project that reached value: the fact names it then
+        time_to_value=ttv_fact(project, project.milestones,
+                               project_target_ttv(project) if project.ttv_days is not None else None, today),
         milestone_forms=milestone_forms, criterion_forms=criterion_forms,
         new_task_form=new_task_form,
         new_milestone_form=forms.pop("new_milestone_form", None) or NewMilestoneForm(formdata=None,

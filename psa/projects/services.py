@@ -52,6 +52,7 @@ from psa.projects.models import (
     project_members,
     task_dependencies,
 )
+from psa.projects.ttv import record_time_to_value
 
 # =================================================================================================
 # SPEC §3 rules. Pure functions over plain values; refresh_schedule() applies them to stored rows.
@@ -538,6 +539,7 @@ def update_project(actor, project: Project, *, account: Account, name: str, kick
     db.session.execute(sa.insert(table), [{"project_id": project.id, "user_id": i} for i in sorted(member_ids)])
     db.session.flush()
     record_audit(actor, "project.updated", project, before, snapshot(project, PROJECT_FIELDS))
+    record_time_to_value([project.id])  # the contract signed and kickoff dates are where TTV counts from
     refresh_schedule([project.id])
     return project
 
@@ -579,6 +581,8 @@ def _sync_milestone_status(milestone_id: int, actor=None) -> None:
         milestone.status = new
         milestone.completed_at = utcnow() if new == "done" else None
         record_audit(actor, "milestone.status_changed", milestone, before, snapshot(milestone, ("status",)))
+        if milestone.is_first_value:
+            record_time_to_value([milestone.project_id])  # SPEC §3: TTV stored on completion, cleared on reopening
 
 
 @dataclass
@@ -729,6 +733,8 @@ def update_milestone(actor, milestone: Milestone, *, due_date: date | None = Non
     after = snapshot(milestone, ("due_date", "status"))
     if before != after:
         record_audit(actor, "milestone.updated", milestone, before, after)
+    if status is not None and milestone.is_first_value:
+        record_time_to_value([milestone.project_id])
     refresh_schedule([milestone.project_id])
     return milestone
 

@@ -133,7 +133,8 @@ def test_creating_a_project_from_a_template_through_the_form_computes_working_da
         from psa.projects.services import org_today
 
         days = (org_today() - date(2029, 12, 20)).days
-    assert _testid(page, "days-since-contract") == [f"{days} days"]
+    # time to value so far counts from the contract signed date; forecast: Go-live (first value) 2030-01-22
+    assert _testid(page, "time-to-value") == [f"{days} days so far · forecast 33 days"]
 
 
 BAD_INPUT = [

@@ -1,0 +1,279 @@
+"""Time to value (SPEC §3): calendar days from the contract signed date (the kickoff date when missing) to the
+completion of the project's first-value milestone, as a date in the organisation's time zone.
+
+- `record_time_to_value(project_ids)` stores Project.ttv_days (or clears it) from the milestones, in a fixed
+  number of statements whatever the number of projects; the milestone status paths call it.
+- `take_ttv_snapshot(today)` writes one row per cohort (template, segment, kickoff quarter) for the day: count,
+  median and 75th percentile (interpolated between ranks like PostgreSQL's percentile_cont), mean and the
+  share within the template's target, aggregated in SQL and upserted (two runs at once write one row).
+- `open_time_to_value(project_ids)` gives the open projects' days elapsed and forecast TTV in one query;
+  `ttv_fact` says the same for one project from rows a page already has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+
+from psa.accounts.models import Account
+from psa.admin.services import get_settings
+from psa.core.clock import org_today
+from psa.extensions import db
+from psa.project_templates.models import Template, TemplateVersion
+from psa.projects.models import OPEN_PROJECT_STATUSES, Milestone, Project, TtvSnapshot
+
+#: Projects per statement when ids are given (an IN list stays well inside SQLite's bound-parameter limit).
+CHUNK = 5000
+#: Cohorts per INSERT (11 values each).
+INSERT_CHUNK = 500
+
+_CENT = Decimal("0.01")
+_SHARE = Decimal("0.0001")
+
+
+def _first_value_milestones():
+    """project_id -> the first-value milestone's status, completion and forecast (the lowest position if a plan
+    has several), as a subquery."""
+    ranked = (sa.select(Milestone.project_id, Milestone.status, Milestone.completed_at, Milestone.forecast_date,
+                        sa.func.row_number().over(partition_by=Milestone.project_id,
+                                                  order_by=(Milestone.position, Milestone.id)).label("rank"))
+              .where(Milestone.is_first_value.is_(True)).subquery("ranked_first_value"))
+    return sa.select(ranked.c.project_id, ranked.c.status, ranked.c.completed_at, ranked.c.forecast_date) \
+        .where(ranked.c.rank == 1).subquery("first_value")
+
+
+def ttv_days_of(start: date | None, status: str | None, completed_at, zone: ZoneInfo) -> int | None:
+    """The TTV rule on plain values: days from `start` to the completion date in `zone`; None while not done."""
+    if start is None or status != "done" or completed_at is None:
+        return None
+    return (completed_at.astimezone(zone).date() - start).days
+
+
+def record_time_to_value(project_ids: Iterable[int] | None = None) -> int:
+    """Store Project.ttv_days for the given projects (None: every project) from their first-value milestone:
+    set when it is done, cleared when it is not (reopened, or no such milestone). One read and one batched
+    write per CHUNK projects; only changed rows are written. Loaded Project objects get the new value.
+    Returns how many projects changed."""
+    zone = ZoneInfo(get_settings().timezone)
+    db.session.flush()
+    if project_ids is None:
+        chunks: list[list[int] | None] = [None]
+    else:
+        ids = sorted(set(project_ids))
+        chunks = [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+    fv = _first_value_milestones()
+    changes = []
+    for chunk in chunks:
+        if chunk == []:
+            continue
+        stmt = (sa.select(Project.id, Project.ttv_days, sa.func.coalesce(Project.contract_signed_date,
+                                                                         Project.kickoff_date).label("start"),
+                          fv.c.status, fv.c.completed_at)
+                .outerjoin(fv, fv.c.project_id == Project.id))
+        if chunk is not None:
+            stmt = stmt.where(Project.id.in_(chunk))
+        for row in db.session.execute(stmt):
+            value = ttv_days_of(row.start, row.status, row.completed_at, zone)
+            if value != row.ttv_days:
+                changes.append({"b_id": row.id, "b_ttv": value})
+    if changes:
+        table = Project.__table__
+        db.session.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id"))
+                           .values(ttv_days=sa.bindparam("b_ttv")), changes)
+        for change in changes:
+            loaded = db.session.identity_map.get(identity_key(Project, change["b_id"]))
+            if loaded is not None:
+                set_committed_value(loaded, "ttv_days", change["b_ttv"])
+    return len(changes)
+
+
+# --- snapshots -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """One cohort's figures, as written to ttv_snapshots."""
+
+    template_key: int
+    template_name: str
+    segment: str
+    kickoff_quarter: str
+    project_count: int
+    median_days: Decimal
+    p75_days: Decimal
+    mean_days: Decimal
+    within_target_share: Decimal | None
+
+    def values(self, taken_on: date) -> dict:
+        return {"taken_on": taken_on, **self.__dict__}
+
+
+def _projects_with_ttv():
+    """One row per project with a TTV: its cohort's key parts, the template's target and the TTV."""
+    return (sa.select(sa.func.coalesce(TemplateVersion.template_id, 0).label("template_key"),
+                      sa.func.coalesce(Template.name, "").label("template_name"),
+                      Template.target_ttv_days.label("target"),
+                      Account.segment.label("segment"),
+                      sa.cast(sa.extract("year", Project.kickoff_date), sa.Integer).label("year"),
+                      sa.cast(sa.extract("month", Project.kickoff_date), sa.Integer).label("month"),
+                      Project.ttv_days.label("ttv"))
+            .join(Account, Account.id == Project.account_id)
+            .outerjoin(TemplateVersion, TemplateVersion.id == Project.template_version_id)
+            .outerjoin(Template, Template.id == TemplateVersion.template_id)
+            .where(Project.ttv_days.is_not(None)))
+
+
+def cohort_statement(dialect_name: str) -> sa.Select:
+    """The SELECT computing every cohort's figures in SQL (one row per cohort): count, sum (mean = sum / count,
+    divided exactly afterwards), the count within target, and the median and 75th percentile: percentile_cont
+    on PostgreSQL; on SQLite the same interpolation from each row's rank (row_number and count windows),
+    returned in quarter days (h = 1 + p·(n − 1) is a multiple of ¼ for p = ½ and ¾, so the figure is exact)."""
+    base = _projects_with_ttv().subquery("with_ttv")
+    quarter = (base.c.month + 2) // 3
+    keys = (base.c.template_key, base.c.segment, base.c.year, quarter)
+    common = (sa.func.count().label("n"), sa.func.sum(base.c.ttv).label("total"),
+              sa.func.max(base.c.template_name).label("template_name"), sa.func.max(base.c.target).label("target"),
+              sa.func.sum(sa.case((base.c.ttv <= base.c.target, 1), else_=0)).label("within"))
+    if dialect_name == "postgresql":
+        return (sa.select(*(k.label(n) for k, n in zip(keys, ("template_key", "segment", "year", "quarter"),
+                                                        strict=True)), *common,
+                          sa.cast(sa.func.percentile_cont(0.5).within_group(base.c.ttv), sa.Numeric(12, 2)).label("median"),
+                          sa.cast(sa.func.percentile_cont(0.75).within_group(base.c.ttv), sa.Numeric(12, 2)).label("p75"),
+                          sa.literal(1).label("scale"))
+                .group_by(*keys))
+    partition = list(keys)
+    ranked = sa.select(base.c.template_key, base.c.template_name, base.c.target, base.c.segment, base.c.year,
+                       quarter.label("quarter"), base.c.ttv,
+                       sa.func.row_number().over(partition_by=partition, order_by=base.c.ttv).label("rn"),
+                       sa.func.count().over(partition_by=partition).label("cnt")).subquery("ranked")
+    r = ranked.c
+
+    def quarters(p4: int):
+        """4 × the p-th percentile (p = p4 / 4): 4·v[lo] + f·(v[lo+1] − v[lo]), h4 = 4 + p4·(n − 1),
+        lo = h4 div 4, f = h4 mod 4 (v[lo+1] is only read when f > 0, so lo + 1 ≤ n)."""
+        h4 = 4 + p4 * (r.cnt - 1)
+        low = sa.func.sum(sa.case((r.rn == h4 // 4, r.ttv), else_=0))
+        high = sa.func.sum(sa.case((sa.and_(h4 % 4 > 0, r.rn == h4 // 4 + 1), r.ttv), else_=0))
+        frac = sa.func.max(h4 % 4)
+        return 4 * low + frac * sa.case((frac > 0, high - low), else_=0)
+
+    rkeys = (r.template_key, r.segment, r.year, r.quarter)
+    return (sa.select(r.template_key, r.segment, r.year, r.quarter, sa.func.count().label("n"),
+                      sa.func.sum(r.ttv).label("total"), sa.func.max(r.template_name).label("template_name"),
+                      sa.func.max(r.target).label("target"),
+                      sa.func.sum(sa.case((r.ttv <= r.target, 1), else_=0)).label("within"),
+                      quarters(2).label("median"), quarters(3).label("p75"), sa.literal(4).label("scale"))
+            .group_by(*rkeys))
+
+
+def _exact(value, scale: int) -> Decimal:
+    """A percentile from the database (a float from percentile_cont, exact in quarters; or whole quarter days
+    on SQLite) as days with two places."""
+    return (Decimal(value) / scale).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def compute_cohorts() -> list[Cohort]:
+    """Every cohort's figures, from one SELECT, ordered by template name, segment and quarter."""
+    rows = db.session.execute(cohort_statement(db.session.get_bind().dialect.name)).all()
+    cohorts = [Cohort(
+        template_key=row.template_key, template_name=row.template_name or "", segment=row.segment,
+        kickoff_quarter=f"{row.year:04d}-Q{row.quarter}", project_count=row.n,
+        median_days=_exact(row.median, row.scale), p75_days=_exact(row.p75, row.scale),
+        mean_days=(Decimal(row.total) / row.n).quantize(_CENT, rounding=ROUND_HALF_UP),
+        within_target_share=(None if row.target is None
+                             else (Decimal(row.within) / row.n).quantize(_SHARE, rounding=ROUND_HALF_UP)),
+    ) for row in rows]
+    return sorted(cohorts, key=lambda c: (c.template_name.lower(), c.template_key, c.segment, c.kickoff_quarter))
+
+
+def _insert(dialect_name: str):
+    return (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(TtvSnapshot)
+
+
+def take_ttv_snapshot(today: date | None = None) -> list[Cohort]:
+    """Write the day's snapshot: one row per cohort, inserted or, when the day already has it, updated
+    (INSERT … ON CONFLICT on the cohort's unique key, so runs at the same time never duplicate a row); the
+    day's rows of cohorts that no longer have a project are removed. Returns the cohorts written."""
+    today = today or org_today()
+    dialect_name = db.session.get_bind().dialect.name
+    cohorts = compute_cohorts()
+    figures = ("template_name", "project_count", "median_days", "p75_days", "mean_days", "within_target_share")
+    for start in range(0, len(cohorts), INSERT_CHUNK):
+        stmt = _insert(dialect_name).values([c.values(today) for c in cohorts[start:start + INSERT_CHUNK]])
+        db.session.execute(stmt.on_conflict_do_update(
+            index_elements=["taken_on", "template_key", "segment", "kickoff_quarter"],
+            set_={name: stmt.excluded[name] for name in figures}))
+    stale = sa.delete(TtvSnapshot).where(TtvSnapshot.taken_on == today)
+    if cohorts:
+        stale = stale.where(sa.tuple_(TtvSnapshot.template_key, TtvSnapshot.segment, TtvSnapshot.kickoff_quarter)
+                            .not_in([(c.template_key, c.segment, c.kickoff_quarter) for c in cohorts]))
+    db.session.execute(stale.execution_options(synchronize_session=False))
+    return cohorts
+
+
+def snapshot_taken(today: date) -> bool:
+    return db.session.scalar(sa.select(sa.exists().where(TtvSnapshot.taken_on == today)))
+
+
+# --- open projects ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenTtv:
+    """An open project's time to value so far: days elapsed since its start, and the forecast TTV (the first-value
+    milestone's forecast date − start; None without one)."""
+
+    elapsed_days: int
+    forecast_days: int | None
+
+
+def open_time_to_value(project_ids: Iterable[int] | None = None, today: date | None = None) -> dict[int, OpenTtv]:
+    """project id -> OpenTtv for open projects without a TTV yet (None: all of them), in one query."""
+    today = today or org_today()
+    fv = _first_value_milestones()
+    start = sa.func.coalesce(Project.contract_signed_date, Project.kickoff_date)
+    stmt = (sa.select(Project.id, start.label("start"), fv.c.forecast_date)
+            .outerjoin(fv, fv.c.project_id == Project.id)
+            .where(Project.ttv_days.is_(None), Project.status.in_(OPEN_PROJECT_STATUSES)))
+    if project_ids is not None:
+        stmt = stmt.where(Project.id.in_(sorted(set(project_ids))))
+    return {row.id: OpenTtv((today - row.start).days,
+                            (row.forecast_date - row.start).days if row.forecast_date else None)
+            for row in db.session.execute(stmt)}
+
+
+def project_target_ttv(project: Project) -> int | None:
+    """The target TTV of the project's template (None for a blank project or a template without one)."""
+    if project.template_version_id is None:
+        return None
+    return db.session.scalar(sa.select(Template.target_ttv_days).join(
+        TemplateVersion, TemplateVersion.template_id == Template.id)
+        .where(TemplateVersion.id == project.template_version_id))
+
+
+def ttv_fact(project: Project, milestones: Iterable[Milestone], target: int | None, today: date) -> str:
+    """The project page's "Time to value" in words, from rows the page has loaded: "34 days (target 45)" when
+    reached; "12 days so far · forecast 40 days" while open; "—" for a closed project that never reached it."""
+    suffix = f" (target {target})" if target else ""
+    if project.ttv_days is not None:
+        return f"{_days(project.ttv_days)}{suffix}"
+    if project.status not in OPEN_PROJECT_STATUSES:
+        return "—"
+    start = project.contract_signed_date or project.kickoff_date
+    first = next((m for m in milestones if m.is_first_value), None)
+    text = f"{_days((today - start).days)} so far"
+    if first is not None and first.forecast_date is not None:
+        text += f" · forecast {_days((first.forecast_date - start).days)}"
+    return text
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'' if n in (1, -1) else 's'}"

@@ -70,7 +70,9 @@ def claim_reminder(kind: str, recipient: str, subject_key: str) -> bool:
     statement = insert(ReminderSent.__table__).values(
         kind=kind, recipient=recipient, subject_key=subject_key, sent_at=clock.now(),
     ).on_conflict_do_nothing(index_elements=["kind", "recipient", "subject_key"])
-    return db.session.execute(statement).rowcount == 1
+    # RETURNING rather than rowcount: psycopg reports no reliable rowcount for a skipped INSERT ... ON CONFLICT
+    statement = statement.returning(ReminderSent.__table__.c.id)
+    return db.session.execute(statement).scalar() is not None
 
 
 def _send_once(kind: str, recipient: str, subject_key: str, send) -> bool:
@@ -155,7 +157,7 @@ def send_timesheet_reminders(now: datetime | None = None) -> Sent:
         sa.select(Timesheet.user_id, Timesheet.week_start)
         .where(Timesheet.user_id.in_(due), Timesheet.week_start.in_(set(due.values())),
                Timesheet.state.in_(SUBMITTED_STATES))
-    ).tuples().all())
+    ).all())
     settings = get_settings()
     brand = settings.brand_name or settings.org_name
     for user in users:

@@ -145,8 +145,30 @@ def cron_command():
     scheduler.start()
 
 
+@click.command("ttv")
+@with_appcontext
+def ttv_command():
+    """Recompute every project's time to value and write today's snapshot now (as the nightly job does, even
+    when today's exists: its rows are updated in place); print each cohort's figures."""
+    from psa.core.clock import org_today
+    from psa.extensions import db
+    from psa.projects.ttv import record_time_to_value, take_ttv_snapshot
+
+    today = org_today()
+    changed = record_time_to_value()
+    cohorts = take_ttv_snapshot(today)
+    db.session.commit()
+    click.echo(f"Time to value: {changed} project{'s' if changed != 1 else ''} changed; snapshot of "
+               f"{today.isoformat()}: {len(cohorts)} cohort{'s' if len(cohorts) != 1 else ''} written.")
+    for c in cohorts:
+        share = "no target" if c.within_target_share is None else f"within target {c.within_target_share * 100:.1f} %"
+        click.echo(f"  {c.template_name or '(blank projects)'} · {c.segment} · {c.kickoff_quarter}: "
+                   f"{c.project_count} projects, median {c.median_days}, p75 {c.p75_days}, mean {c.mean_days} days, "
+                   f"{share}")
+
+
 def register_commands(app) -> None:
-    for command in (create_user_command, demo_command, worker_command, cron_command):
+    for command in (create_user_command, demo_command, worker_command, cron_command, ttv_command):
         app.cli.add_command(command)
 
 

@@ -5,7 +5,7 @@ statements; open projects' days elapsed and forecast."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -36,7 +36,7 @@ def _load(projects=PROJECTS) -> dict:
     from psa.accounts.models import Account
     from psa.auth.models import User
     from psa.project_templates.models import Template, TemplateVersion
-    from psa.projects.models import Project
+    from psa.projects.models import Milestone, Project
 
     manager = User(email="mia@example.com", name="Mia Manager", role="manager", timezone="UTC",
                    weekly_capacity_hours=Decimal("40"))
@@ -46,9 +46,15 @@ def _load(projects=PROJECTS) -> dict:
     db.session.add_all([manager, *versions.values(), *accounts.values()])
     db.session.flush()
     for n, (template, segment, kickoff, ttv) in enumerate(projects):
-        db.session.add(Project(account_id=accounts[segment].id, name=f"P{n}", kickoff_date=kickoff,
-                               manager_id=manager.id, ttv_days=ttv,
-                               template_version_id=versions[template].id if template else None))
+        project = Project(account_id=accounts[segment].id, name=f"P{n}", kickoff_date=kickoff,
+                          manager_id=manager.id, ttv_days=ttv,
+                          template_version_id=versions[template].id if template else None)
+        if ttv is not None:  # behind each TTV, a first-value milestone completed that many days after kickoff
+            done_on = kickoff + timedelta(days=ttv)
+            project.milestones = [Milestone(position=1, name="Go-live", baseline_due_date=done_on, due_date=done_on,
+                                            is_first_value=True, status="done",
+                                            completed_at=datetime.combine(done_on, time(12), tzinfo=UTC))]
+        db.session.add(project)
     db.session.flush()
     return {k: t.id for k, t in templates.items()}
 
@@ -324,3 +330,44 @@ def test_the_project_page_shows_time_to_value(app, make, login, onboarding):
     client = login(manager)
     page = client.get(f"/projects/{onboarding['id']}").get_data(as_text=True)
     assert 'data-testid="time-to-value">35 days (target 45)<' in page
+
+
+# --- the nightly job and `psa ttv` ------------------------------------------------------------------------------
+
+
+def test_the_job_snapshots_once_a_day_and_is_on_the_schedule(ctx, count_queries):
+    from psa.jobs.schedule import SCHEDULE
+    from psa.projects.models import TtvSnapshot
+    from psa.projects.tasks import ttv_snapshot_job
+
+    assert "psa.projects.tasks.ttv_snapshot_job" in dict(SCHEDULE)
+    _load()
+    db.session.commit()
+    with frozen(datetime(2026, 12, 4, 12, tzinfo=UTC)):
+        assert ttv_snapshot_job() == 6
+        with count_queries() as statements:
+            assert ttv_snapshot_job() == 0  # today's snapshot exists: nothing more
+    assert len(statements) == 2, statements  # the organisation's zone (for today), and whether today's exists
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TtvSnapshot)) == 6
+
+
+def test_psa_ttv_recomputes_and_prints_each_cohort(app):
+    with app.app_context():
+        _load()
+        db.session.commit()
+    with frozen(datetime(2026, 12, 4, 12, tzinfo=UTC)):
+        result = app.test_cli_runner().invoke(args=["ttv"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Time to value: 0 projects changed; snapshot of 2026-12-04: 6 cohorts written."
+    assert lines[1:] == [
+        "  (blank projects) · low · 2026-Q1: 2 projects, median 15.00, p75 17.50, mean 15.00 days, no target",
+        "  Data migration · high · 2026-Q2: 2 projects, median 8.50, p75 11.25, mean 8.50 days, no target",
+        "  Data migration · mid · 2026-Q1: 3 projects, median 8.00, p75 8.50, mean 7.33 days, no target",
+        "  Standard onboarding · high · 2026-Q1: 3 projects, median 29.00, p75 37.00, mean 27.00 days, "
+        "within target 66.7 %",
+        "  Standard onboarding · mid · 2026-Q1: 5 projects, median 30.00, p75 40.00, mean 40.00 days, "
+        "within target 60.0 %",
+        "  Standard onboarding · mid · 2026-Q2: 4 projects, median 28.00, p75 35.75, mean 29.50 days, "
+        "within target 50.0 %",
+    ]

@@ -65,17 +65,19 @@ class _BuilderForm(FlaskForm):
 class NewTemplateForm(FlaskForm):
     name = StringField("Name", render_kw={"maxlength": 120})
     description = TextAreaField("Description", render_kw={"rows": 3})
-    target_ttv_days = WholeNumberField("Target time to value (calendar days)", validators=[Optional()],
-                                       description="Leave empty if there is no target.",
-                                       render_kw={"inputmode": "numeric"})
+    target_ttv_days = WholeNumberField("Target time to value (days)", validators=[Optional()],
+                                       description="Calendar days from contract signed to first value; "
+                                                   "leave empty if there is no target.",
+                                       render_kw={"inputmode": "numeric", "min": 1, "max": 3650})
     submit = SubmitField("Create template")
 
 
 class VersionDetailsForm(_BuilderForm):
     name = StringField("Template name", render_kw={"maxlength": 120})
     description = TextAreaField("Description", render_kw={"rows": 2})
-    target_ttv_days = WholeNumberField("Target time to value (calendar days)", validators=[Optional()],
-                                       render_kw={"inputmode": "numeric"})
+    target_ttv_days = WholeNumberField("Target time to value (days)", validators=[Optional()],
+                                       description="Calendar days from contract signed to first value; empty: none.",
+                                       render_kw={"inputmode": "numeric", "min": 1, "max": 3650})
     notes = TextAreaField("Version notes", description="What changed in this version.", render_kw={"rows": 2})
 
     def service_fields(self) -> dict:

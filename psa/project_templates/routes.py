@@ -141,6 +141,14 @@ def newest_version(template_id: int):
 # --- the builder page ----------------------------------------------------------------------------
 
 
+def _details_form(version: TemplateVersion) -> VersionDetailsForm:
+    """The draft's details as saved: the template's name, description and target time to value, the version's notes."""
+    form = VersionDetailsForm(formdata=None, prefix="details", obj=version, name=version.template.name,
+                              description=version.template.description)
+    form.target_ttv_days.data = version.template.target_ttv_days
+    return form
+
+
 def _builder_forms(version: TemplateVersion, failed: dict) -> dict:
     """Every form of the builder, filled from the version, except the one that failed (kept as posted).
 
@@ -158,9 +166,7 @@ def _builder_forms(version: TemplateVersion, failed: dict) -> dict:
     if not version.is_draft:
         return forms
     forms.update({
-        "details": pick("details", lambda: VersionDetailsForm(
-            formdata=None, prefix="details", obj=version, name=version.template.name,
-            description=version.template.description)),
+        "details": pick("details", lambda: _details_form(version)),
         "new_milestone": pick("new_milestone", lambda: MilestoneForm(formdata=None, prefix="new-milestone")),
         "new_criterion": pick("new_criterion", lambda: CriterionForm(formdata=None, prefix="new-criterion")),
         "publish": pick("publish", lambda: ConfirmForm(formdata=None)),

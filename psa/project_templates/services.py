@@ -143,16 +143,22 @@ def _check_name(name: str, template: Template | None = None) -> str:
     return name
 
 
+#: The largest target time to value, in calendar days (ten years).
+MAX_TARGET_TTV_DAYS = 3650
+
+
 def _check_ttv(target_ttv_days) -> int | None:
-    if target_ttv_days is None:
+    if target_ttv_days is None or target_ttv_days == "":
         return None
-    return _int(target_ttv_days, "target_ttv_days", 1, "Enter a number of days above 0, or leave it empty.")
+    return _int(target_ttv_days, "target_ttv_days", 1,
+                f"Enter a number of days from 1 to {MAX_TARGET_TTV_DAYS}, or leave it empty.", high=MAX_TARGET_TTV_DAYS)
 
 
 def create_template(actor, *, name: str, description: str = "", target_ttv_days: int | None = None) -> TemplateVersion:
     """A new template with an empty draft, version 1."""
     target_ttv_days = _check_ttv(target_ttv_days)
-    template = Template(name=_check_name(name), description=(description or "").strip())
+    template = Template(name=_check_name(name), description=(description or "").strip(),
+                        target_ttv_days=target_ttv_days)
     version = TemplateVersion(template=template, number=1, state="draft", target_ttv_days=target_ttv_days)
     with unique_or_field_error(_NAME_TAKEN):
         db.session.add_all([template, version])
@@ -162,14 +168,22 @@ def create_template(actor, *, name: str, description: str = "", target_ttv_days:
 
 def update_version_details(actor, version: TemplateVersion, *, name: str, description: str,
                            target_ttv_days: int | None, notes: str) -> TemplateVersion:
+    """Save a draft's details: the template's name, description and target time to value (the template's, which
+    the TTV report compares with; the version keeps a copy for its export), and the version's notes. A change of
+    target is audited."""
     version = _lock_draft(version.id)
     target_ttv_days = _check_ttv(target_ttv_days)
     name = _check_name(name, version.template)
+    old_target = version.template.target_ttv_days
     with unique_or_field_error(_NAME_TAKEN):
         version.template.name = name
         version.template.description = (description or "").strip()
+        version.template.target_ttv_days = target_ttv_days
         version.target_ttv_days = target_ttv_days
         version.notes = (notes or "").strip()
+    if target_ttv_days != old_target:
+        record_audit(actor, "template.target_changed", version.template, {"target_ttv_days": old_target},
+                     {"target_ttv_days": target_ttv_days})
     return version
 
 
@@ -232,7 +246,7 @@ def duplicate_template(actor, template: Template, name: str) -> TemplateVersion:
     newest = db.session.scalar(sa.select(TemplateVersion).where(TemplateVersion.template_id == template.id)
                                .order_by(TemplateVersion.number.desc()).limit(1))
     data = export_version(load_version(newest.id))
-    copy = Template(name=_check_name(name), description=template.description)
+    copy = Template(name=_check_name(name), description=template.description, target_ttv_days=template.target_ttv_days)
     draft = TemplateVersion(template=copy, number=1, state="draft")
     with unique_or_field_error(_NAME_TAKEN):
         db.session.add_all([copy, draft])
@@ -544,6 +558,7 @@ def import_template(actor, data) -> TemplateVersion:
     except ValidationError as exc:
         detail = "; ".join(exc.errors.values())
         raise ValidationError({"file": f"The file has a problem: {detail}"}) from exc
+    template.target_ttv_days = draft.target_ttv_days  # the file's target becomes the template's, as a saved draft's does
     record_audit(actor, "template.imported", template, after={"version": draft.number})
     return draft
 

@@ -187,12 +187,16 @@ def test_a_new_template_opens_its_builder(app, as_admin):
     assert "Add at least one milestone." in page  # the publish problems, before publishing
 
 
+TTV_RANGE = "Enter a number of days from 1 to 3650, or leave it empty."
+
+
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("name", "", "Give the template a name."),
     ("name", "x" * 121, "Use at most 120 characters."),
     ("name", "standard ONBOARDING", "A template with this name already exists."),
-    ("target_ttv_days", "0", "Enter a number of days above 0, or leave it empty."),
-    ("target_ttv_days", "-3", "Enter a number of days above 0, or leave it empty."),
+    ("target_ttv_days", "0", TTV_RANGE),
+    ("target_ttv_days", "-3", TTV_RANGE),
+    ("target_ttv_days", "3651", TTV_RANGE),
     ("target_ttv_days", "six weeks", "Enter a whole number."),
 ])
 def test_bad_input_on_the_new_template_form_is_shown_at_the_field(app, as_admin, admin, field, value, message):
@@ -487,7 +491,8 @@ BAD_INPUT = [
     # (form, field, value, message)
     ("details", "name", "", "Give the template a name."),
     ("details", "name", "n" * 121, "Use at most 120 characters."),
-    ("details", "target_ttv_days", "0", "Enter a number of days above 0, or leave it empty."),
+    ("details", "target_ttv_days", "0", TTV_RANGE),
+    ("details", "target_ttv_days", "3651", TTV_RANGE),
     ("details", "target_ttv_days", "soon", "Enter a whole number."),
     ("new_milestone", "name", "", "Give the milestone a name of at most 200 characters."),
     ("new_milestone", "name", "n" * 201, "Give the milestone a name of at most 200 characters."),

@@ -131,13 +131,14 @@ def _register_blueprints(app: Flask) -> None:
     from psa.auth import bp as auth_bp
     from psa.core.routes import bp as core_bp
     from psa.dashboard import bp as dashboard_bp
+    from psa.escalations import bp as escalations_bp
     from psa.portal import bp as portal_bp
     from psa.project_templates import bp as templates_bp
     from psa.projects import bp as projects_bp
     from psa.timesheets import bp as timesheets_bp
 
     for blueprint in (core_bp, branding_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp,
-                      timesheets_bp, portal_bp):
+                      timesheets_bp, portal_bp, escalations_bp):
         app.register_blueprint(blueprint)
 
 

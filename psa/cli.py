@@ -167,8 +167,23 @@ def ttv_command():
                    f"{share}")
 
 
+@click.command("escalate")
+@with_appcontext
+def escalate_command():
+    """Sweep the escalations of every open project now (as the hourly job does) and say what it did."""
+    from psa.core.mail import dispatch_outbox
+    from psa.escalations.services import sweep_escalations
+    from psa.extensions import db
+
+    result = sweep_escalations()
+    db.session.commit()
+    if result.emails:
+        dispatch_outbox()
+    click.echo(f"Escalations: {result}.")
+
+
 def register_commands(app) -> None:
-    for command in (create_user_command, demo_command, worker_command, cron_command, ttv_command):
+    for command in (create_user_command, demo_command, worker_command, cron_command, escalate_command, ttv_command):
         app.cli.add_command(command)
 
 

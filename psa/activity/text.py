@@ -39,6 +39,7 @@ from psa.projects.models import (
     WORK_STATUS_LABELS,
     Attachment,
     Comment,
+    Escalation,
     Milestone,
     Project,
     SuccessCriterion,
@@ -190,6 +191,16 @@ def _load_settings(ids: set[int]) -> dict[int, Ref]:
     return {i: Ref("the organisation", url_for("admin.settings")) for i in ids}  # one row, always there
 
 
+def _load_escalations(ids: set[int]) -> dict[int, Ref]:
+    """An escalation reads as "the escalation of Build", linked to the milestone on its project's page."""
+    rows = _rows(sa.select(Escalation.id, Escalation.milestone_id, Milestone.name, Project.id.label("project_id"),
+                           Project.name.label("project_name"))
+                 .join(Milestone, Milestone.id == Escalation.milestone_id)
+                 .join(Project, Project.id == Escalation.project_id).where(Escalation.id.in_(ids)))
+    return {r.id: Ref(f"the escalation of {r.name}", _project_url(r.project_id, f"milestone-{r.milestone_id}"),
+                      parent=project_ref(r.project_id, r.project_name)) for r in rows}
+
+
 #: Every kind of object the features audit, by AuditEvent.object_type.
 KINDS: dict[str, Kind] = {
     "user": Kind("user", _load_users),
@@ -208,6 +219,7 @@ KINDS: dict[str, Kind] = {
     "projectrate": Kind("project rate"),
     "contact": Kind("contact", _load_contacts),
     "comment": Kind("comment", _load_comments, name_fields=()),
+    "escalation": Kind("escalation", _load_escalations, name_fields=()),
 }
 
 #: Fields whose value is the id of another object, and that object's kind.
@@ -592,6 +604,29 @@ def _signed_in(values, obj, event):
     return ["signed in to the portal as ", obj]
 
 
+def _escalation(verb: str) -> Callable:
+    """"opened the escalation of Build at level 2 (slip 4 working days, forecast slip)"; the sweep is the system."""
+    def sentence(values, obj, event):
+        data = event.after or {}
+        if verb == "resolved":
+            why = {"done": "the milestone is done", "back_on_track": "back on track"}.get(data.get("resolution"))
+            return ["resolved ", obj, f" ({why})" if why else ""]
+        slip = data.get("slip_days")
+        reason = {"overdue": "overdue", "forecast_slip": "forecast slip"}.get(data.get("reason"), "")
+        detail = ", ".join(part for part in (
+            f"slip {slip} working day{'' if slip == 1 else 's'}" if slip is not None else "", reason) if part)
+        return [f"{verb} ", obj, f" {'at' if verb == 'opened' else 'to'} level {data.get('level')}",
+                f" ({detail})" if detail else ""]
+    return sentence
+
+
+def _acknowledged(values, obj, event):
+    data = event.after or {}
+    note = (data.get("note") or "").strip()
+    level = f" at level {data['level']}" if data.get("level") else ""
+    return ["acknowledged ", obj, level, f": “{note}”" if note else ""]
+
+
 #: The wording of every action the features record: (values, object Ref, event) → the parts after the actor.
 ACTIONS: dict[str, Callable] = {
     # projects
@@ -661,6 +696,11 @@ ACTIONS: dict[str, Callable] = {
     "account.domains_changed": _changed,
     "comment.added": _comment_added,
     "contact.opted_out": _said("turned off the e-mails about their portal tasks"),
+    # escalations (opened, raised and resolved by the sweep: the system)
+    "escalation.opened": _escalation("opened"),
+    "escalation.raised": _escalation("raised"),
+    "escalation.resolved": _escalation("resolved"),
+    "escalation.acknowledged": _acknowledged,
 }
 
 

@@ -8,6 +8,7 @@ SCHEDULE = [
     # every 15 minutes: the day rolls over within 15 minutes of the organisation's midnight, whatever its
     # time zone, and a run with nothing stale is one query (it refreshes only projects not refreshed today)
     ("psa.projects.tasks.refresh_schedules_job", 15 * 60),
+    ("psa.escalations.tasks.sweep_all_job", 60 * 60),  # hourly: escalations open, rise and resolve (SPEC §3)
     ("psa.projects.tasks.ttv_snapshot_job", 60 * 60),  # hourly; the day's first run snapshots TTV, later ones find it
     # every 15 minutes: contacts' due-soon and overdue task e-mails, users' Friday 14:00 timesheet reminder (each
     # once: recorded in reminders_sent)

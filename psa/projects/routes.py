@@ -51,6 +51,7 @@ from psa.projects.models import (
     WORK_STATUS_LABELS,
     Attachment,
     Comment,
+    Escalation,
     Milestone,
     MilestoneRating,
     Project,
@@ -237,6 +238,13 @@ def _render_page(project: Project, status: int = 200, **forms):
         .where(Attachment.project_id == project.id).order_by(Attachment.created_at.desc(), Attachment.id.desc())
     ).all()
 
+    # the open escalations, highest level first, with who acknowledged each: one query
+    escalations = db.session.execute(
+        sa.select(Escalation, User.name.label("acknowledged_by"))
+        .outerjoin(User, User.id == Escalation.acknowledged_by_id)
+        .where(Escalation.project_id == project.id, Escalation.resolved_at.is_(None))
+        .order_by(Escalation.level.desc(), Escalation.id)).all()
+
     tasks = [t for m in project.milestones for t in m.tasks]
     task_names = {t.id: t.name for t in tasks}
     names = {("project", project.id): project.name,
@@ -266,7 +274,8 @@ def _render_page(project: Project, status: int = 200, **forms):
     return render_template(
         "projects/show.html", project=project, today=today, tasks=tasks, task_names=task_names,
         can_edit=services.can_edit_project(current_user, project),
-        criteria=criteria, comments=comments, attachments=attachments,
+        criteria=criteria, comments=comments, attachments=attachments, escalations=escalations,
+        milestone_names={m.id: m.name for m in project.milestones},
         activity=_activity(project, names, people, contact_names),
         contact_names=contact_names, ratings=ratings,
         timeline=build_timeline(project.milestones, today, project.kickoff_date),

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -29,6 +29,7 @@ from psa.core.auth import can
 from psa.core.calendar import WorkCalendar, get_calendar
 from psa.core.clock import org_today
 from psa.core.db import utcnow
+from psa.core.queue import dispatch
 from psa.core.errors import ValidationError
 from psa.core.models import AuditEvent
 from psa.core.money import MAX_AMOUNT, to_money
@@ -45,6 +46,7 @@ from psa.projects.models import (
     WORK_STATUSES,
     Attachment,
     Comment,
+    Escalation,
     Milestone,
     Project,
     SuccessCriterion,
@@ -155,13 +157,18 @@ def _days(n: int) -> str:
 def health_verdict(milestones: Iterable[MilestoneState], *, today: date, calendar: WorkCalendar,
                    progress_ratio: Fraction, burned_minutes: int, budget_minutes: int | None,
                    open_escalation_level: int = 0, red_overdue_days: int = 5,
-                   amber_burn_points: int = 15) -> HealthVerdict:
+                   amber_burn_points: int = 15, escalated_milestone: str = "",
+                   escalated_milestone_id: int | None = None) -> HealthVerdict:
     """SPEC §3 Health: red if an open escalation is at level ≥ 2 or a milestone is overdue by more than
     red_overdue_days working days; amber if a milestone slips, or hours burned / budget hours exceeds
     progress by more than amber_burn_points percentage points; green otherwise. The first clause that holds
-    decides, and is said in words naming the worst milestone (the most overdue, the most slipping)."""
+    decides, and is said in words naming the worst milestone (the most overdue, the most slipping, or the one
+    whose escalation is at the highest open level: escalated_milestone and its id)."""
     milestones = [m for m in milestones if not m.is_done]
     if open_escalation_level >= 2:
+        if escalated_milestone:
+            return HealthVerdict("red", f"Escalation level {open_escalation_level} open on {escalated_milestone}",
+                                 escalated_milestone_id)
         return HealthVerdict("red", f"Escalation level {open_escalation_level} is open")
     overdue = [(calendar.working_days_between(m.due_date, today), m) for m in milestones]
     late = max(overdue, key=lambda pair: pair[0], default=(0, None))
@@ -206,10 +213,70 @@ def burned_minutes_by_project(project_ids: list[int]) -> dict[int, int]:
     return _burn_source(project_ids)
 
 
+@dataclass(frozen=True)
+class OpenEscalation:
+    """A project's open escalation at its highest level: what health's escalation clause names."""
+
+    level: int
+    milestone_id: int
+    milestone_name: str
+
+
+def open_escalations(project_ids: list[int]) -> dict[int, OpenEscalation]:
+    """The open escalation at the highest level per project (the earliest opened on a tie), in one query."""
+    if not project_ids:
+        return {}
+    e, m = Escalation.__table__.c, Milestone.__table__.c
+    rows = db.session.connection().execute(
+        sa.select(e.project_id, e.level, e.milestone_id, m.name).join(Milestone.__table__, m.id == e.milestone_id)
+        .where(e.resolved_at.is_(None), e.project_id.in_(project_ids))
+        .order_by(e.project_id, e.level.desc(), e.opened_at, e.id)).all()
+    found: dict[int, OpenEscalation] = {}
+    for project_id, level, milestone_id, name in rows:
+        found.setdefault(project_id, OpenEscalation(level, milestone_id, name))
+    return found
+
+
 def open_escalation_levels(project_ids: list[int]) -> dict[int, int]:
-    """Highest open escalation level per project, for health's escalation clause (escalations come with
-    the jobs feature; until then no project has one)."""
-    return {}
+    """Highest open escalation level per project, for health's escalation clause (one query)."""
+    return {project_id: found.level for project_id, found in open_escalations(project_ids).items()}
+
+
+#: The job that sweeps one project's escalations after a change to its plan (psa.escalations, named by its dotted
+#: path: projects may not import escalations, which import projects).
+SWEEP_PROJECT_JOB = "psa.escalations.tasks.sweep_project_job"
+SWEEP_PROJECTS_JOB = "psa.escalations.tasks.sweep_projects_job"
+
+
+def _sweep_after_commit(project_ids: list[int]) -> None:
+    """In a request, have the escalations of these projects swept once the request's transaction commits (their
+    forecasts and slips just changed): by the worker, or in the request when Redis does not answer (dispatch).
+    Nothing is swept when the transaction rolls back; a job (or the sweep itself, which sets
+    session.info["psa_no_sweep_hook"]) refreshing schedules queues nothing."""
+    if not has_request_context():
+        return
+    session = db.session()
+    if session.info.get("psa_no_sweep_hook"):
+        return
+    pending: set[int] = session.info.setdefault("psa_sweep_projects", set())
+    pending.update(project_ids)
+    if session.info.get("psa_sweep_watched"):
+        return
+    session.info["psa_sweep_watched"] = True
+
+    def committed(_session):
+        ids = sorted(pending)
+        pending.clear()
+        if len(ids) == 1:
+            dispatch(SWEEP_PROJECT_JOB, ids[0])
+        elif ids:
+            dispatch(SWEEP_PROJECTS_JOB, ids)
+
+    def rolled_back(_session):
+        pending.clear()
+
+    sa.event.listen(session, "after_commit", committed)
+    sa.event.listen(session, "after_rollback", rolled_back)
 
 
 #: Projects refreshed per round of queries (bounds the IN lists and the memory of one round).
@@ -234,6 +301,7 @@ def refresh_schedule(project_ids: Iterable[int], today: date | None = None) -> i
     with _cyclic_gc_paused():
         for start in range(0, len(project_ids), REFRESH_CHUNK):
             _refresh_chunk(project_ids[start:start + REFRESH_CHUNK], today, calendar, settings, zone)
+    _sweep_after_commit(project_ids)
     return len(project_ids)
 
 
@@ -271,7 +339,7 @@ def _refresh_chunk(project_ids: list[int], today: date, calendar: WorkCalendar, 
                                            .where(t.project_id.in_(project_ids))).all():
         edges.setdefault(task_id, []).append(predecessor_id)
     burned = burned_minutes_by_project(project_ids)
-    escalations = open_escalation_levels(project_ids)
+    escalations = open_escalations(project_ids)
 
     plans_by_project: dict[int, list[PlanTask]] = {}
     old_task_forecasts: dict[int, date | None] = {}
@@ -315,7 +383,9 @@ def _refresh_chunk(project_ids: list[int], today: date, calendar: WorkCalendar, 
         verdict = health_verdict(
             states, today=today, calendar=calendar, progress_ratio=ratio,
             burned_minutes=burned.get(project.id, 0), budget_minutes=project.budget_minutes,
-            open_escalation_level=escalations.get(project.id, 0),
+            open_escalation_level=escalations[project.id].level if project.id in escalations else 0,
+            escalated_milestone=escalations[project.id].milestone_name if project.id in escalations else "",
+            escalated_milestone_id=escalations[project.id].milestone_id if project.id in escalations else None,
             red_overdue_days=settings.health_red_overdue_days,
             amber_burn_points=settings.health_amber_burn_points,
         ) if project.status != "cancelled" else HealthVerdict("green", "Cancelled: health is not followed")

@@ -60,13 +60,15 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _start_in_process_scheduler(app: Flask) -> None:
-    """Without Redis there is no cron process: the web process keeps cached schedules fresh itself."""
+    """Without Redis there is no cron process: the web process keeps cached schedules fresh itself, and runs the
+    other periodic jobs (outbox retries, reminders) at their intervals."""
     from psa.core.scheduler import should_start, start_on_first_request
 
     if should_start(app):
         from psa.core.clock import org_zone_name
+        from psa.jobs.schedule import SCHEDULE  # the outbox's retries and the reminders run here too
 
-        start_on_first_request(app, "psa.projects.tasks.refresh_schedules_job", org_zone_name)
+        start_on_first_request(app, "psa.projects.tasks.refresh_schedules_job", org_zone_name, SCHEDULE)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -132,17 +132,34 @@ def worker_command(cron, burst):
 @click.command("cron")
 @with_appcontext
 def cron_command():
-    """Enqueue the periodic jobs of psa.jobs.schedule at their intervals (started by `psa worker`)."""
-    from rq.cron import CronScheduler
+    """Enqueue the periodic jobs of psa.jobs.schedule at their intervals (started by `psa worker`).
 
-    from psa.core.queue import get_redis, resolve_job
+    Safe to start twice by mistake: each job is enqueued once per slot of its interval by whichever scheduler
+    claims the slot first (psa.jobs.cron); the scheduler's beat is shown on /admin/jobs."""
+    import signal
+
+    from psa.core.queue import get_redis
+    from psa.jobs.cron import PeriodicScheduler
     from psa.jobs.schedule import SCHEDULE
 
-    scheduler = CronScheduler(connection=get_redis(), name="psa-cron")
-    for name, interval in SCHEDULE:
-        # rq.cron takes the function; it queues it under its dotted name, which the worker resolves.
-        scheduler.register(resolve_job(name), queue_name=current_app.config["RQ_QUEUE"], interval=interval)
-    scheduler.start()
+    scheduler = PeriodicScheduler(get_redis(), current_app.config["RQ_QUEUE"], SCHEDULE)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    scheduler.run()
+
+
+@click.command("escalate")
+@with_appcontext
+def escalate_command():
+    """Sweep the escalations of every open project now (as the hourly job does) and say what it did."""
+    from psa.core.mail import dispatch_outbox
+    from psa.escalations.services import sweep_escalations
+    from psa.extensions import db
+
+    result = sweep_escalations()
+    db.session.commit()
+    if result.emails:
+        dispatch_outbox()
+    click.echo(f"Escalations: {result}.")
 
 
 @click.command("ttv")
@@ -165,21 +182,6 @@ def ttv_command():
         click.echo(f"  {c.template_name or '(blank projects)'} · {c.segment} · {c.kickoff_quarter}: "
                    f"{c.project_count} projects, median {c.median_days}, p75 {c.p75_days}, mean {c.mean_days} days, "
                    f"{share}")
-
-
-@click.command("escalate")
-@with_appcontext
-def escalate_command():
-    """Sweep the escalations of every open project now (as the hourly job does) and say what it did."""
-    from psa.core.mail import dispatch_outbox
-    from psa.escalations.services import sweep_escalations
-    from psa.extensions import db
-
-    result = sweep_escalations()
-    db.session.commit()
-    if result.emails:
-        dispatch_outbox()
-    click.echo(f"Escalations: {result}.")
 
 
 def register_commands(app) -> None:

@@ -138,15 +138,3 @@ def test_worker_refuses_to_start_without_redis(app, monkeypatch):
     monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
     result = app.test_cli_runner().invoke(args=["worker", "--burst"])
     assert result.exit_code != 0 and "Redis" in result.output
-
-
-def test_every_periodic_job_is_named_as_rq_cron_queues_it(queue):
-    from rq.cron import CronScheduler
-
-    from psa.core.queue import resolve_job
-    from psa.jobs.schedule import SCHEDULE
-
-    scheduler = CronScheduler(connection=queue.connection, name=f"{queue.name}-cron")
-    for name, interval in SCHEDULE:
-        cron_job = scheduler.register(resolve_job(name), queue_name=queue.name, interval=interval)
-        assert cron_job.func_name == name

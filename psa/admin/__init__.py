@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from psa.admin import routes  # noqa: E402,F401
+from psa.admin import jobs, routes  # noqa: E402,F401

@@ -39,6 +39,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin.users": frozenset({"admin"}),
     "admin.settings": frozenset({"admin"}),
     "admin.audit": frozenset({"admin", "leader"}),
+    # background jobs, the scheduler and the e-mail outbox (/admin/jobs): see, retry, delete
+    "admin.jobs": frozenset({"admin"}),
 }
 
 

@@ -11,6 +11,7 @@ from email.utils import make_msgid
 import sqlalchemy as sa
 from flask import current_app
 
+from psa.core.audit import record_audit
 from psa.core.db import utcnow
 from psa.core.models import OutboxEmail
 from psa.core.queue import dispatch
@@ -20,6 +21,8 @@ log = logging.getLogger("psa.mail")
 
 #: Attempts before an e-mail is marked failed.
 MAX_ATTEMPTS = 5
+#: How long a message waits after its n-th failed attempt before the next one (the last value repeats).
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=60))
 #: A claim older than this is considered abandoned (the sender died) and is tried again.
 CLAIM_TIMEOUT = timedelta(minutes=10)
 
@@ -54,11 +57,20 @@ def send_message(to_address: str, subject: str, body: str) -> None:
         smtp.send_message(message)
 
 
+def backoff_after(attempts: int) -> timedelta:
+    """The wait before the next attempt of a message whose `attempts`-th attempt just failed."""
+    return BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
+
+
 def deliver_outbox(limit: int = 200) -> dict[str, int]:
-    """Send pending e-mails. Each row is claimed by one atomic UPDATE, so two senders never send one twice."""
+    """Send the e-mails that are due: pending ones whose backoff has passed (next_attempt_at NULL or past), and
+    claims abandoned by a sender that died. Each row is claimed by one atomic UPDATE, so two senders never send
+    one twice. A failed send waits BACKOFF before the next attempt; after MAX_ATTEMPTS the message is failed
+    (an admin may retry it from the jobs page: retry_email)."""
     now = utcnow()
     due = sa.or_(
-        OutboxEmail.state == "pending",
+        sa.and_(OutboxEmail.state == "pending",
+                sa.or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= now)),
         sa.and_(OutboxEmail.state == "sending", OutboxEmail.last_attempt_at < now - CLAIM_TIMEOUT),
     )
     ids = db.session.scalars(sa.select(OutboxEmail.id).where(due).order_by(OutboxEmail.id).limit(limit)).all()
@@ -79,15 +91,35 @@ def deliver_outbox(limit: int = 200) -> dict[str, int]:
         except (smtplib.SMTPException, OSError) as exc:
             email.last_error = f"{exc.__class__.__name__}: {exc}"[:2000]
             email.state = "failed" if email.attempts >= MAX_ATTEMPTS else "pending"
+            email.next_attempt_at = None if email.state == "failed" else utcnow() + backoff_after(email.attempts)
             result["failed" if email.state == "failed" else "retry"] += 1
             log.warning("e-mail %s to %s not sent: %s", email.id, email.to_address, email.last_error)
         else:
             email.state = "sent"
             email.sent_at = utcnow()
             email.last_error = None
+            email.next_attempt_at = None
             result["sent"] += 1
         db.session.commit()
     return result
+
+
+def retry_email(actor, email: OutboxEmail) -> bool:
+    """Give a failed e-mail a fresh round of attempts now (the jobs page's Retry): failed → pending with its
+    attempts and backoff cleared, audited. A conditional update: False (and nothing changed) when the message is
+    no longer failed. Call dispatch_outbox after the commit to have it sent."""
+    changed = db.session.execute(
+        sa.update(OutboxEmail).where(OutboxEmail.id == email.id, OutboxEmail.state == "failed")
+        .values(state="pending", attempts=0, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        return False
+    record_audit(actor, "outbox.retried", email, {"state": "failed", "attempts": email.attempts},
+                 {"state": "pending", "attempts": 0})
+    db.session.expire(email)
+    db.session.flush()
+    return True
 
 
 def dispatch_outbox() -> None:

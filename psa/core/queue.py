@@ -103,10 +103,16 @@ def dispatch(name: str, *args, **kwargs) -> None:
     through `run_job`, in its own app context and session.
 
     Called after the caller's commit: the job reads what the caller wrote from the database, never from the
-    caller's session. Inline, a job that fails is logged and rolled back, as the worker would; the caller's
-    work is already committed and stands."""
-    if not current_app.config.get("PSA_INLINE_JOBS") and enqueue(name, *args, **kwargs):
-        return
+    caller's session. When Redis is configured but does not answer, a warning is logged and the job runs here:
+    the app never fails because Redis is down. Inline, a job that fails is logged and rolled back, as the worker
+    would; the caller's work is already committed and stands."""
+    if not current_app.config.get("PSA_INLINE_JOBS"):
+        if enqueue(name, *args, **kwargs):
+            return
+        if current_app.config.get("REDIS_URL"):
+            # Redis is configured but does not answer: the app goes on without it, the job runs here
+            log.warning("Redis at REDIS_URL does not answer (%s): running job %s in this process",
+                        redis_status()[1], name)
     try:
         run_job(current_app._get_current_object(), name, *args, **kwargs)
     except Exception:

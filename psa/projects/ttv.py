@@ -32,8 +32,6 @@ from psa.projects.models import OPEN_PROJECT_STATUSES, Milestone, Project, TtvSn
 
 #: Projects per statement when ids are given (an IN list stays well inside SQLite's bound-parameter limit).
 CHUNK = 5000
-#: Cohorts per INSERT (11 values each).
-INSERT_CHUNK = 500
 
 _CENT = Decimal("0.01")
 _SHARE = Decimal("0.0001")
@@ -195,7 +193,7 @@ def compute_cohorts() -> list[Cohort]:
 
 
 def _insert(dialect_name: str):
-    return (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(TtvSnapshot)
+    return (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(TtvSnapshot.__table__)
 
 
 def take_ttv_snapshot(today: date | None = None) -> list[Cohort]:
@@ -206,11 +204,11 @@ def take_ttv_snapshot(today: date | None = None) -> list[Cohort]:
     dialect_name = db.session.get_bind().dialect.name
     cohorts = compute_cohorts()
     figures = ("template_name", "project_count", "median_days", "p75_days", "mean_days", "within_target_share")
-    for start in range(0, len(cohorts), INSERT_CHUNK):
-        stmt = _insert(dialect_name).values([c.values(today) for c in cohorts[start:start + INSERT_CHUNK]])
+    if cohorts:  # one statement, its rows sent as a batch (executemany)
+        stmt = _insert(dialect_name)
         db.session.execute(stmt.on_conflict_do_update(
             index_elements=["taken_on", "template_key", "segment", "kickoff_quarter"],
-            set_={name: stmt.excluded[name] for name in figures}))
+            set_={name: stmt.excluded[name] for name in figures}), [c.values(today) for c in cohorts])
     stale = sa.delete(TtvSnapshot).where(TtvSnapshot.taken_on == today)
     if cohorts:
         stale = stale.where(sa.tuple_(TtvSnapshot.template_key, TtvSnapshot.segment, TtvSnapshot.kickoff_quarter)

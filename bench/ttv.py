@@ -1,0 +1,181 @@
+"""Time the time-to-value snapshot against the bare SQL computing the same aggregates.
+
+    .venv/bin/python bench/ttv.py [--database-url URL] [--repeat N]
+
+On the large demo (`psa demo --scale large`; BENCH_DATABASE_URL or instance/bench-large.sqlite, or
+--database-url), prints:
+
+1. record_time_to_value over every project (the demo stores no TTV: the first run sets it from the first-value
+   milestones; later runs change nothing): seconds, statements, projects changed;
+2. take_ttv_snapshot for today (one SELECT of every cohort's figures, one INSERT … ON CONFLICT DO UPDATE, one
+   DELETE of emptied cohorts): seconds, statements, cohorts;
+3. the baseline: the bare SQL computing the same aggregates (per template, segment and kickoff quarter: count,
+   sum, within-target count, median and 75th percentile — percentile_cont on PostgreSQL, rank windows on
+   SQLite), fetched through the driver; and the ratio snapshot / baseline (target ≤ 2).
+
+2 and 3 run --repeat times each, alternately; the fastest of each is kept.
+
+It writes: projects' ttv_days, today's ttv_snapshots rows, and a 90-day target on templates that have none
+(the large demo sets no target; without one the within-target share would not be computed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import sqlalchemy as sa  # noqa: E402
+from common import large_demo_url, make_app, require_large_demo  # noqa: E402
+
+#: The target given to templates without one.
+DEFAULT_TARGET = 90
+
+COHORT_KEYS = """
+    SELECT COALESCE(tv.template_id, 0) AS template_key, t.target_ttv_days AS target, a.segment AS segment,
+           {year} AS year, ({month} + 2) / 3 AS quarter, p.ttv_days AS ttv
+    FROM projects p JOIN accounts a ON a.id = p.account_id
+    LEFT JOIN template_versions tv ON tv.id = p.template_version_id
+    LEFT JOIN templates t ON t.id = tv.template_id
+    WHERE p.ttv_days IS NOT NULL"""
+
+BARE_POSTGRESQL = f"""
+SELECT template_key, segment, year, quarter, count(*), sum(ttv), max(target),
+       sum(CASE WHEN ttv <= target THEN 1 ELSE 0 END),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY ttv), percentile_cont(0.75) WITHIN GROUP (ORDER BY ttv)
+FROM ({COHORT_KEYS.format(year="CAST(EXTRACT(year FROM p.kickoff_date) AS INTEGER)",
+                          month="CAST(EXTRACT(month FROM p.kickoff_date) AS INTEGER)")}) AS c
+GROUP BY template_key, segment, year, quarter"""
+
+BARE_SQLITE = f"""
+WITH c AS ({COHORT_KEYS.format(year="CAST(strftime('%Y', p.kickoff_date) AS INTEGER)",
+                                month="CAST(strftime('%m', p.kickoff_date) AS INTEGER)")}),
+r AS (SELECT c.*, row_number() OVER w AS rn, count(*) OVER (PARTITION BY template_key, segment, year, quarter) AS n
+      FROM c WINDOW w AS (PARTITION BY template_key, segment, year, quarter ORDER BY ttv))
+SELECT template_key, segment, year, quarter, count(*), sum(ttv), max(target),
+       sum(CASE WHEN ttv <= target THEN 1 ELSE 0 END),
+       (4 * sum(CASE WHEN rn = (2 + 2 * n) / 4 THEN ttv ELSE 0 END)
+        + max((2 + 2 * n) % 4) * (sum(CASE WHEN (2 + 2 * n) % 4 > 0 AND rn = (2 + 2 * n) / 4 + 1 THEN ttv ELSE 0 END)
+                                 - sum(CASE WHEN rn = (2 + 2 * n) / 4 THEN ttv ELSE 0 END))) / 4.0,
+       (4 * sum(CASE WHEN rn = (1 + 3 * n) / 4 THEN ttv ELSE 0 END)
+        + max((1 + 3 * n) % 4) * (sum(CASE WHEN (1 + 3 * n) % 4 > 0 AND rn = (1 + 3 * n) / 4 + 1 THEN ttv ELSE 0 END)
+                                 - sum(CASE WHEN rn = (1 + 3 * n) / 4 THEN ttv ELSE 0 END))) / 4.0
+FROM r GROUP BY template_key, segment, year, quarter"""
+
+
+class Statements:
+    """Counts the statements an engine runs inside the block."""
+
+    def __init__(self, engine):
+        self.engine, self.count = engine, 0
+
+    def _listen(self, *args):
+        self.count += 1
+
+    def __enter__(self):
+        sa.event.listen(self.engine, "before_cursor_execute", self._listen)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.engine, "before_cursor_execute", self._listen)
+
+
+def bare(app) -> tuple[float, int]:
+    """(seconds, cohorts) of the bare aggregate, fetched through the driver."""
+    from psa.extensions import db
+
+    with app.app_context():
+        sql = BARE_POSTGRESQL if db.engine.dialect.name == "postgresql" else BARE_SQLITE
+        connection = db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            started = time.perf_counter()
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+            seconds = time.perf_counter() - started
+            connection.rollback()
+            return seconds, len(rows)
+        finally:
+            connection.close()
+
+
+def snapshot(app) -> tuple[float, float, int, list]:
+    """(seconds, seconds of its aggregate alone, statements, cohorts) of take_ttv_snapshot for today, committed."""
+    from psa.admin.services import get_settings
+    from psa.core.clock import org_today
+    from psa.extensions import db
+    from psa.projects.ttv import compute_cohorts, take_ttv_snapshot
+
+    with app.app_context():
+        get_settings()
+        today = org_today()
+        started = time.perf_counter()
+        compute_cohorts()
+        aggregate = time.perf_counter() - started
+        db.session.rollback()
+        with Statements(db.engine) as statements:
+            started = time.perf_counter()
+            cohorts = take_ttv_snapshot(today)
+            db.session.commit()
+            seconds = time.perf_counter() - started
+        return seconds, aggregate, statements.count, cohorts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    url = args.database_url or large_demo_url()
+    require_large_demo(url)
+    from psa.config import normalise_database_url
+
+    app = make_app(normalise_database_url(url))
+    from psa.admin.services import get_settings
+    from psa.extensions import db
+    from psa.project_templates.models import Template
+    from psa.projects.models import Project
+    from psa.projects.ttv import record_time_to_value
+
+    with app.app_context():
+        backend = db.engine.dialect.name
+        targets = db.session.execute(sa.update(Template).where(Template.target_ttv_days.is_(None))
+                                     .values(target_ttv_days=DEFAULT_TARGET)).rowcount
+        db.session.commit()
+        projects = db.session.scalar(sa.select(sa.func.count()).select_from(Project))
+        print(f"{backend}: {projects} projects; {targets} templates given a {DEFAULT_TARGET}-day target")
+        for attempt in ("first", "again"):
+            assert get_settings().timezone  # read before counting: a request has it already
+            with Statements(db.engine) as statements:
+                started = time.perf_counter()
+                changed = record_time_to_value()
+                db.session.commit()
+                seconds = time.perf_counter() - started
+            print(f"{backend}: record_time_to_value over every project ({attempt}): {seconds:.3f} s, "
+                  f"{statements.count} statements, {changed} projects changed")
+        reached = db.session.scalar(sa.select(sa.func.count()).where(Project.ttv_days.is_not(None)))
+        print(f"{backend}: {reached} projects with a TTV")
+
+    best_snapshot = best_aggregate = best_bare = None
+    for _ in range(max(1, args.repeat)):
+        seconds, aggregate, statements, cohorts = snapshot(app)
+        best_snapshot = seconds if best_snapshot is None else min(best_snapshot, seconds)
+        best_aggregate = aggregate if best_aggregate is None else min(best_aggregate, aggregate)
+        bare_seconds, bare_cohorts = bare(app)
+        best_bare = bare_seconds if best_bare is None else min(best_bare, bare_seconds)
+    assert bare_cohorts == len(cohorts), (bare_cohorts, len(cohorts))
+    print(f"{backend}: take_ttv_snapshot (aggregate, upsert, delete, commit): {best_snapshot:.4f} s, {statements} "
+          f"statements, {len(cohorts)} cohorts; its aggregate alone (compute_cohorts): {best_aggregate:.4f} s")
+    print(f"{backend}: bare aggregate SQL: {best_bare:.4f} s, {bare_cohorts} cohorts")
+    print(f"{backend}: ratio aggregate / bare SQL: {best_aggregate / best_bare:.2f} (target ≤ 2); "
+          f"ratio whole snapshot with its writes / bare SQL: {best_snapshot / best_bare:.2f}")
+    for c in cohorts[:3]:
+        print(f"  {c.template_name or '(blank)'} · {c.segment} · {c.kickoff_quarter}: n {c.project_count}, "
+              f"median {c.median_days}, p75 {c.p75_days}, mean {c.mean_days}, within {c.within_target_share}")
+
+
+if __name__ == "__main__":
+    main()

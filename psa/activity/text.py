@@ -540,6 +540,17 @@ def _template_version(verb: str, version_first: bool = False) -> Callable:
     return sentence
 
 
+def _template_target(values, obj, event):
+    """"changed the target time to value of Standard onboarding from 45 to 30 days" (set, or removed)."""
+    old = (event.before or {}).get("target_ttv_days")
+    new = (event.after or {}).get("target_ttv_days")
+    if new is None:
+        return ["removed the target time to value of ", obj, f" (was {old} days)" if old else ""]
+    if old is None:
+        return ["set the target time to value of ", obj, f" to {new} days"]
+    return ["changed the target time to value of ", obj, f" from {old} to {new} days"]
+
+
 def _template_duplicated(values, obj, event):
     source = (event.after or {}).get("from")
     return ([f"duplicated “{source}” as ", obj] if source else ["duplicated a template as ", obj])
@@ -677,6 +688,7 @@ ACTIONS: dict[str, Callable] = {
     "template.draft_created": _template_version("started a draft of"),
     "template.duplicated": _template_duplicated,
     "template.imported": _template_version("imported"),
+    "template.target_changed": _template_target,
     # the customer portal: what contacts do there, and what the team does with contacts
     "portal.task_completed": _said("completed ", OBJ, " in the portal"),
     "portal.comment_added": _portal_comment,

@@ -49,7 +49,7 @@ def people(make):
 
 
 def build_project(app, people, make, *, milestones, name="Contoso rollout", kickoff=date(2026, 11, 2),
-                  account_name="Contoso"):
+                  account_name="Contoso", manager="mia", members=("cleo",)):
     """A blank project for an account owned by Olga, managed by Mia with Cleo on it, and milestones given as
     (name, due date, [(task name, start date, duration in working days), ...]); returns ids."""
     from psa.accounts.models import Account
@@ -58,10 +58,10 @@ def build_project(app, people, make, *, milestones, name="Contoso rollout", kick
 
     account = make.account(name=account_name, owner_id=people["olga"].id)
     with on(app, kickoff):
-        mia = db.session.get(User, people["mia"].id)
+        mia = db.session.get(User, people[manager].id)
         project = services.create_project(mia, account=db.session.get(Account, account.id), name=name,
                                           kickoff_date=kickoff, manager=mia,
-                                          members=[db.session.get(User, people["cleo"].id)],
+                                          members=[db.session.get(User, people[who].id) for who in members],
                                           fee_amount=Decimal("10000"))
         ids = {"project": project.id, "account": account.id, "milestones": {}, "tasks": {}}
         for milestone_name, due, tasks in milestones:

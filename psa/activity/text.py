@@ -639,6 +639,19 @@ def _acknowledged(values, obj, event):
 
 
 #: The wording of every action the features record: (values, object Ref, event) → the parts after the actor.
+def _job(verb: str) -> Callable:
+    """"queued the failed job psa.jobs.tasks.deliver_outbox_job again" (the admin jobs page)."""
+    def sentence(values, obj, event):
+        return [verb.format(name=(event.after or {}).get("name") or "?")]
+    return sentence
+
+
+def _outbox_retried(values, obj, event):
+    attempts = (event.before or {}).get("attempts")
+    return [f"sent the failed e-mail #{event.object_id} again"
+            + (f" (it had failed {attempts} attempts)" if attempts else "")]
+
+
 ACTIONS: dict[str, Callable] = {
     # projects
     "project.created": _created("created the project", "budget_minutes"),
@@ -672,6 +685,10 @@ ACTIONS: dict[str, Callable] = {
     "holiday.added": _holiday("added"),
     "holiday.deleted": _holiday("removed"),
     "holiday.loaded": _holidays_loaded,
+    # background jobs and the e-mail outbox (/admin/jobs)
+    "job.requeued": _job("queued the failed job {name} again"),
+    "job.deleted": _job("deleted the failed job {name}"),
+    "outbox.retried": _outbox_retried,
     # time and rates
     "timesheet.submitted": _timesheet("submitted"),
     "timesheet.approved": _timesheet("approved"),

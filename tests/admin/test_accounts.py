@@ -96,7 +96,8 @@ def test_consultant_gets_403_on_every_admin_page(app, client, make):
     """Every rule under /admin/ of the URL map, with every method it answers, refuses a consultant."""
     user, account, holiday = make.user(), make.account(), make.holiday()
     contact = make.contact(account)
-    ids = {"user_id": user.id, "account_id": account.id, "holiday_id": holiday.id, "contact_id": contact.id}
+    ids = {"user_id": user.id, "account_id": account.id, "holiday_id": holiday.id, "contact_id": contact.id,
+           "email_id": 1, "job_id": "some-job"}
     rules = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/admin")]
     assert {"admin.users", "admin.accounts", "admin.settings", "admin.audit", "admin.account_new"} <= {
         rule.endpoint for rule in rules}
@@ -105,7 +106,7 @@ def test_consultant_gets_403_on_every_admin_page(app, client, make):
     for rule in rules:
         path = rule.rule
         for name in rule.arguments:
-            path = path.replace(f"<int:{name}>", str(ids[name]))
+            path = path.replace(f"<int:{name}>", str(ids[name])).replace(f"<{name}>", str(ids[name]))
         assert "<" not in path, f"add an id for {rule.rule}"
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.get(path) if method == "GET" else post_form(client, path, {"active": "0"})

@@ -146,6 +146,8 @@ def test_server_down_backs_off_then_fails_and_the_admin_page_retries_it(app, cli
         event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "outbox.retried")).one()
         assert (event.actor_id, event.object_id, event.before, event.after) == (
             admin.id, email_id, {"state": "failed", "attempts": MAX_ATTEMPTS}, {"state": "pending", "attempts": 0})
+    audit = client.get("/admin/audit").get_data(as_text=True)
+    assert f"sent the failed e-mail #{email_id} again (it had failed {MAX_ATTEMPTS} attempts)" in audit
     # a second press finds nothing failed: no change, no second e-mail
     post_form(client, f"/admin/jobs/outbox/{email_id}/retry", token_from="/admin/jobs")
     assert state(app, email_id).state == "sent" and len(smtp.inbox.messages) == 1

@@ -89,6 +89,8 @@ def test_retry_requeues_a_failed_job_and_delete_removes_it_both_audited(app, cli
     name = f"{JOBS}.add_holiday_then_fail"
     assert [tuple(e) for e in events] == [(admin.id, "job.requeued", {"job": job.id, "name": name}),
                                           (admin.id, "job.deleted", {"job": job.id, "name": name})]
+    audit = client.get("/admin/audit").get_data(as_text=True)
+    assert f"queued the failed job {name} again" in audit and f"deleted the failed job {name}" in audit
     # a job that is not (or no longer) failed: 404, nothing done
     assert post_form(client, f"/admin/jobs/failed/{job.id}/retry", token_from="/admin/jobs").status_code == 404
     assert post_form(client, "/admin/jobs/failed/not.an.id/delete", token_from="/admin/jobs").status_code == 404

@@ -91,9 +91,10 @@ def sweep_escalations(project_ids: Iterable[int] | None = None, today: date | No
     their cached slip, notify the people of each level reached and not yet notified, audit it (actor: the
     system), and refresh the health of the projects whose escalations changed. Flushes; the caller commits.
 
-    A constant number of statements: resolve, open, raise, claim the notifications (each one statement), then
-    when something changed the names and people (two), the notifications, e-mails and audit events (one insert
-    each) and the health refresh of the projects concerned (refresh_schedule's fixed number)."""
+    A constant number of statements: one read deciding which milestones change (all there is when nothing does);
+    then resolve, open, raise and claim the notifications (one statement each), the names and people (two), the
+    notifications, e-mails and audit events (one insert each) and the health refresh of the projects concerned
+    (refresh_schedule's fixed number)."""
     ids = None if project_ids is None else sorted(set(project_ids))
     result = SweepResult()
     if ids == []:
@@ -111,13 +112,27 @@ def sweep_escalations(project_ids: Iterable[int] | None = None, today: date | No
     at = sa.bindparam("now", now, type_=e.c.opened_at.type)
     level = sa.case((m.c.slip_days >= thresholds[2], 3), (m.c.slip_days >= thresholds[1], 2), else_=1)
     reason = sa.case((m.c.due_date < today, "overdue"), else_="forecast_slip")
-    slipping = (m.c.status != "done", m.c.slip_days >= thresholds[0], p.c.id == m.c.project_id,
-                p.c.status.in_(OPEN_PROJECT_STATUSES))
+    slipping = (m.c.status != "done", m.c.slip_days >= thresholds[0], p.c.status.in_(OPEN_PROJECT_STATUSES))
     db.session.flush()
+
+    # decide: one read finds the milestones whose escalation must open, rise or resolve (the hourly sweep over
+    # an unchanged portfolio stops here, after one statement); the writes below touch only those, and each is
+    # conditional, so what another sweep did meanwhile makes them no-ops rather than duplicates
+    open_escalation = sa.and_(e.c.milestone_id == m.c.id, e.c.resolved_at.is_(None))
+    to_open_or_raise = (sa.select(m.c.id).select_from(m).join(p, p.c.id == m.c.project_id)
+                        .outerjoin(e, open_escalation)
+                        .where(*slipping, in_scope(m.c.project_id), sa.or_(e.c.id.is_(None), e.c.level < level)))
+    to_resolve = (sa.select(m.c.id).select_from(e).join(m, m.c.id == e.c.milestone_id)
+                  .where(e.c.resolved_at.is_(None), in_scope(e.c.project_id),
+                         sa.or_(m.c.status == "done", m.c.slip_days <= 0)))
+    changing = sorted(set(execute(sa.union_all(to_open_or_raise, to_resolve)).scalars().all()))
+    if not changing:
+        return result
+    changes = m.c.id.in_(changing)
 
     # resolve: the milestone is done, or its slip is back to 0
     resolved = execute(
-        sa.update(e).where(e.c.resolved_at.is_(None), in_scope(e.c.project_id), m.c.id == e.c.milestone_id,
+        sa.update(e).where(e.c.resolved_at.is_(None), m.c.id == e.c.milestone_id, changes,
                            sa.or_(m.c.status == "done", m.c.slip_days <= 0))
         .values(resolved_at=at, resolution=sa.case((m.c.status == "done", "done"), else_="back_on_track"))
         .returning(e.c.id, e.c.project_id, e.c.milestone_id, e.c.level, e.c.resolution)).all()
@@ -128,7 +143,7 @@ def sweep_escalations(project_ids: Iterable[int] | None = None, today: date | No
                "notified_level", "acknowledgement_note")
     candidates = (sa.select(m.c.project_id, m.c.id, level, reason, m.c.slip_days, at, at, sa.literal(0),
                             sa.literal("")).select_from(m).join(p, p.c.id == m.c.project_id)
-                  .where(*slipping, in_scope(m.c.project_id)).order_by(m.c.id))
+                  .where(*slipping, changes).order_by(m.c.id))
     opened = execute(
         _insert(e).from_select(columns, candidates)
         .on_conflict_do_nothing(index_elements=["milestone_id"], index_where=sa.text("resolved_at IS NULL"))
@@ -136,16 +151,16 @@ def sweep_escalations(project_ids: Iterable[int] | None = None, today: date | No
 
     # raise: only upward while open; a raise un-acknowledges (the people of the new level are told again)
     raised = execute(
-        sa.update(e).where(e.c.resolved_at.is_(None), in_scope(e.c.project_id), m.c.id == e.c.milestone_id,
-                           *slipping, e.c.level < level)
+        sa.update(e).where(e.c.resolved_at.is_(None), m.c.id == e.c.milestone_id, p.c.id == m.c.project_id,
+                           *slipping, changes, e.c.level < level)
         .values(level=level, slip_days=m.c.slip_days, reason=reason, raised_at=at, acknowledged_by_id=None,
                 acknowledged_at=None, acknowledgement_note="")
         .returning(e.c.id, e.c.project_id, e.c.milestone_id, e.c.level, e.c.slip_days, e.c.reason)).all()
 
     # claim the notifications of levels reached and not yet notified: of two sweeps at once, the row's lock and
-    # this condition let one claim it (also catches up a sweep that failed after opening, before notifying)
+    # this condition let one claim it
     claimed = execute(
-        sa.update(e).where(e.c.resolved_at.is_(None), in_scope(e.c.project_id), e.c.notified_level < e.c.level)
+        sa.update(e).where(e.c.resolved_at.is_(None), e.c.milestone_id.in_(changing), e.c.notified_level < e.c.level)
         .values(notified_level=e.c.level, last_notified_at=at)
         .returning(e.c.id)).scalars().all()
 

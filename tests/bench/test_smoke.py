@@ -16,7 +16,8 @@ PSA = Path(sys.executable).with_name("psa")
 #: Small arguments for each script, so the smoke run takes seconds.
 SMALL = {"import_time.py": ["--rows", "200"], "refresh_schedule.py": ["--projects", "6", "--tasks", "5"],
          "pages.py": ["--database-url", "{demo}", "--requests", "1", "--warmup", "1"], "export_year.py": ["--database-url", "{demo}", "--repeat", "1"],
-         "ttv.py": ["--database-url", "{demo}", "--repeat", "1"]}
+         "ttv.py": ["--database-url", "{demo}", "--repeat", "1"],
+         "escalations.py": ["--database-url", "{demo}", "--repeat", "1"]}
 
 
 def _environment(**extra) -> dict:

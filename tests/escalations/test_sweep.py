@@ -164,7 +164,7 @@ def test_the_sweep_issues_the_same_number_of_statements_at_5_and_50_milestones(a
                                                          "notifications": 0, "emails": 0}
         counts.append(len(again))
     assert counts[0] == counts[2] and counts[1] == counts[3], counts
-    assert counts[1] <= 6
+    assert counts[1] <= 2  # the settings and the one read that finds nothing to change
 
 
 def test_psa_escalate_says_what_it_did(app, make, people):

@@ -25,7 +25,8 @@ def queue(app, monkeypatch, request):
     """An RQ queue of this test alone, set as the app's queue."""
     if not os.environ.get("REDIS_URL"):
         pytest.skip("needs REDIS_URL")
-    name = f"psa-test-admin-{request.node.name}-{os.getpid()}"
+    # no [ ] in the name: the keys are cleaned up by a glob pattern
+    name = f"psa-test-admin-{re.sub(r'[^A-Za-z0-9_-]', '-', request.node.name)}-{os.getpid()}"
     monkeypatch.setitem(app.config, "REDIS_URL", os.environ["REDIS_URL"])
     monkeypatch.setitem(app.config, "RQ_QUEUE", name)
     monkeypatch.setitem(app.config, "PSA_INLINE_JOBS", False)

@@ -177,3 +177,32 @@ def test_notes_widen_to_5000_and_time_on_non_billable_projects_stops_being_billa
         downgrade(revision="dda1b248e893")
         assert db.session.execute(sa.text("SELECT length(note) FROM time_entries WHERE id = 1")).scalar() == 500
         db.session.remove()
+
+
+def test_templates_take_their_target_from_their_newest_version(tmp_path):
+    """4c8e2a6f0b13: a template without a target takes the one of its newest published version that has one;
+    a template with a target keeps it; one whose versions have none stays without."""
+    from tests.conftest import make_test_app
+
+    scratch = make_test_app(f"sqlite:///{tmp_path / 'ttv.sqlite'}", tmp_path)
+    with scratch.app_context():
+        upgrade(revision="3357bf0c794e")  # the head before this migration
+        for sql in (
+            "INSERT INTO templates (id, name, description, created_at, target_ttv_days) VALUES "
+            "(1, 'Versions', '', '2026-01-01 00:00:00', NULL), (2, 'Own', '', '2026-01-01 00:00:00', 30), "
+            "(3, 'None', '', '2026-01-01 00:00:00', NULL)",
+            "INSERT INTO template_versions (id, template_id, number, state, target_ttv_days, notes, created_at) "
+            "VALUES (1, 1, 1, 'published', 60, '', '2026-01-01 00:00:00'), "
+            "(2, 1, 2, 'published', 45, '', '2026-02-01 00:00:00'), "
+            "(3, 1, 3, 'draft', 20, '', '2026-03-01 00:00:00'), "
+            "(4, 2, 1, 'published', 90, '', '2026-01-01 00:00:00'), "
+            "(5, 3, 1, 'published', NULL, '', '2026-01-01 00:00:00')",
+        ):
+            db.session.execute(sa.text(sql))
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        targets = dict(db.session.execute(sa.text("SELECT id, target_ttv_days FROM templates ORDER BY id")).all())
+        assert targets == {1: 45, 2: 30, 3: None}
+        db.session.remove()
+        db.engine.dispose()

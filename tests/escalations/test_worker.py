@@ -22,8 +22,6 @@ from psa.projects.services import refresh_open_schedules
 from tests.conftest import login_as, post_form
 from tests.escalations.conftest import HOLIDAY, at, build_project, escalation_rows, notified, on
 
-pytestmark = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
-
 
 @pytest.fixture
 def queue(app, monkeypatch, request):

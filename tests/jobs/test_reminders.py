@@ -172,8 +172,6 @@ def test_in_los_angeles_the_week_is_still_the_local_one_after_utc_midnight(app, 
 
 
 def test_eight_runs_at_once_send_each_reminder_once(app, tasks, people):
-    if app.config["BACKEND"] != "postgresql":
-        pytest.skip("concurrent writers: PostgreSQL")
     at = datetime(2026, 12, 3, 23, 0, tzinfo=UTC)  # Thursday: tasks due soon and overdue; no timesheet yet
 
     def work(index, go):

@@ -7,13 +7,17 @@ On the large demo (`psa demo --scale large`; BENCH_DATABASE_URL or instance/benc
 
 1. record_time_to_value over every project (the demo stores no TTV: the first run sets it from the first-value
    milestones; later runs change nothing): seconds, statements, projects changed;
-2. take_ttv_snapshot for today (one SELECT of every cohort's figures, one INSERT … ON CONFLICT DO UPDATE, one
-   DELETE of emptied cohorts): seconds, statements, cohorts;
+2. take_ttv_snapshot for today, committed: on PostgreSQL one statement (`WITH fresh AS (<every cohort's figures,
+   computed and rounded in SQL>), gone AS (DELETE emptied cohorts) , written AS (INSERT … SELECT … ON CONFLICT DO
+   UPDATE) SELECT FROM fresh`), on SQLite the INSERT … SELECT … ON CONFLICT DO UPDATE … RETURNING and a count of
+   the day's rows: seconds, statements, cohorts. Measured twice: the first run of the day (today's rows
+   removed first: every row inserted, as the nightly job does) and a rerun over the same data (best of
+   --repeat; on PostgreSQL it rewrites no row whose figures are unchanged);
 3. the baseline: the bare SQL computing the same aggregates (per template, segment and kickoff quarter: count,
    sum, within-target count, median and 75th percentile — percentile_cont on PostgreSQL, rank windows on
    SQLite), fetched through the driver; and the ratio snapshot / baseline (target ≤ 2).
 
-2 and 3 run --repeat times each, alternately; the fastest of each is kept.
+The rerun and 3 run --repeat times each, alternately; the fastest of each is kept.
 
 It writes: projects' ttv_days, today's ttv_snapshots rows, and a 90-day target on templates that have none
 (the large demo sets no target; without one the within-target share would not be computed).
@@ -102,18 +106,23 @@ def bare(app) -> tuple[float, int]:
             connection.close()
 
 
-def snapshot(app) -> tuple[float, float, int, list]:
-    """(seconds, seconds of its aggregate alone, statements, cohorts) of take_ttv_snapshot for today, committed."""
+def snapshot(app, first_of_day: bool = False) -> tuple[float, float, int, list]:
+    """(seconds, seconds of its aggregate alone, statements, cohorts) of take_ttv_snapshot for today, committed;
+    with first_of_day, today's rows are deleted (and committed) before, so every row is inserted."""
     from psa.admin.services import get_settings
     from psa.core.clock import org_today
     from psa.extensions import db
+    from psa.projects.models import TtvSnapshot
     from psa.projects.ttv import compute_cohorts, take_ttv_snapshot
 
     with app.app_context():
         get_settings()
         today = org_today()
+        if first_of_day:
+            db.session.execute(sa.delete(TtvSnapshot).where(TtvSnapshot.taken_on == today))
+            db.session.commit()
         started = time.perf_counter()
-        compute_cohorts()
+        compute_cohorts(today)
         aggregate = time.perf_counter() - started
         db.session.rollback()
         with Statements(db.engine) as statements:
@@ -159,6 +168,8 @@ def main() -> None:
         reached = db.session.scalar(sa.select(sa.func.count()).where(Project.ttv_days.is_not(None)))
         print(f"{backend}: {reached} projects with a TTV")
 
+    snapshot(app)  # statements built and compiled once, as in a worker that has run it before
+    first_seconds, _, first_statements, _ = snapshot(app, first_of_day=True)
     best_snapshot = best_aggregate = best_bare = None
     for _ in range(max(1, args.repeat)):
         seconds, aggregate, statements, cohorts = snapshot(app)
@@ -167,11 +178,15 @@ def main() -> None:
         bare_seconds, bare_cohorts = bare(app)
         best_bare = bare_seconds if best_bare is None else min(best_bare, bare_seconds)
     assert bare_cohorts == len(cohorts), (bare_cohorts, len(cohorts))
-    print(f"{backend}: take_ttv_snapshot (aggregate, upsert, delete, commit): {best_snapshot:.4f} s, {statements} "
-          f"statements, {len(cohorts)} cohorts; its aggregate alone (compute_cohorts): {best_aggregate:.4f} s")
+    print(f"{backend}: take_ttv_snapshot, first run of the day (every row inserted, commit): {first_seconds:.4f} s, "
+          f"{first_statements} statements")
+    print(f"{backend}: take_ttv_snapshot, rerun (aggregate, upsert, delete, commit): {best_snapshot:.4f} s, "
+          f"{statements} statements, {len(cohorts)} cohorts; its aggregate alone (compute_cohorts): "
+          f"{best_aggregate:.4f} s")
     print(f"{backend}: bare aggregate SQL: {best_bare:.4f} s, {bare_cohorts} cohorts")
-    print(f"{backend}: ratio aggregate / bare SQL: {best_aggregate / best_bare:.2f} (target ≤ 2); "
-          f"ratio whole snapshot with its writes / bare SQL: {best_snapshot / best_bare:.2f}")
+    print(f"{backend}: ratio aggregate / bare SQL: {best_aggregate / best_bare:.2f}; ratio whole snapshot with its "
+          f"writes / bare SQL: first run of the day {first_seconds / best_bare:.2f}, rerun "
+          f"{best_snapshot / best_bare:.2f} (target ≤ 2)")
     for c in cohorts[:3]:
         print(f"  {c.template_name or '(blank)'} · {c.segment} · {c.kickoff_quarter}: n {c.project_count}, "
               f"median {c.median_days}, p75 {c.p75_days}, mean {c.mean_days}, within {c.within_target_share}")

@@ -620,7 +620,8 @@ def _escalation(verb: str) -> Callable:
     def sentence(values, obj, event):
         data = event.after or {}
         if verb == "resolved":
-            why = {"done": "the milestone is done", "back_on_track": "back on track"}.get(data.get("resolution"))
+            why = {"done": "the milestone is done", "back_on_track": "back on track",
+                   "project_closed": "the project is closed"}.get(data.get("resolution"))
             return ["resolved ", obj, f" ({why})" if why else ""]
         slip = data.get("slip_days")
         reason = {"overdue": "overdue", "forecast_slip": "forecast slip"}.get(data.get("reason"), "")

@@ -8,8 +8,9 @@ uq_escalations_open_milestone decides, INSERT … ON CONFLICT DO NOTHING) nor no
 claimed by `UPDATE … SET notified_level = level WHERE notified_level < level`, which one sweep wins).
 
 Levels only rise while an escalation is open: a milestone whose slip falls from 4 to 2 working days keeps its
-level 2 escalation (the people were told; the slip may come back) until it resolves, when the milestone is done
-or its slip returns to 0. A later slip opens a new escalation.
+level 2 escalation (the people were told; the slip may come back) until it resolves, when the milestone is done,
+its slip returns to 0 or its project closes (completed or cancelled: 'project_closed'; a project on hold is still
+open and keeps its escalations). A later slip opens a new escalation.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from psa.projects.services import refresh_schedule
 LEVEL_AUDIENCE = {1: "the project manager", 2: "the project manager and the leaders",
                   3: "the project manager, the leaders, the admins and the account owner"}
 REASON_LABELS = {"overdue": "overdue", "forecast_slip": "forecast slip"}
-RESOLUTION_LABELS = {"done": "milestone done", "back_on_track": "back on track"}
+RESOLUTION_LABELS = {"done": "milestone done", "back_on_track": "back on track", "project_closed": "project closed"}
 NOTE_MAX = 500
 
 
@@ -122,19 +123,23 @@ def sweep_escalations(project_ids: Iterable[int] | None = None, today: date | No
     to_open_or_raise = (sa.select(m.c.id).select_from(m).join(p, p.c.id == m.c.project_id)
                         .outerjoin(e, open_escalation)
                         .where(*slipping, in_scope(m.c.project_id), sa.or_(e.c.id.is_(None), e.c.level < level)))
+    project_closed = p.c.status.not_in(OPEN_PROJECT_STATUSES)  # completed or cancelled; on hold stays open
+    resolves = sa.or_(m.c.status == "done", m.c.slip_days <= 0, project_closed)
     to_resolve = (sa.select(m.c.id).select_from(e).join(m, m.c.id == e.c.milestone_id)
-                  .where(e.c.resolved_at.is_(None), in_scope(e.c.project_id),
-                         sa.or_(m.c.status == "done", m.c.slip_days <= 0)))
+                  .join(p, p.c.id == m.c.project_id)
+                  .where(e.c.resolved_at.is_(None), in_scope(e.c.project_id), resolves))
     changing = sorted(set(execute(sa.union_all(to_open_or_raise, to_resolve)).scalars().all()))
     if not changing:
         return result
     changes = m.c.id.in_(changing)
 
-    # resolve: the milestone is done, or its slip is back to 0
+    # resolve: the milestone is done, its slip is back to 0, or its project closed; named 'done' when the
+    # milestone is done, else 'project_closed' when the project is, else 'back_on_track'
     resolved = execute(
-        sa.update(e).where(e.c.resolved_at.is_(None), m.c.id == e.c.milestone_id, changes,
-                           sa.or_(m.c.status == "done", m.c.slip_days <= 0))
-        .values(resolved_at=at, resolution=sa.case((m.c.status == "done", "done"), else_="back_on_track"))
+        sa.update(e).where(e.c.resolved_at.is_(None), m.c.id == e.c.milestone_id, p.c.id == m.c.project_id,
+                           changes, resolves)
+        .values(resolved_at=at, resolution=sa.case((m.c.status == "done", "done"),
+                                                   (project_closed, "project_closed"), else_="back_on_track"))
         .returning(e.c.id, e.c.project_id, e.c.milestone_id, e.c.level, e.c.resolution)).all()
 
     # open: one statement; a milestone with an open escalation (ours, or one another sweep just opened) is left

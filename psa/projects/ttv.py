@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -32,9 +32,6 @@ from psa.projects.models import OPEN_PROJECT_STATUSES, Milestone, Project, TtvSn
 
 #: Projects per statement when ids are given (an IN list stays well inside SQLite's bound-parameter limit).
 CHUNK = 5000
-
-_CENT = Decimal("0.01")
-_SHARE = Decimal("0.0001")
 
 
 def _first_value_milestones():
@@ -172,49 +169,141 @@ def cohort_statement(dialect_name: str) -> sa.Select:
             .group_by(*rkeys))
 
 
-def _exact(value, scale: int) -> Decimal:
-    """A percentile from the database (a float from percentile_cont, exact in quarters; or whole quarter days
-    on SQLite) as days with two places."""
-    return (Decimal(value) / scale).quantize(_CENT, rounding=ROUND_HALF_UP)
+#: The columns a snapshot row is written with, in order (the cohort's key and figures).
+_FIGURES = ("template_name", "project_count", "median_days", "p75_days", "mean_days", "within_target_share")
+_COLUMNS = ("taken_on", "template_key", "segment", "kickoff_quarter", *_FIGURES)
 
 
-def compute_cohorts() -> list[Cohort]:
-    """Every cohort's figures, from one SELECT, ordered by template name, segment and quarter."""
-    rows = db.session.execute(cohort_statement(db.session.get_bind().dialect.name)).all()
-    cohorts = [Cohort(
-        template_key=row.template_key, template_name=row.template_name or "", segment=row.segment,
-        kickoff_quarter=f"{row.year:04d}-Q{row.quarter}", project_count=row.n,
-        median_days=_exact(row.median, row.scale), p75_days=_exact(row.p75, row.scale),
-        mean_days=(Decimal(row.total) / row.n).quantize(_CENT, rounding=ROUND_HALF_UP),
-        within_target_share=(None if row.target is None
-                             else (Decimal(row.within) / row.n).quantize(_SHARE, rounding=ROUND_HALF_UP)),
-    ) for row in rows]
+def _half_up(numerator, denominator, units: int):
+    """numerator / denominator in 1/units, rounded half away from zero (Decimal's ROUND_HALF_UP) in integer
+    arithmetic on both databases (their integer division truncates toward zero):
+    (2·units·num ± den) div (2·den), with − when num < 0."""
+    sign = sa.case((numerator < 0, -denominator), else_=denominator)
+    return (2 * units * numerator + sign) // (2 * denominator)
+
+
+def figures_statement(dialect_name: str) -> sa.Select:
+    """The SELECT giving every cohort's ttv_snapshots row for the day bound as `taken_on`, every figure worked
+    out in SQL in the units the column stores (ExactNumeric: whole cents on SQLite, NUMERIC on PostgreSQL) and
+    typed as the column, so it can be inserted as it is or read back as Decimals: the mean and the share rounded
+    half-up to the column's scale; the percentiles exact (in quarter days)."""
+    agg = cohort_statement(dialect_name).subquery("cohorts")
+    table = TtvSnapshot.__table__
+    mean = _half_up(agg.c.total, agg.c.n, 100)  # cents
+    share = _half_up(agg.c.within, agg.c.n, 10000)  # ten-thousandths
+    if dialect_name == "postgresql":
+        def cents(expr):
+            return sa.cast(expr * sa.literal_column("0.01"), sa.Numeric(12, 2))
+
+        median = sa.cast(agg.c.median, sa.Numeric(12, 2))
+        p75 = sa.cast(agg.c.p75, sa.Numeric(12, 2))
+        share = sa.cast(share * sa.literal_column("0.0001"), sa.Numeric(7, 4))
+        mean = cents(mean)
+    else:  # whole quarter days -> cents; integers are what ExactNumeric stores on SQLite
+        median, p75 = agg.c.median * 25, agg.c.p75 * 25
+    quarter = sa.cast(agg.c.year, sa.String) + "-Q" + sa.cast(agg.c.quarter, sa.String)
+    values = {
+        "taken_on": sa.bindparam("taken_on", type_=sa.Date),
+        "template_key": agg.c.template_key,
+        "segment": agg.c.segment,
+        "kickoff_quarter": quarter,
+        "template_name": sa.func.coalesce(agg.c.template_name, ""),
+        "project_count": agg.c.n,
+        "median_days": median,
+        "p75_days": p75,
+        "mean_days": mean,
+        "within_target_share": sa.case((agg.c.target.is_(None), sa.null()), else_=share),
+    }
+    # typed as the columns: read back, ExactNumeric turns the stored units into Decimals
+    return sa.select(*(sa.type_coerce(values[name], table.c[name].type).label(name) for name in _COLUMNS)) \
+        .where(sa.true())  # SQLite: an INSERT … SELECT followed by ON CONFLICT needs the WHERE to parse
+
+
+def _cohort(row) -> Cohort:
+    return Cohort(template_key=row.template_key, template_name=row.template_name or "", segment=row.segment,
+                  kickoff_quarter=row.kickoff_quarter, project_count=row.project_count,
+                  median_days=row.median_days, p75_days=row.p75_days, mean_days=row.mean_days,
+                  within_target_share=row.within_target_share)
+
+
+def _ordered(cohorts: Iterable[Cohort]) -> list[Cohort]:
     return sorted(cohorts, key=lambda c: (c.template_name.lower(), c.template_key, c.segment, c.kickoff_quarter))
 
 
-def _insert(dialect_name: str):
-    return (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(TtvSnapshot.__table__)
+#: (kind, dialect) -> the statement, built once: a new one would be traversed again for its cache key at each
+#: run, which costs about what the database takes to run it on the large demo.
+_STATEMENTS: dict[tuple[str, str], sa.Executable] = {}
+
+
+def _statement(kind: str, dialect_name: str) -> sa.Executable:
+    key = (kind, dialect_name)
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = (figures_statement if kind == "figures" else _snapshot_statement)(dialect_name)
+    return _STATEMENTS[key]
+
+
+def compute_cohorts(today: date | None = None) -> list[Cohort]:
+    """Every cohort's figures, from one SELECT (the one the snapshot inserts), ordered by template name, segment
+    and quarter; nothing is written."""
+    stmt = _statement("figures", db.session.get_bind().dialect.name)
+    return _ordered(_cohort(row) for row in db.session.execute(stmt, {"taken_on": today or org_today()}))
+
+
+def _snapshot_statement(dialect_name: str) -> sa.Executable:
+    """The day's snapshot in one statement returning every cohort's row:
+    INSERT INTO ttv_snapshots … SELECT <figures> … ON CONFLICT (cohort) DO UPDATE … On PostgreSQL it is
+    `WITH fresh AS (<figures>), gone AS (DELETE the day's rows of cohorts not in fresh), written AS (INSERT …
+    SELECT FROM fresh WHERE its row is not there as it is ON CONFLICT DO UPDATE … WHERE a figure changed)
+    SELECT FROM fresh`: a cohort whose row already holds its figures is neither locked nor rewritten, so a
+    second run the same day over the same data writes nothing (and its commit flushes nothing); a row another
+    run writes at the same time conflicts and is updated only if its figures differ. On SQLite (no DML in a
+    CTE) the INSERT … ON CONFLICT DO UPDATE … RETURNING."""
+    table = TtvSnapshot.__table__
+    figures = figures_statement(dialect_name)
+    cohort = ["taken_on", "template_key", "segment", "kickoff_quarter"]
+    if dialect_name != "postgresql":
+        stmt = sqlite.insert(table).from_select(_COLUMNS, figures)
+        stmt = stmt.on_conflict_do_update(index_elements=cohort,
+                                          set_={name: stmt.excluded[name] for name in _FIGURES})
+        return stmt.returning(*(table.c[name] for name in _COLUMNS[1:]), table.c.id)
+    fresh = figures.cte("fresh")
+    gone = sa.delete(table).where(
+        table.c.taken_on == sa.bindparam("taken_on", type_=sa.Date),
+        ~sa.exists().where(fresh.c.template_key == table.c.template_key, fresh.c.segment == table.c.segment,
+                           fresh.c.kickoff_quarter == table.c.kickoff_quarter)).cte("gone")
+    kept = table.alias("kept")
+    unchanged = sa.exists().where(kept.c.taken_on == fresh.c.taken_on, *(
+        kept.c[name].is_not_distinct_from(fresh.c[name]) if name == "within_target_share"
+        else kept.c[name] == fresh.c[name] for name in _COLUMNS[1:]))
+    insert = postgresql.insert(table).from_select(
+        _COLUMNS, sa.select(*(fresh.c[name] for name in _COLUMNS)).where(~unchanged))
+    insert = insert.on_conflict_do_update(
+        index_elements=cohort, set_={name: insert.excluded[name] for name in _FIGURES},
+        where=sa.or_(*(table.c[name].is_distinct_from(insert.excluded[name]) for name in _FIGURES)))
+    return sa.select(*(fresh.c[name] for name in _COLUMNS[1:])).add_cte(gone).add_cte(insert.cte("written"))
 
 
 def take_ttv_snapshot(today: date | None = None) -> list[Cohort]:
-    """Write the day's snapshot: one row per cohort, inserted or, when the day already has it, updated
-    (INSERT … ON CONFLICT on the cohort's unique key, so runs at the same time never duplicate a row); the
-    day's rows of cohorts that no longer have a project are removed. Returns the cohorts written."""
+    """Write the day's snapshot: one row per cohort, inserted or, when the day already has it, updated in place
+    (INSERT … SELECT … ON CONFLICT on the cohort's unique key, so runs at the same time never duplicate a row),
+    the figures computed and rounded by the database in that statement and returned by it; the day's rows of
+    cohorts that no longer have a project are removed. Returns the cohorts written.
+
+    On PostgreSQL that is one statement: the cohorts a CTE, the removal a data-modifying CTE beside the INSERT.
+    On SQLite (no DELETE in a CTE) the INSERT, then a count of the day's rows (an index range), and a DELETE
+    only when that count says a row was not written now."""
     today = today or org_today()
     dialect_name = db.session.get_bind().dialect.name
-    cohorts = compute_cohorts()
-    figures = ("template_name", "project_count", "median_days", "p75_days", "mean_days", "within_target_share")
-    if cohorts:  # one statement, its rows sent as a batch (executemany)
-        stmt = _insert(dialect_name)
-        db.session.execute(stmt.on_conflict_do_update(
-            index_elements=["taken_on", "template_key", "segment", "kickoff_quarter"],
-            set_={name: stmt.excluded[name] for name in figures}), [c.values(today) for c in cohorts])
-    stale = sa.delete(TtvSnapshot).where(TtvSnapshot.taken_on == today)
-    if cohorts:
-        stale = stale.where(sa.tuple_(TtvSnapshot.template_key, TtvSnapshot.segment, TtvSnapshot.kickoff_quarter)
-                            .not_in([(c.template_key, c.segment, c.kickoff_quarter) for c in cohorts]))
-    db.session.execute(stale.execution_options(synchronize_session=False))
-    return cohorts
+    table = TtvSnapshot.__table__
+    rows = db.session.execute(_statement("snapshot", dialect_name), {"taken_on": today}).all()
+    if dialect_name != "postgresql":
+        on_day = db.session.scalar(sa.select(sa.func.count()).select_from(table).where(table.c.taken_on == today))
+        if on_day > len(rows):
+            stale = sa.delete(table).where(table.c.taken_on == today)
+            if rows:
+                stale = stale.where(table.c.id.not_in([row.id for row in rows]))
+            db.session.execute(stale.execution_options(synchronize_session=False))
+    return _ordered(_cohort(row) for row in rows)
 
 
 def snapshot_taken(today: date) -> bool:

@@ -132,8 +132,11 @@ def test_snapshot_runs_a_constant_number_of_statements(ctx, count_queries, proje
     db.session.commit()
     with count_queries() as statements:
         take_ttv_snapshot(date(2026, 12, 4))
-    # one SELECT computing every cohort, one INSERT … ON CONFLICT, one DELETE of emptied cohorts
-    assert len(statements) == 3, statements
+    # PostgreSQL: one INSERT … SELECT … ON CONFLICT computing every cohort, with the DELETE of emptied cohorts
+    # as a CTE of it; SQLite (no DELETE in a CTE): that INSERT and a count of the day's rows (a DELETE only
+    # when the count shows an emptied cohort, tested above)
+    expected = 1 if db.session.get_bind().dialect.name == "postgresql" else 2
+    assert len(statements) == expected, statements
 
 
 def test_two_snapshots_at_once_write_each_cohort_once(app):

@@ -333,7 +333,8 @@ class Escalation(db.Model):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledgement_note: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: 'done' (the milestone was completed) or 'back_on_track' (its slip returned to 0).
+    #: 'done' (the milestone was completed), 'back_on_track' (its slip returned to 0) or 'project_closed' (the
+    #: project was completed or cancelled with the milestone open).
     resolution: Mapped[str | None] = mapped_column(sa.String(20))
 
 

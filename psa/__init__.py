@@ -137,10 +137,11 @@ def _register_blueprints(app: Flask) -> None:
     from psa.portal import bp as portal_bp
     from psa.project_templates import bp as templates_bp
     from psa.projects import bp as projects_bp
+    from psa.reports import bp as reports_bp
     from psa.timesheets import bp as timesheets_bp
 
     for blueprint in (core_bp, branding_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp,
-                      timesheets_bp, portal_bp, escalations_bp):
+                      timesheets_bp, portal_bp, escalations_bp, reports_bp):
         app.register_blueprint(blueprint)
 
 

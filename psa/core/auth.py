@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin.audit": frozenset({"admin", "leader"}),
     # background jobs, the scheduler and the e-mail outbox (/admin/jobs): see, retry, delete
     "admin.jobs": frozenset({"admin"}),
+    # reports for PS leaders (utilization)
+    "reports.view": frozenset({"admin", "leader"}),
 }
 
 

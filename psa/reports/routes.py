@@ -1,0 +1,77 @@
+"""The reports' pages: load the filters, authorize (the decorator), call one service, respond."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, render_template, request, stream_with_context
+
+from psa.core import clock
+from psa.core.auth import permission_required
+from psa.reports import bp
+from psa.reports.forms import UtilizationForm
+from psa.reports.services import (
+    Period,
+    csv_rows,
+    format_hours,
+    format_percent,
+    period_for,
+    utilization_report,
+)
+
+
+def _utilization_filters() -> tuple[UtilizationForm, Period | None]:
+    """The filters from the query string and the period they name (None when a field is wrong)."""
+    form = UtilizationForm(formdata=request.args)
+    if not form.validate():
+        return form, None
+    return form, period_for(form.period.data, clock.org_today(), form.date_from.data, form.date_to.data)
+
+
+def _links(form: UtilizationForm) -> dict:
+    """The query arguments of the current filters, for the CSV link."""
+    args = {"period": form.period.data}
+    if form.period.data == "custom":
+        args.update(date_from=form.date_from.data.isoformat(), date_to=form.date_to.data.isoformat())
+    if form.include_submitted.data:
+        args["include_submitted"] = "y"
+    return args
+
+
+@bp.route("/utilization")
+@permission_required("reports.view")
+def utilization():
+    """Utilization per person, role and team over a period, with the week-by-person heat map."""
+    form, period = _utilization_filters()
+    if period is None:
+        return render_template("reports/utilization.html", form=form, report=None, args={}, hrs=format_hours,
+                               pct=format_percent), 400
+    report = utilization_report(period, include_submitted=form.include_submitted.data)
+    return render_template("reports/utilization.html", form=form, report=report, args=_links(form), hrs=format_hours,
+                           pct=format_percent)
+
+
+@bp.route("/utilization.csv")
+@permission_required("reports.view")
+def utilization_csv():
+    """The same figures as CSV, streamed."""
+    form, period = _utilization_filters()
+    if period is None:
+        return render_template("reports/utilization.html", form=form, report=None, args={}, hrs=format_hours,
+                               pct=format_percent), 400
+    report = utilization_report(period, include_submitted=form.include_submitted.data)
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        yield "\ufeff"
+        for row in csv_rows(report):
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    name = f"utilization-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    return Response(stream_with_context(lines()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

@@ -1,0 +1,293 @@
+"""Utilization (SPEC §3): capacity, billable and total hours per user over a period, rolled up per role, per team
+and for the portfolio, with a week-by-user heat map.
+
+capacity = working days in the period (the organisation's calendar, holidays excluded) × weekly capacity hours / 5
+           − the user's time off logged in the period (whatever its week's state), never below 0;
+billable utilization = billable hours / capacity; total utilization = all hours / capacity ("—" at capacity 0).
+Hours count approved weeks by default; `include_submitted` adds submitted ones. A roll-up is the sum of its users'
+hours over the sum of their capacities. A *team* is the people who share an approver (their manager).
+
+Every sum is SQL (GROUP BY user, and user × week for the heat map): three statements whatever the number of people
+or entries, besides the settings and the calendar. Working days are counted in Python, once per period and week.
+"""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from psa.admin.services import get_settings
+from psa.auth.models import ROLE_LABELS, ROLES, User
+from psa.core.calendar import WorkCalendar, get_calendar
+from psa.extensions import db
+from psa.timesheets.imports import escape_cell
+from psa.timesheets.models import TimeEntry, TimeOff, Timesheet
+
+PRESET_LABELS = {"this_month": "This month", "last_month": "Last month", "this_quarter": "This quarter",
+                 "last_quarter": "Last quarter", "custom": "Custom dates"}
+#: The longest custom period (two years): the heat map has a column a week.
+MAX_PERIOD_DAYS = 731
+ONE_DAY = timedelta(days=1)
+HUNDRED = Decimal(100)
+NO_TEAM = "No approver"
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days from `start` to `end`, both included, in the organisation's time zone."""
+
+    start: date
+    end: date
+
+
+def _quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _month_end(day: date) -> date:
+    return date(day.year, day.month, monthrange(day.year, day.month)[1])
+
+
+def period_for(preset: str, today: date, date_from: date | None = None, date_to: date | None = None) -> Period:
+    """The period a preset names relative to `today` (the organisation's), or the custom dates."""
+    if preset == "custom":
+        if date_from is None or date_to is None or date_to < date_from:
+            raise ValueError("a custom period needs a first day on or before its last day")
+        return Period(date_from, date_to)
+    if preset == "this_month":
+        return Period(today.replace(day=1), _month_end(today))
+    if preset == "last_month":
+        last = today.replace(day=1) - ONE_DAY
+        return Period(last.replace(day=1), last)
+    if preset == "this_quarter":
+        first = _quarter_start(today)
+        return Period(first, _month_end(date(first.year, first.month + 2, 1)))
+    if preset == "last_quarter":
+        end = _quarter_start(today) - ONE_DAY
+        return Period(_quarter_start(end), end)
+    raise ValueError(f"unknown period preset {preset!r}")
+
+
+def working_days_in(calendar: WorkCalendar, start: date, end: date) -> int:
+    """Working days from start to end, both included."""
+    return calendar.working_days_between(start - ONE_DAY, end)
+
+
+def percent(hours: Decimal, capacity: Decimal) -> Decimal | None:
+    """hours / capacity as a percentage rounded half-up to 0.1; None (shown "—") at capacity 0."""
+    if capacity <= 0:
+        return None
+    return (hours * HUNDRED / capacity).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _hours(minutes) -> Decimal:
+    return Decimal(int(minutes or 0)) / 60
+
+
+@dataclass
+class Figures:
+    """Capacity and hours of a person or a group, and the utilization they give."""
+
+    capacity: Decimal = Decimal(0)
+    billable_hours: Decimal = Decimal(0)
+    total_hours: Decimal = Decimal(0)
+
+    @property
+    def billable_percent(self) -> Decimal | None:
+        return percent(self.billable_hours, self.capacity)
+
+    @property
+    def total_percent(self) -> Decimal | None:
+        return percent(self.total_hours, self.capacity)
+
+    def add(self, other: Figures) -> None:
+        self.capacity += other.capacity
+        self.billable_hours += other.billable_hours
+        self.total_hours += other.total_hours
+
+
+@dataclass
+class PersonRow(Figures):
+    user_id: int = 0
+    name: str = ""
+    email: str = ""
+    role: str = ""
+    team: str = NO_TEAM
+    weekly_capacity_hours: Decimal = Decimal(0)
+    time_off_hours: Decimal = Decimal(0)
+    #: Week start → that week's Figures (the days of the week inside the period).
+    weeks: dict = field(default_factory=dict)
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(self.role, self.role)
+
+
+@dataclass
+class GroupRow(Figures):
+    label: str = ""
+    people: int = 0
+
+
+@dataclass
+class UtilizationReport:
+    period: Period
+    include_submitted: bool
+    target_percent: Decimal
+    working_days: int
+    weeks: list[date]
+    people: list[PersonRow]
+    roles: list[GroupRow]
+    teams: list[GroupRow]
+    total: GroupRow
+
+    def band(self, figures: Figures) -> str:
+        """The heat map's band of a total utilization against the target."""
+        value = figures.total_percent
+        if value is None:
+            return "none"
+        if value > HUNDRED:
+            return "over"
+        if value >= self.target_percent:
+            return "on"
+        if value >= self.target_percent - 15:
+            return "near"
+        return "under"
+
+
+def counted_states(include_submitted: bool) -> tuple[str, ...]:
+    return ("approved", "submitted") if include_submitted else ("approved",)
+
+
+def _mondays(period: Period) -> list[date]:
+    monday = period.start - timedelta(days=period.start.weekday())
+    weeks = []
+    while monday <= period.end:
+        weeks.append(monday)
+        monday += timedelta(days=7)
+    return weeks
+
+
+def utilization_report(period: Period, include_submitted: bool = False) -> UtilizationReport:
+    """The report over `period`: per person (active internal people, and anyone with hours in it), per role, per
+    team and in total, with each person's weeks."""
+    settings = get_settings()
+    calendar = get_calendar()
+    states = counted_states(include_submitted)
+    days = working_days_in(calendar, period.start, period.end)
+    weeks = _mondays(period)
+    week_days = {monday: working_days_in(calendar, max(monday, period.start), min(monday + timedelta(days=6),
+                                                                                   period.end))
+                 for monday in weeks}
+
+    in_period = TimeEntry.entry_date.between(period.start, period.end)
+    counted = Timesheet.state.in_(states)
+    billable_minutes = sa.func.sum(sa.case((TimeEntry.billable.is_(True), TimeEntry.minutes), else_=0))
+    entries = (sa.select(TimeEntry.user_id.label("user_id"), billable_minutes.label("billable_minutes"),
+                         sa.func.sum(TimeEntry.minutes).label("total_minutes"))
+               .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
+               .where(in_period, counted).group_by(TimeEntry.user_id).subquery("entry_sums"))
+    absences = (sa.select(TimeOff.user_id.label("user_id"), sa.func.sum(TimeOff.minutes).label("off_minutes"))
+                .where(TimeOff.entry_date.between(period.start, period.end))
+                .group_by(TimeOff.user_id).subquery("time_off_sums"))
+    approver = aliased(User, name="approver")
+    people_rows = db.session.execute(
+        sa.select(User.id, User.name, User.email, User.role, User.weekly_capacity_hours,
+                  approver.name.label("approver_name"), entries.c.billable_minutes, entries.c.total_minutes,
+                  absences.c.off_minutes)
+        .outerjoin(approver, approver.id == User.approver_id)
+        .outerjoin(entries, entries.c.user_id == User.id)
+        .outerjoin(absences, absences.c.user_id == User.id)
+        .where(User.role.in_(ROLES), sa.or_(User.is_active_user.is_(True), entries.c.user_id.is_not(None)))
+        .order_by(User.name, User.id)).all()
+
+    week_column = Timesheet.week_start
+    week_entries = db.session.execute(
+        sa.select(TimeEntry.user_id, week_column.label("week_start"), billable_minutes.label("billable_minutes"),
+                  sa.func.sum(TimeEntry.minutes).label("total_minutes"))
+        .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
+        .where(in_period, counted).group_by(TimeEntry.user_id, week_column)).all()
+    off_week = Timesheet.week_start
+    week_absences = db.session.execute(
+        sa.select(TimeOff.user_id, off_week.label("week_start"), sa.func.sum(TimeOff.minutes).label("off_minutes"))
+        .join(Timesheet, Timesheet.id == TimeOff.timesheet_id)
+        .where(TimeOff.entry_date.between(period.start, period.end))
+        .group_by(TimeOff.user_id, off_week)).all()
+
+    hours_by_week = {(row.user_id, row.week_start): row for row in week_entries}
+    off_by_week = {(row.user_id, row.week_start): _hours(row.off_minutes) for row in week_absences}
+
+    people: list[PersonRow] = []
+    for row in people_rows:
+        weekly = Decimal(row.weekly_capacity_hours or 0)
+        off = _hours(row.off_minutes)
+        person = PersonRow(
+            user_id=row.id, name=row.name, email=row.email, role=row.role, team=row.approver_name or NO_TEAM,
+            weekly_capacity_hours=weekly, time_off_hours=off,
+            capacity=max(Decimal(0), Decimal(days) * weekly / 5 - off),
+            billable_hours=_hours(row.billable_minutes), total_hours=_hours(row.total_minutes))
+        for monday in weeks:
+            logged = hours_by_week.get((row.id, monday))
+            person.weeks[monday] = Figures(
+                capacity=max(Decimal(0), Decimal(week_days[monday]) * weekly / 5 - off_by_week.get((row.id, monday),
+                                                                                                   Decimal(0))),
+                billable_hours=_hours(logged.billable_minutes) if logged else Decimal(0),
+                total_hours=_hours(logged.total_minutes) if logged else Decimal(0))
+        people.append(person)
+
+    def roll_up(key) -> list[GroupRow]:
+        groups: dict[str, GroupRow] = {}
+        for person in people:
+            label = key(person)
+            group = groups.setdefault(label, GroupRow(label=label))
+            group.add(person)
+            group.people += 1
+        return list(groups.values())
+
+    role_order = {role: n for n, role in enumerate(ROLES)}
+    roles = sorted(roll_up(lambda p: p.role_label), key=lambda g: role_order.get(
+        next((r for r, label in ROLE_LABELS.items() if label == g.label), ""), 99))
+    teams = sorted(roll_up(lambda p: p.team), key=lambda g: (g.label == NO_TEAM, g.label))
+    total = GroupRow(label="All people", people=len(people))
+    for person in people:
+        total.add(person)
+    return UtilizationReport(period=period, include_submitted=include_submitted,
+                             target_percent=Decimal(settings.utilization_target_percent), working_days=days,
+                             weeks=weeks, people=people, roles=roles, teams=teams, total=total)
+
+
+CSV_HEADER = ["section", "name", "email", "role", "team", "period_start", "period_end", "capacity_hours",
+              "time_off_hours", "billable_hours", "total_hours", "billable_utilization_percent",
+              "total_utilization_percent", "target_percent"]
+
+
+def format_hours(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def format_percent(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value}"
+
+
+def csv_rows(report: UtilizationReport):
+    """The report's rows as CSV cells: one per person, per role, per team and the total (the HTML's figures)."""
+    def cells(section, name, email, role, team, figures, time_off=""):
+        return [section, escape_cell(name), escape_cell(email), role, escape_cell(team), report.period.start.isoformat(), report.period.end.isoformat(),
+                format_hours(figures.capacity), time_off, format_hours(figures.billable_hours),
+                format_hours(figures.total_hours), format_percent(figures.billable_percent),
+                format_percent(figures.total_percent), format_percent(report.target_percent)]
+
+    yield CSV_HEADER
+    for person in report.people:
+        yield cells("person", person.name, person.email, person.role_label, person.team, person,
+                    format_hours(person.time_off_hours))
+    for group in report.roles:
+        yield cells("role", group.label, "", group.label, "", group)
+    for group in report.teams:
+        yield cells("team", group.label, "", "", group.label, group)
+    yield cells("total", report.total.label, "", "", "", report.total)

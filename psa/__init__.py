@@ -143,6 +143,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (core_bp, branding_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp,
                       timesheets_bp, portal_bp, escalations_bp, reports_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(__import__("psa.customers", fromlist=["bp"]).bp)  # the account view, /accounts/<id>
 
 
 def _register_template_helpers(app: Flask) -> None:

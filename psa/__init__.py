@@ -132,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
     from psa.admin.routes import branding as branding_bp
     from psa.auth import bp as auth_bp
     from psa.core.routes import bp as core_bp
+    from psa.customers import bp as customers_bp
     from psa.dashboard import bp as dashboard_bp
     from psa.escalations import bp as escalations_bp
     from psa.portal import bp as portal_bp
@@ -141,9 +142,8 @@ def _register_blueprints(app: Flask) -> None:
     from psa.timesheets import bp as timesheets_bp
 
     for blueprint in (core_bp, branding_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp,
-                      timesheets_bp, portal_bp, escalations_bp, reports_bp):
+                      timesheets_bp, portal_bp, escalations_bp, reports_bp, customers_bp):
         app.register_blueprint(blueprint)
-    app.register_blueprint(__import__("psa.customers", fromlist=["bp"]).bp)  # the account view, /accounts/<id>
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -115,6 +115,16 @@ def fee_share(fee: Decimal, percent: Decimal) -> Decimal:
     return round_money(fee * percent / 100)
 
 
+def capped_time_and_materials(billable_rate_minutes: Decimal, fee: Decimal | None) -> Decimal:
+    """Time-and-materials revenue, exact, from Σ bill rate × billable minutes over the project's life up to a
+    day: ÷ 60, capped at the not-to-exceed amount (the fee) when set (SPEC §3). A period's revenue is this
+    through its last day less this through the day before its first (the margin report)."""
+    revenue = billable_rate_minutes / 60
+    if fee is not None and revenue > fee:
+        return Decimal(fee)
+    return revenue
+
+
 def project_money(project: Project, billable_rate_minutes: Decimal, cost_rate_minutes: Decimal,
                   done_shares: list[tuple[Decimal, int]]) -> tuple[Decimal, Decimal]:
     """SPEC §3's revenue and cost to date, exact (unrounded), from a project's SQL aggregates: Σ bill rate ×
@@ -122,9 +132,7 @@ def project_money(project: Project, billable_rate_minutes: Decimal, cost_rate_mi
     pairs."""
     cost = cost_rate_minutes / 60
     if project.billing_model == "time_and_materials":
-        revenue = billable_rate_minutes / 60
-        if project.fee_amount is not None and revenue > project.fee_amount:
-            revenue = project.fee_amount
+        revenue = capped_time_and_materials(billable_rate_minutes, project.fee_amount)
     elif project.billing_model == "fixed_fee" and project.fee_amount is not None:
         revenue = sum((fee_share(project.fee_amount, percent) * count for percent, count in done_shares),
                       Decimal("0"))

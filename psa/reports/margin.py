@@ -1,3 +1,342 @@
-"""margin report (SPEC §3): routes and rules added in this module."""
+"""The margin report (SPEC §3): per project over a period, revenue, cost, margin and margin % (on revenue, "—" at
+revenue 0), rolled up by account, project manager, billing model and the portfolio; for fixed fee also the
+estimate at completion and the projected margin. Routes and rules both live here.
+
+- cost = Σ minutes × cost rate snapshot ÷ 60 of the counted entries (approved; with the switch, submitted too) dated
+  in the period, billable or not;
+- time and materials: capped(through the period's last day) − capped(through the day before its first), where
+  capped(d) = Σ billable minutes × bill rate ÷ 60 of counted entries dated up to d, capped at the not-to-exceed
+  amount over the project's life (psa.customers.services.capped_time_and_materials, the account view's rule);
+- fixed fee: Σ over milestones done and completed in the period (their completion instant within the period's days
+  in the organisation's zone) of fee × share ÷ 100, each rounded to the cent (psa.customers.services.fee_share);
+- non-billable: revenue 0 (cost only: an investment);
+- fixed fee estimate at completion = cost to date (counted entries up to today) + remaining estimated hours (Σ over
+  open tasks of max(0, estimate − minutes logged on the task in any state)) × blended cost rate (cost to date ÷
+  hours to date; before any counted time, the mean current cost rate of the project's members); projected margin =
+  fee − EAC.
+Every aggregate is SQL, GROUP BY project: four statements whatever the number of projects or entries. Sums stay
+exact; each shown figure is rounded once, half-up.
+"""
 
 from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+from flask import Response, render_template, request, stream_with_context
+
+from psa.accounts.models import Account
+from psa.auth.models import User
+from psa.core import clock
+from psa.core.auth import permission_required
+from psa.core.money import money_sum, round_money
+from psa.customers.services import capped_time_and_materials, fee_share
+from psa.extensions import db
+from psa.projects.models import BILLING_LABELS, BILLING_MODELS, OPEN_PROJECT_STATUSES, Milestone, Project, Task
+from psa.projects.models import project_members
+from psa.reports import bp
+from psa.reports.forms import UtilizationForm
+from psa.reports.services import Period, counted_states, period_for
+from psa.timesheets.imports import escape_cell
+from psa.timesheets.models import TimeEntry, Timesheet, UserRate
+
+ZERO = Decimal(0)
+ONE_DECIMAL = Decimal("0.1")
+RATE = TimeEntry.__table__.c.bill_rate.type
+
+
+@dataclass
+class Figures:
+    """Exact (unrounded) money of a project or a group; shown figures are rounded once, on the way out."""
+
+    revenue: Decimal = ZERO
+    cost: Decimal = ZERO
+    #: Fixed fee only: Σ estimate at completion and Σ fee of the fixed-fee projects (None when there are none).
+    eac: Decimal | None = None
+    fee: Decimal | None = None
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.cost
+
+    @property
+    def margin_percent(self) -> Decimal | None:
+        """margin ÷ revenue × 100 to one decimal, half-up; None (shown "—") at revenue 0."""
+        if self.revenue == 0:
+            return None
+        return (self.margin * 100 / self.revenue).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
+
+    @property
+    def projected_margin(self) -> Decimal | None:
+        if self.eac is None or self.fee is None:
+            return None
+        return self.fee - self.eac
+
+    def add(self, other: Figures) -> None:
+        self.revenue += other.revenue
+        self.cost += other.cost
+        if other.eac is not None:
+            self.eac = (self.eac or ZERO) + other.eac
+            self.fee = (self.fee or ZERO) + (other.fee or ZERO)
+
+
+@dataclass
+class ProjectRow(Figures):
+    project_id: int = 0
+    name: str = ""
+    status: str = ""
+    billing_model: str = ""
+    account_id: int = 0
+    account_name: str = ""
+    manager_id: int = 0
+    manager_name: str = ""
+    minutes: int = 0
+    milestones_done: int = 0
+    remaining_minutes: int = 0
+
+    @property
+    def billing_label(self) -> str:
+        return BILLING_LABELS.get(self.billing_model, self.billing_model)
+
+
+@dataclass
+class GroupRow(Figures):
+    label: str = ""
+    key: int | str = ""
+    projects: int = 0
+
+
+@dataclass
+class MarginReport:
+    period: Period
+    include_submitted: bool
+    today: object
+    projects: list[ProjectRow]
+    accounts: list[GroupRow] = field(default_factory=list)
+    managers: list[GroupRow] = field(default_factory=list)
+    models: list[GroupRow] = field(default_factory=list)
+    total: GroupRow = field(default_factory=lambda: GroupRow(label="Portfolio"))
+
+
+def _org_instant(day) -> datetime:
+    """The first instant of `day` in the organisation's zone, as an aware datetime."""
+    return datetime.combine(day, time(0), tzinfo=clock.zone(clock.org_zone_name()))
+
+
+def margin_report(period: Period, include_submitted: bool = False, today=None) -> MarginReport:
+    """The report over `period`: every project open now or with counted time or a completed milestone in it."""
+    today = today or clock.org_today()
+    states = counted_states(include_submitted)
+    zero = sa.literal(Decimal(0), type_=RATE)
+    in_period = TimeEntry.entry_date.between(period.start, period.end)
+    billable = TimeEntry.billable.is_(True)
+    to_date = TimeEntry.entry_date <= today
+    entries = (
+        sa.select(
+            TimeEntry.project_id.label("project_id"),
+            money_sum(sa.case((in_period, TimeEntry.cost_rate * TimeEntry.minutes), else_=zero)).label("cost"),
+            money_sum(sa.case((sa.and_(billable, TimeEntry.entry_date <= period.end),
+                               TimeEntry.bill_rate * TimeEntry.minutes), else_=zero)).label("billed_to_end"),
+            money_sum(sa.case((sa.and_(billable, TimeEntry.entry_date < period.start),
+                               TimeEntry.bill_rate * TimeEntry.minutes), else_=zero)).label("billed_before"),
+            sa.func.sum(sa.case((in_period, TimeEntry.minutes), else_=0)).label("minutes"),
+            money_sum(sa.case((to_date, TimeEntry.cost_rate * TimeEntry.minutes), else_=zero)).label("cost_to_date"),
+            sa.func.sum(sa.case((to_date, TimeEntry.minutes), else_=0)).label("minutes_to_date"),
+        )
+        .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
+        .where(Timesheet.state.in_(states))
+        .group_by(TimeEntry.project_id).subquery("entry_sums"))
+    starts, ends = _org_instant(period.start), _org_instant(period.end + timedelta(days=1))
+    completed = sa.and_(Milestone.status == "done", Milestone.completed_at >= starts, Milestone.completed_at < ends)
+    has_milestone = sa.select(Milestone.id).where(Milestone.project_id == Project.id, completed) \
+        .correlate(Project).exists()
+    has_time = (sa.select(TimeEntry.id).join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
+                .where(TimeEntry.project_id == Project.id, in_period, Timesheet.state.in_(states))
+                .correlate(Project).exists())
+    listed = sa.or_(Project.status.in_(OPEN_PROJECT_STATUSES), has_time, has_milestone)
+    rows = db.session.execute(
+        sa.select(Project.id, Project.name, Project.status, Project.billing_model, Project.fee_amount,
+                  Account.id.label("account_id"), Account.name.label("account_name"),
+                  User.id.label("manager_id"), User.name.label("manager_name"),
+                  entries.c.cost, entries.c.billed_to_end, entries.c.billed_before, entries.c.minutes,
+                  entries.c.cost_to_date, entries.c.minutes_to_date)
+        .join(Account, Account.id == Project.account_id).join(User, User.id == Project.manager_id)
+        .outerjoin(entries, entries.c.project_id == Project.id)
+        .where(listed)
+        .order_by(sa.func.lower(Account.name), Account.id, sa.func.lower(Project.name), Project.id)).all()
+
+    shares: dict[int, list[tuple[Decimal, int]]] = {}
+    for project_id, percent, count in db.session.execute(
+            sa.select(Milestone.project_id, Milestone.fee_share_percent, sa.func.count())
+            .join(Project, Project.id == Milestone.project_id)
+            .where(completed, Project.billing_model == "fixed_fee", listed)
+            .group_by(Milestone.project_id, Milestone.fee_share_percent)):
+        shares.setdefault(project_id, []).append((percent, int(count)))
+
+    fixed = sa.select(Project.id).where(Project.billing_model == "fixed_fee", listed)
+    logged = (sa.select(TimeEntry.task_id.label("task_id"), sa.func.sum(TimeEntry.minutes).label("minutes"))
+              .where(TimeEntry.task_id.is_not(None), TimeEntry.project_id.in_(fixed))
+              .group_by(TimeEntry.task_id).subquery("task_minutes"))
+    left = Task.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
+    remaining = dict(db.session.execute(
+        sa.select(Task.project_id, sa.func.sum(sa.case((left > 0, left), else_=0)))
+        .outerjoin(logged, logged.c.task_id == Task.id)
+        .where(Task.status != "done", Task.project_id.in_(fixed))
+        .group_by(Task.project_id)).all())
+
+    current = (sa.select(UserRate.user_id.label("user_id"), sa.func.max(UserRate.effective_from).label("since"))
+               .where(UserRate.effective_from <= today).group_by(UserRate.user_id).subquery("current_rates"))
+    member_rates = {project_id: (total, int(count)) for project_id, total, count in db.session.execute(
+        sa.select(project_members.c.project_id, money_sum(UserRate.cost_rate), sa.func.count())
+        .join(current, current.c.user_id == project_members.c.user_id)
+        .join(UserRate, sa.and_(UserRate.user_id == current.c.user_id, UserRate.effective_from == current.c.since))
+        .where(project_members.c.project_id.in_(fixed))
+        .group_by(project_members.c.project_id))}
+
+    report = MarginReport(period=period, include_submitted=include_submitted, today=today, projects=[])
+    for row in rows:
+        item = ProjectRow(project_id=row.id, name=row.name, status=row.status, billing_model=row.billing_model,
+                          account_id=row.account_id, account_name=row.account_name, manager_id=row.manager_id,
+                          manager_name=row.manager_name, minutes=int(row.minutes or 0))
+        item.cost = (row.cost or ZERO) / 60
+        if row.billing_model == "time_and_materials":
+            item.revenue = (capped_time_and_materials(row.billed_to_end or ZERO, row.fee_amount)
+                            - capped_time_and_materials(row.billed_before or ZERO, row.fee_amount))
+        elif row.billing_model == "fixed_fee":
+            done = shares.get(row.id, [])
+            item.milestones_done = sum(count for _, count in done)
+            if row.fee_amount is not None:
+                item.revenue = sum((fee_share(row.fee_amount, percent) * count for percent, count in done), ZERO)
+            cost_to_date = (row.cost_to_date or ZERO) / 60
+            minutes_to_date = int(row.minutes_to_date or 0)
+            item.remaining_minutes = int(remaining.get(row.id) or 0)
+            if minutes_to_date:
+                blended = cost_to_date * 60 / minutes_to_date
+            else:
+                total, count = member_rates.get(row.id, (ZERO, 0))
+                blended = total / count if count else ZERO
+            item.eac = cost_to_date + Decimal(item.remaining_minutes) / 60 * blended
+            item.fee = row.fee_amount if row.fee_amount is not None else ZERO
+        report.projects.append(item)
+
+    def roll_up(key, label) -> list[GroupRow]:
+        groups: dict = {}
+        for item in report.projects:
+            group = groups.setdefault(key(item), GroupRow(label=label(item), key=key(item)))
+            group.add(item)
+            group.projects += 1
+        return list(groups.values())
+
+    report.accounts = roll_up(lambda p: p.account_id, lambda p: p.account_name)
+    report.managers = sorted(roll_up(lambda p: p.manager_id, lambda p: p.manager_name),
+                             key=lambda g: (g.label.lower(), g.key))
+    order = {model: n for n, model in enumerate(BILLING_MODELS)}
+    report.models = sorted(roll_up(lambda p: p.billing_model, lambda p: p.billing_label),
+                           key=lambda g: order.get(g.key, 99))
+    report.total.projects = len(report.projects)
+    for item in report.projects:
+        report.total.add(item)
+    return report
+
+
+# --- display -----------------------------------------------------------------------------------------------------
+
+
+def money(value: Decimal | None) -> str:
+    """A figure rounded once, half-up to the cent, with thousands separators ("—" for none)."""
+    return "—" if value is None else f"{round_money(value):,.2f}"
+
+
+def percent(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value} %"
+
+
+def hours(minutes: int) -> str:
+    return f"{(Decimal(minutes) / 60).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
+
+
+CSV_HEADER = ["section", "name", "account", "project_manager", "billing_model", "period_start", "period_end",
+              "revenue", "cost", "margin", "margin_percent", "estimate_at_completion", "projected_margin"]
+
+
+def _cells(report: MarginReport, section: str, name: str, account: str, manager: str, model: str, f: Figures):
+    pct = f.margin_percent
+    return [section, escape_cell(name), escape_cell(account), escape_cell(manager), model,
+            report.period.start.isoformat(), report.period.end.isoformat(), money(f.revenue), money(f.cost),
+            money(f.margin), "—" if pct is None else str(pct), money(f.eac), money(f.projected_margin)]
+
+
+def csv_rows(report: MarginReport):
+    """The report's figures as CSV cells: the same strings as the HTML (percent without its sign)."""
+    yield CSV_HEADER
+    for p in report.projects:
+        yield _cells(report, "project", p.name, p.account_name, p.manager_name, p.billing_label, p)
+    for g in report.accounts:
+        yield _cells(report, "account", g.label, g.label, "", "", g)
+    for g in report.managers:
+        yield _cells(report, "project_manager", g.label, "", g.label, "", g)
+    for g in report.models:
+        yield _cells(report, "billing_model", g.label, "", "", g.label, g)
+    yield _cells(report, "total", report.total.label, "", "", "", report.total)
+
+
+# --- routes ------------------------------------------------------------------------------------------------------
+
+
+def _filters() -> tuple[UtilizationForm, Period | None]:
+    form = UtilizationForm(formdata=request.args)
+    if not form.validate():
+        return form, None
+    return form, period_for(form.period.data, clock.org_today(), form.date_from.data, form.date_to.data)
+
+
+def _args(form: UtilizationForm) -> dict:
+    args = {"period": form.period.data}
+    if form.period.data == "custom":
+        args.update(date_from=form.date_from.data.isoformat(), date_to=form.date_to.data.isoformat())
+    if form.include_submitted.data:
+        args["include_submitted"] = "y"
+    return args
+
+
+def _page(form, report, args, status=200):
+    return render_template("reports/margin.html", form=form, report=report, args=args, money=money,
+                           pct=percent, hrs=hours), status
+
+
+@bp.route("/margin")
+@permission_required("reports.view")
+def margin():
+    """Revenue, cost and margin per project over a period, rolled up by account, manager and billing model."""
+    form, period = _filters()
+    if period is None:
+        return _page(form, None, {}, 400)
+    return _page(form, margin_report(period, include_submitted=form.include_submitted.data), _args(form))
+
+
+@bp.route("/margin.csv")
+@permission_required("reports.view")
+def margin_csv():
+    """The same figures as CSV, streamed."""
+    form, period = _filters()
+    if period is None:
+        return _page(form, None, {}, 400)
+    report = margin_report(period, include_submitted=form.include_submitted.data)
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        yield "\ufeff"
+        for row in csv_rows(report):
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    name = f"margin-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    return Response(stream_with_context(lines()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

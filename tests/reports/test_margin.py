@@ -1,0 +1,275 @@
+"""The margin report (SPEC §3), every figure worked out by hand. Period: May 2026 (custom), today 2026-06-15.
+
+Alpha (T&M, Acme, no cap, manager Mia): 10 h billable approved in May at 150 / 90 → revenue 1,500.00, cost 900.00,
+  margin 600.00, 40.0 %. A submitted week adds 2 h billable (switch only): 1,800.00 / 1,080.00 / 720.00 / 40.0 %.
+  3 h in a draft week never count.
+Beta (T&M, Acme, not-to-exceed 1,200.00): 8 h at 100 / 50 in April (800.00 recognised before the period), 6 h in
+  May (600.00 uncapped): capped through 31 May = min(1,400, 1,200) = 1,200.00 − capped through 30 April 800.00 →
+  revenue 400.00; cost 6 × 50 = 300.00; margin 100.00; 25.0 %.
+Gamma (fixed fee 10,000.00, Bolt): milestone of 20 % completed 2026-04-20 (before: none), of 30 % completed
+  2026-05-10 → 3,000.00; one of 50 % open. Cost in May: 20 h × 80 = 1,600.00 → margin 1,400.00, 1,400 / 3,000 =
+  46.67 → 46.7 %. Cost to date 25 h × 80 = 2,000.00 (5 h in April), blended 80.00/h; open tasks: T1 estimate 10 h,
+  4 h logged → 6 h; T2 estimate 5 h, 8 h logged → 0; done T3 (20 h) not counted → 6 h remaining.
+  EAC = 2,000 + 6 × 80 = 2,480.00; projected margin = 10,000 − 2,480 = 7,520.00.
+Delta (non-billable, Bolt): 5 h at cost 60 → revenue 0.00, cost 300.00, margin −300.00, margin % "—".
+Epsilon (fixed fee 5,000.00, Bolt, manager Max): no time; members' current cost rates 100 and 60 (a later rate from
+  2026-07-01 and an earlier one ignored) → blended 80.00; open task of 10 h → EAC 800.00, projected 4,200.00;
+  revenue 0 → margin 0.00, "—".
+
+Roll-ups: Acme 1,900.00 / 1,200.00 / 700.00 / 36.8 % (700 / 1,900 = 36.84); Bolt 3,000.00 / 1,900.00 / 1,100.00 /
+  36.7 %, EAC 2,480 + 800 = 3,280.00, projected 15,000 − 3,280 = 11,720.00. Mia: 4,900.00 / 3,100.00 / 1,800.00 /
+  36.7 % (36.73), EAC 2,480.00, projected 7,520.00; Max: 0.00 / 0.00 / 0.00 / —, 800.00, 4,200.00. Fixed fee
+  3,000.00 / 1,600.00 / 1,400.00 / 46.7 %, 3,280.00, 11,720.00; T&M 1,900.00 / 1,200.00 / 700.00 / 36.8 %;
+  Non-billable 0.00 / 300.00 / −300.00 / —. Portfolio 4,900.00 / 3,100.00 / 1,800.00 / 36.7 %, 3,280.00,
+  11,720.00; with submitted 5,200.00 / 3,280.00 / 1,920.00 / 36.9 % (1,920 / 5,200 = 36.92).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from psa.core import clock
+from psa.extensions import db
+from psa.projects.models import Milestone, Task
+from psa.timesheets.models import TimeEntry, Timesheet, UserRate
+from tests.conftest import login_as
+
+MAY = "period=custom&date_from=2026-05-01&date_to=2026-05-31"
+TODAY = datetime(2026, 6, 15, 12, tzinfo=UTC)
+
+
+def _week(user_id, monday, state):
+    sheet = Timesheet(user_id=user_id, week_start=monday, state=state)
+    db.session.add(sheet)
+    db.session.flush()
+    return sheet.id
+
+
+def _entry(user_id, project_id, sheet, day, hours, bill, cost, billable=True, task_id=None):
+    db.session.add(TimeEntry(user_id=user_id, project_id=project_id, timesheet_id=sheet, entry_date=day,
+                             minutes=int(hours * 60), billable=billable, bill_rate=Decimal(bill),
+                             cost_rate=Decimal(cost), task_id=task_id))
+
+
+def _milestone(project_id, position, percent, status="todo", completed=None):
+    m = Milestone(project_id=project_id, position=position, name=f"M{position}", baseline_due_date=date(2026, 6, 1),
+                  due_date=date(2026, 6, 1), status=status, completed_at=completed,
+                  fee_share_percent=Decimal(percent))
+    db.session.add(m)
+    db.session.flush()
+    return m
+
+
+def _task(project_id, milestone_id, position, hours, status="todo"):
+    t = Task(project_id=project_id, milestone_id=milestone_id, position=position, name=f"T{position}",
+             baseline_start_date=date(2026, 5, 1), baseline_due_date=date(2026, 6, 1), start_date=date(2026, 5, 1),
+             due_date=date(2026, 6, 1), estimated_minutes=hours * 60, status=status)
+    db.session.add(t)
+    db.session.flush()
+    return t
+
+
+def _build(app, make, extra_projects: int = 0, tag: str = ""):
+    from psa.auth.models import User
+    from psa.projects.services import create_project
+
+    mia = make.user(role="manager", name="Mia Manager")
+    max_ = make.user(role="manager", name="Max Manager")
+    cleo = make.user(role="consultant", name="Cleo Consultant")
+    dan = make.user(role="consultant", name="Dan Consultant")
+    lee = make.user(role="leader", name="Lee Leader")
+    acme, bolt = make.account(name=f"Acme{tag}"), make.account(name=f"Bolt{tag}")
+    with app.app_context():
+        manager, other = db.session.get(User, mia.id), db.session.get(User, max_.id)
+
+        def project(name, account, model, fee=None, who=manager, members=()):
+            p = create_project(manager, account=account, name=name, kickoff_date=date(2026, 4, 1), manager=who,
+                               members=members, billing_model=model, fee_amount=fee)
+            db.session.flush()
+            return p.id
+
+        alpha = project("Alpha", acme, "time_and_materials")
+        beta = project("Beta", acme, "time_and_materials", Decimal("1200"))
+        gamma = project("Gamma", bolt, "fixed_fee", Decimal("10000"))
+        delta = project("Delta", bolt, "non_billable")
+        epsilon = project("Epsilon", bolt, "fixed_fee", Decimal("5000"), other,
+                          [db.session.get(User, cleo.id), db.session.get(User, dan.id)])
+        for n in range(extra_projects):
+            project(f"Extra {n}", acme, "time_and_materials", Decimal("100"))
+        _milestone(gamma, 0, "20", "done", datetime(2026, 4, 20, 10, tzinfo=UTC))
+        m1 = _milestone(gamma, 1, "30", "done", datetime(2026, 5, 10, 10, tzinfo=UTC))
+        m2 = _milestone(gamma, 2, "50")
+        t1, t2 = _task(gamma, m2.id, 0, 10), _task(gamma, m2.id, 1, 5)
+        _task(gamma, m1.id, 2, 20, "done")
+        _task(epsilon, _milestone(epsilon, 0, "100").id, 0, 10)
+        for user, rates in ((cleo, [("2026-01-01", "30"), ("2026-03-01", "100"), ("2026-07-01", "500")]),
+                            (dan, [("2026-02-01", "60")])):
+            for since, cost in rates:
+                db.session.add(UserRate(user_id=user.id, effective_from=date.fromisoformat(since),
+                                        cost_rate=Decimal(cost), bill_rate=Decimal("150")))
+        c = cleo.id
+        week = _week(c, date(2026, 4, 20), "approved")
+        _entry(c, beta, week, date(2026, 4, 21), 8, 100, 50)
+        _entry(c, gamma, week, date(2026, 4, 22), 5, 0, 80)
+        week = _week(c, date(2026, 5, 4), "approved")
+        _entry(c, alpha, week, date(2026, 5, 4), 5, 150, 90)
+        _entry(c, alpha, week, date(2026, 5, 5), 5, 150, 90)
+        _entry(c, beta, week, date(2026, 5, 6), 6, 100, 50)
+        week = _week(c, date(2026, 5, 11), "approved")
+        _entry(c, gamma, week, date(2026, 5, 11), 4, 0, 80, task_id=t1.id)
+        _entry(c, gamma, week, date(2026, 5, 12), 8, 0, 80, task_id=t2.id)
+        _entry(c, gamma, week, date(2026, 5, 13), 8, 0, 80)
+        _entry(c, delta, week, date(2026, 5, 14), 5, 0, 60, billable=False)
+        week = _week(c, date(2026, 5, 18), "submitted")
+        _entry(c, alpha, week, date(2026, 5, 19), 2, 150, 90)
+        week = _week(c, date(2026, 5, 25), "draft")
+        _entry(c, alpha, week, date(2026, 5, 26), 3, 150, 90)
+        db.session.commit()
+        ids = dict(alpha=alpha, beta=beta, gamma=gamma, delta=delta, epsilon=epsilon)
+    return {"lee": lee, "ids": ids, "acme": acme, "bolt": bolt}
+
+
+@pytest.fixture
+def world(app, make):
+    return _build(app, make)
+
+
+def _text(html):
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def _rows(html, table):
+    body = re.search(r'data-testid="' + table + r'".*?</table>', html, re.S).group(0)
+    rows = {}
+    for row in re.findall(r"<tr[^>]*>.*?</tr>", body, re.S):
+        cells = [_text(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+        if cells and "scope=\"col\"" not in row:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def _get(client, path):
+    with clock.frozen(TODAY):
+        return client.get(path)
+
+
+def test_each_figure_matches_the_hand_worked_numbers(client, world):
+    login_as(client, world["lee"])
+    response = _get(client, f"/reports/margin?{MAY}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    projects = _rows(html, "margin-projects")
+    # account, manager, billing, hours, revenue, cost, margin, margin %, EAC, projected margin
+    assert projects["Alpha"][3:] == ["10.00", "1,500.00", "900.00", "600.00", "40.0 %", "—", "—"]
+    assert projects["Beta"][3:] == ["6.00", "400.00", "300.00", "100.00", "25.0 %", "—", "—"]
+    assert projects["Gamma"][2] == "Fixed fee (1 milestone done)"
+    assert projects["Gamma"][3:] == ["20.00", "3,000.00", "1,600.00", "1,400.00", "46.7 %", "2,480.00", "7,520.00"]
+    assert projects["Delta"][3:] == ["5.00", "0.00", "300.00", "-300.00", "—", "—", "—"]
+    assert projects["Epsilon"][1:] == ["Max Manager", "Fixed fee (0 milestones done)", "0.00", "0.00", "0.00",
+                                       "0.00", "—", "800.00", "4,200.00"]
+    assert projects["Portfolio (5)"] == ["4,900.00", "3,100.00", "1,800.00", "36.7 %", "3,280.00", "11,720.00"]
+    assert _rows(html, "margin-accounts") == {
+        "Acme": ["2", "1,900.00", "1,200.00", "700.00", "36.8 %", "—", "—"],
+        "Bolt": ["3", "3,000.00", "1,900.00", "1,100.00", "36.7 %", "3,280.00", "11,720.00"]}
+    assert _rows(html, "margin-managers") == {
+        "Max Manager": ["1", "0.00", "0.00", "0.00", "—", "800.00", "4,200.00"],
+        "Mia Manager": ["4", "4,900.00", "3,100.00", "1,800.00", "36.7 %", "2,480.00", "7,520.00"]}
+    assert _rows(html, "margin-models") == {
+        "Fixed fee": ["2", "3,000.00", "1,600.00", "1,400.00", "46.7 %", "3,280.00", "11,720.00"],
+        "Time and materials": ["2", "1,900.00", "1,200.00", "700.00", "36.8 %", "—", "—"],
+        "Non-billable": ["1", "0.00", "300.00", "-300.00", "—", "—", "—"]}
+
+
+def test_the_switch_adds_submitted_hours(client, world):
+    login_as(client, world["lee"])
+    html = _get(client, f"/reports/margin?{MAY}&include_submitted=y").get_data(as_text=True)
+    projects = _rows(html, "margin-projects")
+    assert projects["Alpha"][3:8] == ["12.00", "1,800.00", "1,080.00", "720.00", "40.0 %"]
+    assert projects["Portfolio (5)"][:4] == ["5,200.00", "3,280.00", "1,920.00", "36.9 %"]
+
+
+def test_figures_link_to_what_is_behind_them(client, world):
+    login_as(client, world["lee"])
+    html = _get(client, f"/reports/margin?{MAY}").get_data(as_text=True)
+    ids = world["ids"]
+    row = re.search(r'<tr data-project-id="' + str(ids["alpha"]) + r'">.*?</tr>', html, re.S).group(0)
+    assert f'href="/projects/{ids["alpha"]}"' in row
+    export = re.findall(r'href="(/timesheets/export\?[^"]+)"', row)
+    assert export and all(f"project_id={ids['alpha']}" in link and "date_from=2026-05-01" in link
+                          and "date_to=2026-05-31" in link and "state=approved" in link for link in export)
+    gamma = re.search(r'<tr data-project-id="' + str(ids["gamma"]) + r'">.*?</tr>', html, re.S).group(0)
+    assert re.search(r'href="/projects/' + str(ids["gamma"]) + r'">3,000.00<', gamma)
+    assert 'href="/reports/utilization"' in html and 'href="/reports/margin"' in html
+    assert "<script>" not in html.split("<main", 1)[-1] and " style=" not in html.split("<main", 1)[-1]
+
+
+def test_csv_holds_the_html_figures(client, world):
+    login_as(client, world["lee"])
+    html = _get(client, f"/reports/margin?{MAY}").get_data(as_text=True)
+    response = _get(client, f"/reports/margin.csv?{MAY}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    projects = _rows(html, "margin-projects")
+    for row in rows:
+        if row["section"] == "project":
+            shown = projects[row["name"]][4:]
+        elif row["section"] == "total":
+            shown = projects[f"{row['name']} (5)"]
+        else:
+            table = {"account": "margin-accounts", "project_manager": "margin-managers",
+                     "billing_model": "margin-models"}[row["section"]]
+            shown = _rows(html, table)[row["name"]][1:]
+        percent = row["margin_percent"] if row["margin_percent"] == "—" else row["margin_percent"] + " %"
+        assert [row["revenue"], row["cost"], row["margin"], percent, row["estimate_at_completion"],
+                row["projected_margin"]] == shown, row
+    assert {r["section"] for r in rows} == {"project", "account", "project_manager", "billing_model", "total"}
+    assert len(rows) == 5 + 2 + 2 + 3 + 1
+
+
+def test_statement_count_is_the_same_at_3_and_30_projects(app, make, client, count_queries):
+    counts = []
+    lee = make.user(role="leader")
+    login_as(client, lee)
+    for extra in (3, 30):  # 8 projects, then 43
+        _build(app, make, extra_projects=extra, tag=str(extra))
+        with count_queries() as statements:
+            assert _get(client, f"/reports/margin?{MAY}").status_code == 200
+        with count_queries() as csv_statements:
+            assert _get(client, f"/reports/margin.csv?{MAY}").status_code == 200
+        counts.append((len(statements), len(csv_statements)))
+    assert counts[0] == counts[1], counts
+
+
+def test_empty_state(client, make):
+    login_as(client, make.user(role="admin"))
+    html = _get(client, "/reports/margin?period=custom&date_from=2001-01-01&date_to=2001-01-31").get_data(as_text=True)
+    assert "No projects to report on" in html
+
+
+@pytest.mark.parametrize("role", ["consultant", "manager"])
+def test_only_leaders_and_admins_see_the_report(client, make, role):
+    login_as(client, make.user(role=role))
+    assert client.get("/reports/margin").status_code == 403
+    assert client.get(f"/reports/margin.csv?{MAY}").status_code == 403
+
+
+@pytest.mark.parametrize(("query", "field", "message"), [
+    ("period=custom&date_from=2026-05-10&date_to=2026-05-01", "date_to", "comes before its start"),
+    ("period=custom&date_from=2026-02-30&date_to=2026-03-01", "date_from", ""),
+    ("period=custom&date_from=2026-01-01", "date_to", "last day of the custom period"),
+    ("period=next_century", "period", ""),
+])
+def test_bad_period_gets_a_message_at_the_field_and_400(client, make, query, field, message):
+    login_as(client, make.user(role="leader"))
+    for path in ("/reports/margin", "/reports/margin.csv"):
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400, (path, query)
+        html = response.get_data(as_text=True)
+        assert re.search(r'id="' + field + r'"[^>]*is-invalid|is-invalid[^>]*id="' + field + '"', html), (path, query)
+        assert message in html

@@ -40,6 +40,7 @@ from psa.accounts.models import Account
 from psa.auth.models import User
 from psa.core import clock
 from psa.core.auth import permission_required
+from psa.core.charts import bar_chart
 from psa.core.money import money_sum, round_money
 from psa.customers.services import fee_share
 from psa.extensions import db
@@ -299,8 +300,13 @@ def csv_rows(report: Forecast):
 @permission_required("reports.view")
 def forecast():
     """The revenue forecast by month for six months, per project and in total."""
-    return render_template("reports/forecast.html", report=revenue_forecast(), money=money,
-                           report_links=report_links("reports.forecast"))
+    report = revenue_forecast()
+    return render_template("reports/forecast.html", report=report, money=money,
+                           report_links=report_links("reports.forecast"),
+                           chart=bar_chart([(month.label, cell.forecast)
+                                            for month, cell in zip(report.months, report.totals, strict=True)],
+                                           marks=[cell.at_risk for cell in report.totals], value_text=money,
+                                           mark_text=money))
 
 
 @bp.route("/forecast.csv")

@@ -33,6 +33,7 @@ from psa.accounts.models import Account
 from psa.auth.models import User
 from psa.core import clock
 from psa.core.auth import permission_required
+from psa.core.charts import bar_chart
 from psa.core.money import money_sum, round_money
 from psa.customers.services import capped_time_and_materials, fee_share
 from psa.extensions import db
@@ -305,7 +306,9 @@ def _args(form: UtilizationForm) -> dict:
 
 def _page(form, report, args, status=200):
     return render_template("reports/margin.html", form=form, report=report, args=args, money=money,
-                           pct=percent, hrs=hours), status
+                           pct=percent, hrs=hours,
+                           chart=bar_chart([(p.name, p.margin) for p in report.projects], value_text=money)
+                           if report else None), status
 
 
 @bp.route("/margin")

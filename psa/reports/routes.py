@@ -9,6 +9,7 @@ from flask import Response, render_template, request, stream_with_context
 
 from psa.core import clock
 from psa.core.auth import permission_required
+from psa.core.charts import bar_chart
 from psa.reports import bp
 from psa.reports.forms import UtilizationForm
 from psa.reports.services import (
@@ -49,7 +50,10 @@ def utilization():
                                pct=format_percent), 400
     report = utilization_report(period, include_submitted=form.include_submitted.data)
     return render_template("reports/utilization.html", form=form, report=report, args=_links(form), hrs=format_hours,
-                           pct=format_percent)
+                           pct=format_percent,
+                           chart=bar_chart([(p.name, p.total_percent) for p in report.people],
+                                           target=report.target_percent, max_value=100,
+                                           value_text=lambda v: "—" if v is None else f"{v} %"))
 
 
 @bp.route("/utilization.csv")

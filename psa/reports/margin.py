@@ -35,6 +35,7 @@ from psa.core import clock
 from psa.core.auth import permission_required
 from psa.core.charts import bar_chart
 from psa.core.money import money_sum, round_money
+from psa.core.pdf import pdf_download
 from psa.customers.services import capped_time_and_materials, fee_share
 from psa.extensions import db
 from psa.projects.models import BILLING_LABELS, BILLING_MODELS, OPEN_PROJECT_STATUSES, Milestone, Project, Task
@@ -343,3 +344,16 @@ def margin_csv():
     name = f"margin-{period.start.isoformat()}-{period.end.isoformat()}.csv"
     return Response(stream_with_context(lines()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@bp.route("/margin.pdf")
+@permission_required("reports.view")
+def margin_pdf():
+    """The same figures as a PDF (WeasyPrint, reports/margin_pdf.html), downloaded."""
+    form, period = _filters()
+    if period is None:
+        return _page(form, None, {}, 400)
+    report = margin_report(period, include_submitted=form.include_submitted.data)
+    html = render_template("reports/margin_pdf.html", report=report, money=money, pct=percent, hrs=hours,
+                           generated_on=clock.org_today().isoformat())
+    return pdf_download(html, f"margin-{period.start.isoformat()}-{period.end.isoformat()}.pdf")

@@ -10,6 +10,7 @@ from flask import Response, render_template, request, stream_with_context
 from psa.core import clock
 from psa.core.auth import permission_required
 from psa.core.charts import bar_chart
+from psa.core.pdf import pdf_download
 from psa.reports import bp
 from psa.reports.forms import UtilizationForm
 from psa.reports.services import (
@@ -79,3 +80,17 @@ def utilization_csv():
     name = f"utilization-{period.start.isoformat()}-{period.end.isoformat()}.csv"
     return Response(stream_with_context(lines()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@bp.route("/utilization.pdf")
+@permission_required("reports.view")
+def utilization_pdf():
+    """The same figures as a PDF (WeasyPrint, reports/utilization_pdf.html), downloaded."""
+    form, period = _utilization_filters()
+    if period is None:
+        return render_template("reports/utilization.html", form=form, report=None, args={}, hrs=format_hours,
+                               pct=format_percent), 400
+    report = utilization_report(period, include_submitted=form.include_submitted.data)
+    html = render_template("reports/utilization_pdf.html", report=report, hrs=format_hours, pct=format_percent,
+                           generated_on=clock.org_today().isoformat())
+    return pdf_download(html, f"utilization-{period.start.isoformat()}-{period.end.isoformat()}.pdf")

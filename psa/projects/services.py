@@ -29,10 +29,10 @@ from psa.core.auth import can
 from psa.core.calendar import WorkCalendar, get_calendar
 from psa.core.clock import org_today
 from psa.core.db import utcnow
-from psa.core.queue import dispatch
 from psa.core.errors import ValidationError
 from psa.core.models import AuditEvent
 from psa.core.money import MAX_AMOUNT, to_money
+from psa.core.queue import dispatch
 from psa.core.validation import check_date, date_errors
 from psa.extensions import db
 from psa.project_templates.models import TemplateVersion

@@ -38,8 +38,15 @@ from psa.core.money import money_sum, round_money
 from psa.core.pdf import pdf_download
 from psa.customers.services import capped_time_and_materials, fee_share
 from psa.extensions import db
-from psa.projects.models import BILLING_LABELS, BILLING_MODELS, OPEN_PROJECT_STATUSES, Milestone, Project, Task
-from psa.projects.models import project_members
+from psa.projects.models import (
+    BILLING_LABELS,
+    BILLING_MODELS,
+    OPEN_PROJECT_STATUSES,
+    Milestone,
+    Project,
+    Task,
+    project_members,
+)
 from psa.reports import bp
 from psa.reports.forms import UtilizationForm
 from psa.reports.services import Period, counted_states, period_for

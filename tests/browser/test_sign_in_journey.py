@@ -21,6 +21,9 @@ def _sign_in(page, live_server, user):
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name=f"Welcome, {user.name}")).to_be_visible()
     assert urlsplit(page.url).path == "/"
+    # the heading shows before the scripts at the end of <body> have run; Bootstrap's collapse
+    # only answers a click once its script has attached, so wait for the page's load event
+    page.wait_for_load_state("load")
 
 
 def _assert_signed_out(page):

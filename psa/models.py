@@ -22,4 +22,5 @@ from psa.projects.models import (  # noqa: F401
     Task,
     TtvSnapshot,
 )
+from psa.reports.models import ReportFile  # noqa: F401
 from psa.timesheets.models import ProjectRate, TimeEntry, TimeOff, Timesheet, UserRate  # noqa: F401

@@ -20,6 +20,7 @@ from psa.core.audit import record_audit
 from psa.core.auth import is_contact, permission_required
 from psa.core.clock import org_today
 from psa.core.errors import ValidationError
+from psa.core.pdf import pdf_download
 from psa.extensions import db
 from psa.portal import bp, scope, work
 from psa.portal.routes import contact_required
@@ -145,6 +146,19 @@ def project(project_id: int):
     if found is None:
         abort(404)
     return _render_project(contact, found)
+
+
+@bp.route("/projects/<int:project_id>/status.pdf")
+@contact_required
+def project_status_pdf(project_id: int):
+    """The project's status report as a PDF (psa.portal.status_report), at the contact's own view level; through
+    the same scope as the project page (another account's project answers 404)."""
+    from psa.portal import status_report  # imported here: it draws from this module's project_context
+
+    contact = current_user._get_current_object()
+    found = _loaded_or_404(scope.project_for(contact, project_id))
+    report = status_report.status_report(contact, found)
+    return pdf_download(status_report.render_html(report), status_report.filename(found, report))
 
 
 def _render_project(contact: Contact, project_row: Project, errors: dict | None = None, values: dict | None = None,

@@ -14,7 +14,10 @@ estimate at completion and the projected margin. Routes and rules both live here
   open tasks of max(0, estimate − minutes logged on the task in any state)) × blended cost rate (cost to date ÷
   hours to date; before any counted time, the mean current cost rate of the project's members); projected margin =
   fee − EAC.
-Every aggregate is SQL, GROUP BY project: four statements whatever the number of projects or entries. Sums stay
+- by month: the same figures for the portfolio over each calendar month of the period (the cap applied month by
+  month, so the months add up to the period).
+Every aggregate is SQL, GROUP BY project (and project × month): five statements whatever the number of projects or
+entries. Sums stay
 exact; each shown figure is rounded once, half-up.
 """
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
@@ -120,11 +123,25 @@ class GroupRow(Figures):
 
 
 @dataclass
+class MonthRow(Figures):
+    """The portfolio's figures over one calendar month of the period (its days inside the period)."""
+
+    first: date = date.min
+    last: date = date.min
+
+    @property
+    def label(self) -> str:
+        return self.first.strftime("%Y-%m")
+
+
+@dataclass
 class MarginReport:
     period: Period
     include_submitted: bool
     today: object
     projects: list[ProjectRow]
+    #: The period's calendar months (clipped to the period), each with the portfolio's revenue and cost.
+    months: list[MonthRow] = field(default_factory=list)
     accounts: list[GroupRow] = field(default_factory=list)
     managers: list[GroupRow] = field(default_factory=list)
     models: list[GroupRow] = field(default_factory=list)
@@ -134,6 +151,52 @@ class MarginReport:
 def _org_instant(day) -> datetime:
     """The first instant of `day` in the organisation's zone, as an aware datetime."""
     return datetime.combine(day, time(0), tzinfo=clock.zone(clock.org_zone_name()))
+
+
+def period_months(period: Period) -> list[MonthRow]:
+    """The calendar months the period touches, each clipped to the period's days."""
+    months, first = [], period.start
+    while first <= period.end:
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        months.append(MonthRow(first=first, last=min(period.end, following - timedelta(days=1))))
+        first = following
+    return months
+
+
+def _month_bucket(column, months: list[MonthRow]):
+    """The index of the month holding `column` (a date, or an aware instant compared with the months' first
+    instants in the organisation's zone)."""
+    if isinstance(column.type, sa.Date):
+        return sa.case(*((column <= m.last, i) for i, m in enumerate(months)), else_=len(months))
+    return sa.case(*((column < _org_instant(m.last + timedelta(days=1)), i) for i, m in enumerate(months)),
+                   else_=len(months))
+
+
+def _split_by_month(report: MarginReport, rows, billed_before: dict, fee_amounts: dict,
+                    monthly_entries, monthly_shares) -> None:
+    """Fill report.months from the per project × month sums: cost as logged; time and materials as the capped
+    revenue through each month's last day less through the previous one (so the months add up to the period's
+    figure, the cap included); fixed fee per milestone completed in the month."""
+    models = {row.id: row.billing_model for row in rows}
+    by_project: dict[int, dict[int, Decimal]] = {}
+    for project_id, bucket, cost, billed in monthly_entries:
+        if bucket >= len(report.months) or project_id not in models:
+            continue
+        report.months[bucket].cost += (cost or ZERO) / 60
+        if models[project_id] == "time_and_materials":
+            by_project.setdefault(project_id, {})[bucket] = billed or ZERO
+    for project_id, billed in by_project.items():
+        fee, running = fee_amounts[project_id], billed_before.get(project_id) or ZERO
+        earned = capped_time_and_materials(running, fee)
+        for index, month in enumerate(report.months):
+            running += billed.get(index, ZERO)
+            capped = capped_time_and_materials(running, fee)
+            month.revenue += capped - earned
+            earned = capped
+    for project_id, percent, bucket, count in monthly_shares:
+        fee = fee_amounts.get(project_id)
+        if bucket < len(report.months) and fee is not None:
+            report.months[bucket].revenue += fee_share(fee, percent) * count
 
 
 def margin_report(period: Period, include_submitted: bool = False, today=None) -> MarginReport:
@@ -178,13 +241,24 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
         .where(listed)
         .order_by(sa.func.lower(Account.name), Account.id, sa.func.lower(Project.name), Project.id)).all()
 
+    months = period_months(period)
     shares: dict[int, list[tuple[Decimal, int]]] = {}
-    for project_id, percent, count in db.session.execute(
-            sa.select(Milestone.project_id, Milestone.fee_share_percent, sa.func.count())
-            .join(Project, Project.id == Milestone.project_id)
-            .where(completed, Project.billing_model == "fixed_fee", listed)
-            .group_by(Milestone.project_id, Milestone.fee_share_percent)):
+    milestone_month = _month_bucket(Milestone.completed_at, months)
+    monthly_shares = db.session.execute(
+        sa.select(Milestone.project_id, Milestone.fee_share_percent, milestone_month, sa.func.count())
+        .join(Project, Project.id == Milestone.project_id)
+        .where(completed, Project.billing_model == "fixed_fee", listed)
+        .group_by(Milestone.project_id, Milestone.fee_share_percent, milestone_month)).all()
+    for project_id, percent, _, count in monthly_shares:
         shares.setdefault(project_id, []).append((percent, int(count)))
+
+    entry_month = _month_bucket(TimeEntry.entry_date, months)
+    monthly_entries = db.session.execute(
+        sa.select(TimeEntry.project_id, entry_month, money_sum(TimeEntry.cost_rate * TimeEntry.minutes),
+                  money_sum(sa.case((billable, TimeEntry.bill_rate * TimeEntry.minutes), else_=zero)))
+        .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
+        .where(Timesheet.state.in_(states), in_period)
+        .group_by(TimeEntry.project_id, entry_month)).all()
 
     fixed = sa.select(Project.id).where(Project.billing_model == "fixed_fee", listed)
     logged = (sa.select(TimeEntry.task_id.label("task_id"), sa.func.sum(TimeEntry.minutes).label("minutes"))
@@ -206,7 +280,8 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
         .where(project_members.c.project_id.in_(fixed))
         .group_by(project_members.c.project_id))}
 
-    report = MarginReport(period=period, include_submitted=include_submitted, today=today, projects=[])
+    report = MarginReport(period=period, include_submitted=include_submitted, today=today, projects=[],
+                          months=months)
     for row in rows:
         item = ProjectRow(project_id=row.id, name=row.name, status=row.status, billing_model=row.billing_model,
                           account_id=row.account_id, account_name=row.account_name, manager_id=row.manager_id,
@@ -249,6 +324,8 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
     report.total.projects = len(report.projects)
     for item in report.projects:
         report.total.add(item)
+    _split_by_month(report, rows, {row.id: row.billed_before for row in rows},
+                    {row.id: row.fee_amount for row in rows}, monthly_entries, monthly_shares)
     return report
 
 
@@ -312,11 +389,23 @@ def _args(form: UtilizationForm) -> dict:
     return args
 
 
+def margin_charts(report: MarginReport) -> dict:
+    """The report's SVG charts (psa.core.charts), the same on the page and in the PDF: margin by project and by
+    month."""
+    return {"chart": bar_chart([(p.name, p.margin) for p in report.projects], value_text=money),
+            "month_chart": bar_chart([(m.label, m.margin) for m in report.months], value_text=money)}
+
+
+def margin_pdf_html(report: MarginReport) -> str:
+    """The PDF's HTML (reports/margin_pdf.html): the page's figures, formatters and charts, for WeasyPrint."""
+    return render_template("reports/margin_pdf.html", report=report, money=money, pct=percent, hrs=hours,
+                           generated_on=clock.org_today().isoformat(), **margin_charts(report))
+
+
 def _page(form, report, args, status=200):
+    charts = margin_charts(report) if report else {"chart": None, "month_chart": None}
     return render_template("reports/margin.html", form=form, report=report, args=args, money=money,
-                           pct=percent, hrs=hours,
-                           chart=bar_chart([(p.name, p.margin) for p in report.projects], value_text=money)
-                           if report else None), status
+                           pct=percent, hrs=hours, **charts), status
 
 
 @bp.route("/margin")
@@ -361,6 +450,4 @@ def margin_pdf():
     if period is None:
         return _page(form, None, {}, 400)
     report = margin_report(period, include_submitted=form.include_submitted.data)
-    html = render_template("reports/margin_pdf.html", report=report, money=money, pct=percent, hrs=hours,
-                           generated_on=clock.org_today().isoformat())
-    return pdf_download(html, f"margin-{period.start.isoformat()}-{period.end.isoformat()}.pdf")
+    return pdf_download(margin_pdf_html(report), f"margin-{period.start.isoformat()}-{period.end.isoformat()}.pdf")

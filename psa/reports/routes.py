@@ -41,6 +41,18 @@ def _links(form: UtilizationForm) -> dict:
     return args
 
 
+def utilization_chart(report):
+    """Total utilization by person with the target line (psa.core.charts), the same on the page and in the PDF."""
+    return bar_chart([(p.name, p.total_percent) for p in report.people], target=report.target_percent,
+                     max_value=100, value_text=lambda v: "—" if v is None else f"{v} %")
+
+
+def utilization_pdf_html(report) -> str:
+    """The PDF's HTML (reports/utilization_pdf.html): the page's figures, formatters and chart, for WeasyPrint."""
+    return render_template("reports/utilization_pdf.html", report=report, hrs=format_hours, pct=format_percent,
+                           generated_on=clock.org_today().isoformat(), chart=utilization_chart(report))
+
+
 @bp.route("/utilization")
 @permission_required("reports.view")
 def utilization():
@@ -51,10 +63,7 @@ def utilization():
                                pct=format_percent), 400
     report = utilization_report(period, include_submitted=form.include_submitted.data)
     return render_template("reports/utilization.html", form=form, report=report, args=_links(form), hrs=format_hours,
-                           pct=format_percent,
-                           chart=bar_chart([(p.name, p.total_percent) for p in report.people],
-                                           target=report.target_percent, max_value=100,
-                                           value_text=lambda v: "—" if v is None else f"{v} %"))
+                           pct=format_percent, chart=utilization_chart(report))
 
 
 @bp.route("/utilization.csv")
@@ -91,6 +100,4 @@ def utilization_pdf():
         return render_template("reports/utilization.html", form=form, report=None, args={}, hrs=format_hours,
                                pct=format_percent), 400
     report = utilization_report(period, include_submitted=form.include_submitted.data)
-    html = render_template("reports/utilization_pdf.html", report=report, hrs=format_hours, pct=format_percent,
-                           generated_on=clock.org_today().isoformat())
-    return pdf_download(html, f"utilization-{period.start.isoformat()}-{period.end.isoformat()}.pdf")
+    return pdf_download(utilization_pdf_html(report), f"utilization-{period.start.isoformat()}-{period.end.isoformat()}.pdf")

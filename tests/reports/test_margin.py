@@ -273,3 +273,35 @@ def test_bad_period_gets_a_message_at_the_field_and_400(client, make, query, fie
         html = response.get_data(as_text=True)
         assert re.search(r'id="' + field + r'"[^>]*is-invalid|is-invalid[^>]*id="' + field + '"', html), (path, query)
         assert message in html
+
+
+def test_by_month_splits_the_period_and_adds_up_to_it(client, world):
+    """15 April to 20 May 2026, months clipped to the period.
+    April (04-15 to 04-30): Beta 8 h at 100 / 50 → 800.00 / 400.00 (under its 1,200.00 cap); Gamma's 20 % milestone
+      completed 04-20 → 2,000.00, its 5 h at 80 → 400.00. Revenue 2,800.00, cost 800.00, margin 2,000.00,
+      2,000 / 2,800 = 71.43 → 71.4 %.
+    May (05-01 to 05-20): Alpha 1,500.00 / 900.00; Beta 6 h billed 600.00 but the cap leaves 1,200 − 800 = 400.00,
+      cost 300.00; Gamma 30 % → 3,000.00, 20 h × 80 = 1,600.00; Delta cost 300.00. Revenue 4,900.00, cost 3,100.00,
+      margin 1,800.00, 36.7 %.
+    The months add up to the portfolio: 7,700.00 / 3,900.00 / 3,800.00 (49.35 → 49.4 %)."""
+    login_as(client, world["lee"])
+    html = _get(client, "/reports/margin?period=custom&date_from=2026-04-15&date_to=2026-05-20") \
+        .get_data(as_text=True)
+    assert _rows(html, "margin-months") == {
+        "2026-04 (2026-04-15 to 2026-04-30)": ["2,800.00", "800.00", "2,000.00", "71.4 %"],
+        "2026-05 (2026-05-01 to 2026-05-20)": ["4,900.00", "3,100.00", "1,800.00", "36.7 %"]}
+    assert _rows(html, "margin-projects")["Portfolio (5)"][:4] == ["7,700.00", "3,900.00", "3,800.00", "49.4 %"]
+    chart = re.search(r'data-testid="margin-month-chart".*?</svg>', html, re.S).group(0)
+    values = re.findall(r'data-testid="margin-month-chart-bar" data-value="([^"]*)"', chart)
+    assert [Decimal(v) for v in values] == [Decimal(2000), Decimal(1800)]
+    assert "2026-05: 1,800.00" in chart
+    month_link = ('/timesheets/export?date_from=2026-05-01&amp;date_to=2026-05-20&amp;state=approved')
+    assert month_link in html
+
+
+def test_by_month_with_the_switch_counts_submitted_weeks(client, world):
+    """May with submitted weeks: Alpha's 2 h on 05-19 add 300.00 revenue and 180.00 cost to May."""
+    login_as(client, world["lee"])
+    html = _get(client, f"/reports/margin?{MAY}&include_submitted=y").get_data(as_text=True)
+    assert _rows(html, "margin-months") == {
+        "2026-05 (2026-05-01 to 2026-05-31)": ["5,200.00", "3,280.00", "1,920.00", "36.9 %"]}

@@ -181,3 +181,43 @@ def test_the_pdf_writer_fetches_nothing(tmp_path):
     assert data.startswith(b"%PDF-")
     text = PdfReader(io.BytesIO(data)).pages[0].extract_text()
     assert "Shown" in text and "TOP SECRET" not in text
+
+
+# --- the charts: the same SVG as the page, drawn into the PDF ----------------------------------------------------
+
+
+def _chart_labels(html: str, chart_id: str) -> list[str]:
+    """The value texts the page's SVG chart `chart_id` draws, bar by bar."""
+    svg = re.search(r'data-testid="' + chart_id + r'".*?</svg>', html, re.S).group(0)
+    groups = re.findall(r'data-testid="' + chart_id + r'-bar".*?</g>', svg, re.S)
+    return [re.findall(r"<text[^>]*>([^<]*)</text>", group)[-2:] for group in groups]
+
+
+def test_margin_pdf_draws_the_pages_charts(client, margin_world):
+    """Margin by project and by month: each bar's label and value text of the page's SVG is in the PDF, in order."""
+    login_as(client, margin_world["lee"])
+    period = "period=custom&date_from=2026-04-15&date_to=2026-05-20"
+    html = _get(client, f"/reports/margin?{period}").get_data(as_text=True)
+    text = _pdf_text(_get(client, f"/reports/margin.pdf?{period}"))
+    assert "Margin by project" in text and "By month" in text
+    by_project = _chart_labels(html, "margin-chart")
+    assert [label for label, _ in by_project] == ["Alpha", "Beta", "Delta", "Epsilon", "Gamma"]
+    by_month = _chart_labels(html, "margin-month-chart")
+    assert by_month == [["2026-04", "2,000.00"], ["2026-05", "1,800.00"]]
+    chart_text = text[text.index("Margin by project"):]
+    for label, value in by_project + by_month:
+        assert _in_order(chart_text, [label, value]), (label, value)
+    assert _in_order(text, ["2026-04 (2026-04-15 to 2026-04-30)", "2,800.00", "800.00", "2,000.00", "71.4 %"])
+    assert _in_order(text, ["2026-05 (2026-05-01 to 2026-05-20)", "4,900.00", "3,100.00", "1,800.00", "36.7 %"])
+
+
+def test_utilization_pdf_draws_the_pages_chart(client, utilization_world):
+    """Total utilization by person with its target line: each bar's label and value of the page's SVG."""
+    login_as(client, utilization_world["lee"])
+    html = client.get(f"/reports/utilization?{utilization_tests.MAY}").get_data(as_text=True)
+    text = _pdf_text(client.get(f"/reports/utilization.pdf?{utilization_tests.MAY}"))
+    bars = _chart_labels(html, "utilization-chart")
+    assert bars and "Total utilization by person" in text
+    chart_text = text[text.index("Total utilization by person"):]
+    for label, value in bars:
+        assert _in_order(chart_text, [label, value]), (label, value)

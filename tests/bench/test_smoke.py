@@ -17,7 +17,11 @@ PSA = Path(sys.executable).with_name("psa")
 SMALL = {"import_time.py": ["--rows", "200"], "refresh_schedule.py": ["--projects", "6", "--tasks", "5"],
          "pages.py": ["--database-url", "{demo}", "--requests", "1", "--warmup", "1"], "export_year.py": ["--database-url", "{demo}", "--repeat", "1"],
          "ttv.py": ["--database-url", "{demo}", "--repeat", "1"],
-         "escalations.py": ["--database-url", "{demo}", "--repeat", "1"]}
+         "escalations.py": ["--database-url", "{demo}", "--repeat", "1"],
+         **{f"report_{name}.py": ["--database-url", "{demo}", "--repeat", "1", "--requests", "2", "--warmup", "1",
+                                  "--advisory"] for name in ("utilization", "margin", "forecast", "ttv", "account")}}
+#: Modules the bench scripts import, not scripts.
+SHARED = {"common.py", "reports_common.py"}
 
 
 def _environment(**extra) -> dict:
@@ -37,7 +41,7 @@ def demo(tmp_path_factory) -> str:
 
 
 def test_every_bench_script_has_small_arguments_here():
-    scripts = {p.name for p in BENCH.glob("*.py") if p.name != "common.py"}
+    scripts = {p.name for p in BENCH.glob("*.py") if p.name not in SHARED}
     assert scripts == set(SMALL), "give the new bench script small arguments in SMALL"
 
 

@@ -1,0 +1,160 @@
+"""Time the margin report of a year against the bare SQL computing the same aggregates.
+
+    .venv/bin/python bench/report_margin.py [--database-url URL] [--repeat 5] [--requests 20] [--warmup 2]
+
+On the large demo (`psa demo --scale large`: about a million entries over two years; BENCH_DATABASE_URL or
+instance/bench-large.sqlite, or --database-url), prints:
+
+1. psa.reports.margin.margin_report over the last full 365 days (the year up to yesterday), approved hours, in
+   process: seconds (best of --repeat) and the SQL statements it issued;
+2. the baseline: the service's four aggregates written by hand as SQL text (sa.text), same joins, filters and
+   GROUP BY — the listed projects (open now, or with counted time or a completed milestone in the year) with
+   their entries' sums per project (cost in the year, billed through the year's end and before its start,
+   minutes, cost and minutes to date), the done milestones' fee shares per project and percent, the fixed-fee
+   projects' remaining estimated minutes (open tasks less the minutes logged on each) and their members'
+   current cost rates — every row fetched: seconds (best of --repeat, alternating with 1);
+3. the figures both give (projects, hours, revenue, cost, estimate at completion: revenue and EAC computed from
+   the bare rows with the report's rules, untimed), which must be equal, and the ratio service / bare SQL,
+   PASS or FAIL against 1.5x;
+4. /reports/margin for that year through gunicorn (README's production settings) as the demo leader: p50 and
+   p95 of --requests requests after --warmup, PASS or FAIL against 300 ms.
+
+Exits non-zero when a figure differs, a check fails or the page does not answer 200 (with --advisory, the
+timing checks are printed only). Writes nothing but the leader's sign-in (a session row).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from reports_common import ReportBench, main, year_period  # noqa: E402
+
+ENTRY_SUMS = """
+SELECT te.project_id,
+       coalesce(sum(CASE WHEN te.entry_date BETWEEN :start AND :end THEN te.cost_rate * te.minutes ELSE 0 END), 0)
+         AS cost,
+       coalesce(sum(CASE WHEN {billable} AND te.entry_date <= :end THEN te.bill_rate * te.minutes ELSE 0 END), 0)
+         AS billed_to_end,
+       coalesce(sum(CASE WHEN {billable} AND te.entry_date < :start THEN te.bill_rate * te.minutes ELSE 0 END), 0)
+         AS billed_before,
+       sum(CASE WHEN te.entry_date BETWEEN :start AND :end THEN te.minutes ELSE 0 END) AS minutes,
+       coalesce(sum(CASE WHEN te.entry_date <= :today THEN te.cost_rate * te.minutes ELSE 0 END), 0) AS cost_to_date,
+       sum(CASE WHEN te.entry_date <= :today THEN te.minutes ELSE 0 END) AS minutes_to_date
+FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
+WHERE ts.state IN :states
+GROUP BY te.project_id"""
+
+LISTED = """(p.status IN :open
+  OR EXISTS (SELECT 1 FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
+             WHERE te.project_id = p.id AND te.entry_date BETWEEN :start AND :end AND ts.state IN :states)
+  OR EXISTS (SELECT 1 FROM milestones m WHERE m.project_id = p.id AND m.status = 'done'
+             AND m.completed_at >= :starts AND m.completed_at < :ends))"""
+
+PROJECTS = f"""
+SELECT p.id, p.name, p.status, p.billing_model, p.fee_amount, a.id AS account_id, a.name AS account_name,
+       u.id AS manager_id, u.name AS manager_name, e.cost, e.billed_to_end, e.billed_before, e.minutes,
+       e.cost_to_date, e.minutes_to_date
+FROM projects p JOIN accounts a ON a.id = p.account_id JOIN users u ON u.id = p.manager_id
+LEFT JOIN ({ENTRY_SUMS}) AS e ON e.project_id = p.id
+WHERE {LISTED}
+ORDER BY lower(a.name), a.id, lower(p.name), p.id"""
+
+SHARES = f"""
+SELECT m.project_id, m.fee_share_percent, count(*)
+FROM milestones m JOIN projects p ON p.id = m.project_id
+WHERE m.status = 'done' AND m.completed_at >= :starts AND m.completed_at < :ends
+  AND p.billing_model = 'fixed_fee' AND {LISTED}
+GROUP BY m.project_id, m.fee_share_percent"""
+
+FIXED = f"SELECT p.id FROM projects p WHERE p.billing_model = 'fixed_fee' AND {LISTED}"
+
+REMAINING = f"""
+SELECT t.project_id,
+       sum(CASE WHEN t.estimated_minutes - coalesce(l.minutes, 0) > 0
+                THEN t.estimated_minutes - coalesce(l.minutes, 0) ELSE 0 END)
+FROM tasks t
+LEFT JOIN (SELECT te.task_id, sum(te.minutes) AS minutes FROM time_entries te
+           WHERE te.task_id IS NOT NULL AND te.project_id IN ({FIXED}) GROUP BY te.task_id) AS l ON l.task_id = t.id
+WHERE t.status <> 'done' AND t.project_id IN ({FIXED})
+GROUP BY t.project_id"""
+
+MEMBER_RATES = f"""
+SELECT pm.project_id, coalesce(sum(ur.cost_rate), 0), count(*)
+FROM project_members pm
+JOIN (SELECT user_id, max(effective_from) AS since FROM user_rates WHERE effective_from <= :today
+      GROUP BY user_id) AS c ON c.user_id = pm.user_id
+JOIN user_rates ur ON ur.user_id = c.user_id AND ur.effective_from = c.since
+WHERE pm.project_id IN ({FIXED})
+GROUP BY pm.project_id"""
+
+
+def build(app, args) -> ReportBench:
+    from psa.core import clock
+    from psa.core.money import round_money
+    from psa.customers.services import capped_time_and_materials, fee_share
+    from psa.projects.models import OPEN_PROJECT_STATUSES
+    from psa.reports.margin import _org_instant, margin_report
+    from psa.reports.services import counted_states
+
+    period = year_period()
+    today = clock.org_today()
+    params = {"start": period.start, "end": period.end, "today": today, "states": counted_states(False),
+              "open": tuple(OPEN_PROJECT_STATUSES), "starts": _org_instant(period.start),
+              "ends": _org_instant(period.end + timedelta(days=1))}
+
+    def bare(sql):
+        billable = sql.boolean("te.billable")
+        return (sql, sql.rows(PROJECTS.format(billable=billable), **params), sql.rows(SHARES, **params),
+                sql.rows(REMAINING, **params), sql.rows(MEMBER_RATES, **params))
+
+    def figures(report) -> dict:
+        eac = sum((p.eac for p in report.projects if p.eac is not None), Decimal(0))
+        return {"projects": len(report.projects), "hours": Decimal(sum(p.minutes for p in report.projects)) / 60,
+                "revenue": round_money(report.total.revenue), "cost": round_money(report.total.cost),
+                "eac": round_money(eac)}
+
+    def bare_figures(read) -> dict:
+        sql, rows, share_rows, remaining_rows, rate_rows = read
+        shares: dict = {}
+        for project_id, percent, count in share_rows:
+            shares.setdefault(project_id, []).append((sql.exact(percent), int(count)))
+        remaining = {project_id: int(minutes or 0) for project_id, minutes in remaining_rows}
+        rates = {project_id: (sql.exact(total), int(count)) for project_id, total, count in rate_rows}
+        revenue = cost = eac = Decimal(0)
+        minutes = 0
+        for row in rows:
+            fee = None if row.fee_amount is None else sql.exact(row.fee_amount)
+            minutes += int(row.minutes or 0)
+            cost += sql.exact(row.cost) / 60
+            if row.billing_model == "time_and_materials":
+                revenue += (capped_time_and_materials(sql.exact(row.billed_to_end), fee)
+                            - capped_time_and_materials(sql.exact(row.billed_before), fee))
+            elif row.billing_model == "fixed_fee":
+                if fee is not None:
+                    revenue += sum((fee_share(fee, p) * n for p, n in shares.get(row.id, [])), Decimal(0))
+                cost_to_date, minutes_to_date = sql.exact(row.cost_to_date) / 60, int(row.minutes_to_date or 0)
+                if minutes_to_date:
+                    blended = cost_to_date * 60 / minutes_to_date
+                else:
+                    total, count = rates.get(row.id, (Decimal(0), 0))
+                    blended = total / count if count else Decimal(0)
+                eac += cost_to_date + Decimal(remaining.get(row.id, 0)) / 60 * blended
+        return {"projects": len(rows), "hours": Decimal(minutes) / 60, "revenue": round_money(revenue),
+                "cost": round_money(cost), "eac": round_money(eac)}
+
+    page = f"/reports/margin?period=custom&date_from={period.start.isoformat()}&date_to={period.end.isoformat()}"
+    return ReportBench(
+        name="margin", what=f"margin report, {period.start} to {period.end}, approved hours",
+        service=lambda: margin_report(period, include_submitted=False, today=today), bare=bare,
+        figures=figures, bare_figures=bare_figures, page=page,
+        baseline="4 hand-written statements (listed projects with entry sums, fee shares, remaining minutes, "
+                 "member rates)")
+
+
+if __name__ == "__main__":
+    main(build, __doc__.splitlines()[0])

@@ -1,0 +1,113 @@
+"""Time the utilization report of a year against the bare SQL computing the same aggregates.
+
+    .venv/bin/python bench/report_utilization.py [--database-url URL] [--repeat 5] [--requests 20] [--warmup 2]
+
+On the large demo (`psa demo --scale large`: about a million entries over two years; BENCH_DATABASE_URL or
+instance/bench-large.sqlite, or --database-url), prints:
+
+1. psa.reports.services.utilization_report over the last full 365 days (the year up to yesterday), approved
+   hours, in process: seconds (best of --repeat) and the SQL statements it issued;
+2. the baseline: the service's three aggregates written by hand as SQL text (sa.text), same joins, filters and
+   GROUP BY — the people (internal roles, active or with hours in the year) with their approver's name, their
+   entries' billable and total minutes and their time off in the year; the entries' minutes per person and
+   week; the time off per person and week — every row fetched: seconds (best of --repeat, alternating with 1);
+3. the figures both give (people, billable and total hours, time off, and the same per week summed), which must
+   be equal, and the ratio service / bare SQL, PASS or FAIL against 1.5x;
+4. /reports/utilization for that year (a custom period) through gunicorn (README's production settings) as the
+   demo leader: p50 and p95 of --requests requests after --warmup, PASS or FAIL against 300 ms.
+
+Before timing, every periodic job runs once in-process (reports_common.settle: the steady state gunicorn would
+otherwise reach while being timed). Exits non-zero when a figure differs, a check fails or the page does not
+answer 200 (with --advisory, the timing checks are printed only).
+"""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from reports_common import ReportBench, main, year_period  # noqa: E402
+
+COUNTED = """
+SELECT te.user_id, sum(CASE WHEN {billable} THEN te.minutes ELSE 0 END) AS billable_minutes,
+       sum(te.minutes) AS total_minutes
+FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
+WHERE te.entry_date BETWEEN :start AND :end AND ts.state IN :states
+GROUP BY te.user_id"""
+
+PEOPLE = f"""
+SELECT u.id, u.name, u.email, u.role, u.weekly_capacity_hours, ap.name AS approver_name,
+       e.billable_minutes, e.total_minutes, o.off_minutes
+FROM users u
+LEFT JOIN users ap ON ap.id = u.approver_id
+LEFT JOIN ({COUNTED}) AS e ON e.user_id = u.id
+LEFT JOIN (SELECT user_id, sum(minutes) AS off_minutes FROM time_off WHERE entry_date BETWEEN :start AND :end
+           GROUP BY user_id) AS o ON o.user_id = u.id
+WHERE u.role IN :roles AND (u.is_active = {{true}} OR e.user_id IS NOT NULL)
+ORDER BY u.name, u.id"""
+
+WEEKS = """
+SELECT te.user_id, ts.week_start, sum(CASE WHEN {billable} THEN te.minutes ELSE 0 END) AS billable_minutes,
+       sum(te.minutes) AS total_minutes
+FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
+WHERE te.entry_date BETWEEN :start AND :end AND ts.state IN :states
+GROUP BY te.user_id, ts.week_start"""
+
+WEEK_OFF = """
+SELECT o.user_id, ts.week_start, sum(o.minutes) AS off_minutes
+FROM time_off o JOIN timesheets ts ON ts.id = o.timesheet_id
+WHERE o.entry_date BETWEEN :start AND :end
+GROUP BY o.user_id, ts.week_start"""
+
+
+def hours(minutes: int) -> Decimal:
+    return Decimal(minutes) / 60
+
+
+def build(app, args) -> ReportBench:
+    from psa.auth.models import ROLES
+    from psa.reports.services import _mondays, counted_states, utilization_report
+
+    period = year_period()
+    params = {"start": period.start, "end": period.end, "states": counted_states(False), "roles": tuple(ROLES)}
+
+    def bare(sql):
+        billable = sql.boolean("te.billable")
+        true = "true" if sql.dialect == "postgresql" else "1"
+        return (sql.rows(PEOPLE.format(billable=billable, true=true), **params),
+                sql.rows(WEEKS.format(billable=billable), **params), sql.rows(WEEK_OFF, **params))
+
+    def figures(report) -> dict:
+        in_weeks = [week for person in report.people for week in person.weeks.values()]
+        return {"people": len(report.people), "billable_hours": report.total.billable_hours,
+                "total_hours": report.total.total_hours,
+                "time_off_hours": sum((p.time_off_hours for p in report.people), Decimal(0)),
+                "weeks_billable_hours": sum((w.billable_hours for w in in_weeks), Decimal(0)),
+                "weeks_total_hours": sum((w.total_hours for w in in_weeks), Decimal(0))}
+
+    def bare_figures(read) -> dict:
+        people, weeks, _week_off = read
+        ids = {row.id for row in people}
+        mondays = {monday.isoformat() for monday in _mondays(period)}  # a date, or text on SQLite
+        listed = [w for w in weeks if w.user_id in ids and str(w.week_start) in mondays]
+        return {"people": len(people), "billable_hours": hours(sum(int(r.billable_minutes or 0) for r in people)),
+                "total_hours": hours(sum(int(r.total_minutes or 0) for r in people)),
+                "time_off_hours": hours(sum(int(r.off_minutes or 0) for r in people)),
+                "weeks_billable_hours": hours(sum(int(w.billable_minutes) for w in listed)),
+                "weeks_total_hours": hours(sum(int(w.total_minutes) for w in listed))}
+
+    page = (f"/reports/utilization?period=custom&date_from={period.start.isoformat()}"
+            f"&date_to={period.end.isoformat()}")
+    return ReportBench(
+        name="utilization", what=f"utilization report, {period.start} to {period.end}, approved hours",
+        service=lambda: utilization_report(period, include_submitted=False), bare=bare,
+        figures=figures, bare_figures=bare_figures, page=page,
+        baseline="3 hand-written statements (people with their sums, sums per person and week, time off per "
+                 "person and week)")
+
+
+if __name__ == "__main__":
+    main(build, __doc__.splitlines()[0])

@@ -57,7 +57,6 @@ class Audience:
     id: int
     account_id: int
     view_level: str
-    name: str = ""
 
 
 def internal_audience(project) -> Audience:

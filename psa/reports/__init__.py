@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
-from psa.reports import forecast, margin, routes, ttv_report  # noqa: E402,F401
+from psa.reports import files, forecast, margin, routes, ttv_report  # noqa: E402,F401

@@ -31,6 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from flask import Response, render_template, request, stream_with_context
+from flask_login import current_user
 
 from psa.accounts.models import Account
 from psa.auth.models import User
@@ -38,7 +39,6 @@ from psa.core import clock
 from psa.core.auth import permission_required
 from psa.core.charts import bar_chart
 from psa.core.money import money_sum, round_money
-from psa.core.pdf import pdf_download
 from psa.customers.services import capped_time_and_materials, fee_share
 from psa.extensions import db
 from psa.projects.models import (
@@ -52,6 +52,7 @@ from psa.projects.models import (
 )
 from psa.reports import bp
 from psa.reports.forms import UtilizationForm
+from psa.reports.pdf_jobs import pdf_response
 from psa.reports.services import Period, counted_states, period_for
 from psa.timesheets.imports import escape_cell
 from psa.timesheets.models import TimeEntry, Timesheet, UserRate
@@ -445,9 +446,10 @@ def margin_csv():
 @bp.route("/margin.pdf")
 @permission_required("reports.view")
 def margin_pdf():
-    """The same figures as a PDF (WeasyPrint, reports/margin_pdf.html), downloaded."""
+    """The same figures as a PDF (WeasyPrint, reports/margin_pdf.html), downloaded; past 50 projects built by a job
+    and offered on its page (psa.reports.pdf_jobs)."""
     form, period = _filters()
     if period is None:
         return _page(form, None, {}, 400)
     report = margin_report(period, include_submitted=form.include_submitted.data)
-    return pdf_download(margin_pdf_html(report), f"margin-{period.start.isoformat()}-{period.end.isoformat()}.pdf")
+    return pdf_response("margin", period, form.include_submitted.data, report, current_user)

@@ -6,13 +6,14 @@ import csv
 import io
 
 from flask import Response, render_template, request, stream_with_context
+from flask_login import current_user
 
 from psa.core import clock
 from psa.core.auth import permission_required
 from psa.core.charts import bar_chart
-from psa.core.pdf import pdf_download
 from psa.reports import bp
 from psa.reports.forms import UtilizationForm
+from psa.reports.pdf_jobs import pdf_response
 from psa.reports.services import (
     Period,
     csv_rows,
@@ -94,10 +95,11 @@ def utilization_csv():
 @bp.route("/utilization.pdf")
 @permission_required("reports.view")
 def utilization_pdf():
-    """The same figures as a PDF (WeasyPrint, reports/utilization_pdf.html), downloaded."""
+    """The same figures as a PDF (WeasyPrint, reports/utilization_pdf.html), downloaded; past 50 people built by a
+    job and offered on its page (psa.reports.pdf_jobs)."""
     form, period = _utilization_filters()
     if period is None:
         return render_template("reports/utilization.html", form=form, report=None, args={}, hrs=format_hours,
                                pct=format_percent), 400
     report = utilization_report(period, include_submitted=form.include_submitted.data)
-    return pdf_download(utilization_pdf_html(report), f"utilization-{period.start.isoformat()}-{period.end.isoformat()}.pdf")
+    return pdf_response("utilization", period, form.include_submitted.data, report, current_user)

@@ -203,7 +203,7 @@ def url_args(world: dict, endpoint: str) -> dict:
         "user_id": world["invited"] if endpoint.endswith("reinvite") else world["other"].id,
         "holiday_id": world["holiday"], "attachment_id": world["attachment"], "line_id": world["line"],
         "sheet_id": sheet, "token": world["token"], "template_id": world["template"],
-        "email_id": world["email"], "job_id": "no-such-job",
+        "email_id": world["email"], "job_id": "no-such-job", "file_id": 987654321,
         "version_id": world["published_version"] if endpoint.endswith("draft_new") else world["draft_version"],
         "task_id": world["template_task"] if builder else world["task"],
         "milestone_id": world["template_milestone"] if builder else world["milestone"],

@@ -29,9 +29,9 @@ PROJECT_SCOPED = {"project_id": "project", "milestone_id": "milestone", "task_id
                   "criterion_id": "criterion", "comment_id": "comment", "attachment_id": "attachment",
                   "line_id": "rate_line"}
 #: Arguments that name no project object (people, accounts, contacts, holidays, timesheets, templates, tokens,
-#: files, background jobs, outbox e-mails).
+#: files, background jobs, outbox e-mails, report files).
 NOT_PROJECT_SCOPED = {"user_id", "account_id", "contact_id", "holiday_id", "sheet_id", "template_id", "version_id",
-                      "token", "filename", "job_id", "email_id"}
+                      "token", "filename", "job_id", "email_id", "file_id"}
 #: Blueprints whose milestone_id / task_id / criterion_id are template objects, shared by every project.
 TEMPLATE_BLUEPRINTS = {"project_templates"}
 #: Endpoints served by libraries, not by our views.

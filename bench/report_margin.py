@@ -7,14 +7,15 @@ instance/bench-large.sqlite, or --database-url), prints:
 
 1. psa.reports.margin.margin_report over the last full 365 days (the year up to yesterday), approved hours, in
    process: seconds (best of --repeat) and the SQL statements it issued;
-2. the baseline: the service's four aggregates written by hand as SQL text (sa.text), same joins, filters and
+2. the baseline: the service's five aggregates written by hand as SQL text (sa.text), same joins, filters and
    GROUP BY — the listed projects (open now, or with counted time or a completed milestone in the year) with
    their entries' sums per project (cost in the year, billed through the year's end and before its start,
-   minutes, cost and minutes to date), the done milestones' fee shares per project and percent, the fixed-fee
+   minutes, cost and minutes to date), the done milestones' fee shares per project, percent and month, the
+   year's cost and billed amounts per project and calendar month, the fixed-fee
    projects' remaining estimated minutes (open tasks less the minutes logged on each) and their members'
    current cost rates — every row fetched: seconds (best of --repeat, alternating with 1);
-3. the figures both give (projects, hours, revenue, cost, estimate at completion: revenue and EAC computed from
-   the bare rows with the report's rules, untimed), which must be equal, and the ratio service / bare SQL,
+3. the figures both give (projects, hours, revenue, cost, estimate at completion, and revenue and cost per
+   month: computed from the bare rows with the report's rules, untimed), which must be equal, and the ratio service / bare SQL,
    PASS or FAIL against 1.5x;
 4. /reports/margin for that year through gunicorn (README's production settings) as the demo leader: p50 and
    p95 of --requests requests after --warmup, PASS or FAIL against 300 ms.
@@ -65,11 +66,24 @@ WHERE {LISTED}
 ORDER BY lower(a.name), a.id, lower(p.name), p.id"""
 
 SHARES = f"""
-SELECT m.project_id, m.fee_share_percent, count(*)
+SELECT m.project_id, m.fee_share_percent, {{milestone_month}} AS month, count(*)
 FROM milestones m JOIN projects p ON p.id = m.project_id
 WHERE m.status = 'done' AND m.completed_at >= :starts AND m.completed_at < :ends
   AND p.billing_model = 'fixed_fee' AND {LISTED}
-GROUP BY m.project_id, m.fee_share_percent"""
+GROUP BY 1, 2, 3"""
+
+MONTHLY = """
+SELECT te.project_id, {entry_month} AS month, coalesce(sum(te.cost_rate * te.minutes), 0),
+       coalesce(sum(CASE WHEN {billable} THEN te.bill_rate * te.minutes ELSE 0 END), 0)
+FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
+WHERE ts.state IN :states AND te.entry_date BETWEEN :start AND :end
+GROUP BY 1, 2"""
+
+
+def month_bucket(column: str, bound: str, count: int) -> str:
+    """The index of the period's month holding `column` (the service's _month_bucket): CASE over :<bound><i>."""
+    return "CASE " + " ".join(f"WHEN {column} {'<=' if bound == 'last' else '<'} :{bound}{i} THEN {i}"
+                              for i in range(count)) + f" ELSE {count} END"
 
 FIXED = f"SELECT p.id FROM projects p WHERE p.billing_model = 'fixed_fee' AND {LISTED}"
 
@@ -98,7 +112,7 @@ def build(app, args) -> ReportBench:
     from psa.core.money import round_money
     from psa.customers.services import capped_time_and_materials, fee_share
     from psa.projects.models import OPEN_PROJECT_STATUSES
-    from psa.reports.margin import _org_instant, margin_report
+    from psa.reports.margin import _org_instant, margin_report, period_months
     from psa.reports.services import counted_states
 
     period = year_period()
@@ -107,21 +121,28 @@ def build(app, args) -> ReportBench:
               "open": tuple(OPEN_PROJECT_STATUSES), "starts": _org_instant(period.start),
               "ends": _org_instant(period.end + timedelta(days=1))}
 
+    months = period_months(period)
+    params.update({f"last{i}": m.last for i, m in enumerate(months)})
+    params.update({f"next{i}": _org_instant(m.last + timedelta(days=1)) for i, m in enumerate(months)})
+    shares_sql = SHARES.format(milestone_month=month_bucket("m.completed_at", "next", len(months)))
+
     def bare(sql):
         billable = sql.boolean("te.billable")
-        return (sql, sql.rows(PROJECTS.format(billable=billable), **params), sql.rows(SHARES, **params),
-                sql.rows(REMAINING, **params), sql.rows(MEMBER_RATES, **params))
+        monthly = MONTHLY.format(entry_month=month_bucket("te.entry_date", "last", len(months)), billable=billable)
+        return (sql, sql.rows(PROJECTS.format(billable=billable), **params), sql.rows(shares_sql, **params),
+                sql.rows(monthly, **params), sql.rows(REMAINING, **params), sql.rows(MEMBER_RATES, **params))
 
     def figures(report) -> dict:
         eac = sum((p.eac for p in report.projects if p.eac is not None), Decimal(0))
         return {"projects": len(report.projects), "hours": Decimal(sum(p.minutes for p in report.projects)) / 60,
                 "revenue": round_money(report.total.revenue), "cost": round_money(report.total.cost),
-                "eac": round_money(eac)}
+                "eac": round_money(eac), "month_revenue": tuple(str(round_money(m.revenue)) for m in report.months),
+                "month_cost": tuple(str(round_money(m.cost)) for m in report.months)}
 
     def bare_figures(read) -> dict:
-        sql, rows, share_rows, remaining_rows, rate_rows = read
+        sql, rows, share_rows, monthly_rows, remaining_rows, rate_rows = read
         shares: dict = {}
-        for project_id, percent, count in share_rows:
+        for project_id, percent, _month, count in share_rows:
             shares.setdefault(project_id, []).append((sql.exact(percent), int(count)))
         remaining = {project_id: int(minutes or 0) for project_id, minutes in remaining_rows}
         rates = {project_id: (sql.exact(total), int(count)) for project_id, total, count in rate_rows}
@@ -144,16 +165,41 @@ def build(app, args) -> ReportBench:
                     total, count = rates.get(row.id, (Decimal(0), 0))
                     blended = total / count if count else Decimal(0)
                 eac += cost_to_date + Decimal(remaining.get(row.id, 0)) / 60 * blended
+        # by month: cost as logged; T&M the capped running revenue's steps; fixed fee per milestone's month
+        month_cost = [Decimal(0)] * len(months)
+        month_revenue = [Decimal(0)] * len(months)
+        by_id = {row.id: row for row in rows}
+        fee_of = {row.id: None if row.fee_amount is None else sql.exact(row.fee_amount) for row in rows}
+        billed: dict = {}
+        for project_id, month, month_cost_sum, month_billed in monthly_rows:
+            if month >= len(months) or project_id not in by_id:
+                continue
+            month_cost[month] += sql.exact(month_cost_sum) / 60
+            if by_id[project_id].billing_model == "time_and_materials":
+                billed.setdefault(project_id, {})[month] = sql.exact(month_billed)
+        for project_id, amounts in billed.items():
+            fee, running = fee_of[project_id], sql.exact(by_id[project_id].billed_before)
+            earned = capped_time_and_materials(running, fee)
+            for index in range(len(months)):
+                running += amounts.get(index, Decimal(0))
+                capped = capped_time_and_materials(running, fee)
+                month_revenue[index] += capped - earned
+                earned = capped
+        for project_id, percent, month, count in share_rows:
+            if month < len(months) and fee_of.get(project_id) is not None:
+                month_revenue[month] += fee_share(fee_of[project_id], sql.exact(percent)) * int(count)
         return {"projects": len(rows), "hours": Decimal(minutes) / 60, "revenue": round_money(revenue),
-                "cost": round_money(cost), "eac": round_money(eac)}
+                "cost": round_money(cost), "eac": round_money(eac),
+                "month_revenue": tuple(str(round_money(m)) for m in month_revenue),
+                "month_cost": tuple(str(round_money(m)) for m in month_cost)}
 
     page = f"/reports/margin?period=custom&date_from={period.start.isoformat()}&date_to={period.end.isoformat()}"
     return ReportBench(
         name="margin", what=f"margin report, {period.start} to {period.end}, approved hours",
         service=lambda: margin_report(period, include_submitted=False, today=today), bare=bare,
         figures=figures, bare_figures=bare_figures, page=page,
-        baseline="4 hand-written statements (listed projects with entry sums, fee shares, remaining minutes, "
-                 "member rates)")
+        baseline="5 hand-written statements (listed projects with entry sums, fee shares per month, entry sums "
+                 "per project and month, remaining minutes, member rates)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ On the large demo (`psa demo --scale large`; BENCH_DATABASE_URL or instance/benc
 2. the baseline: the service's aggregates written by hand as SQL text (sa.text), same joins, filters and GROUP
    BY — open fixed-fee milestones per project, share, forecast and baseline month; fixed-fee milestones done
    this month; approved billable time-and-materials revenue before this month and through today per project;
-   the open time-and-materials tasks' remaining minutes per project, assignee, role, forecast and baseline month,
+   the open time-and-materials tasks' remaining minutes (estimate less the minutes logged on those tasks) per
+   project, assignee, role, forecast and baseline month,
    with the bill rate the rate book would resolve joined in SQL (the project's rate card for the assignee, else
    for the role, else the assignee's rate in force today, else 0: one statement where the service reads the
    rate book's two and resolves in Python); the projects' names and accounts — every row fetched: seconds (best
@@ -76,7 +77,10 @@ WHERE p.billing_model = 'time_and_materials' AND ts.state = 'approved' AND {bill
 GROUP BY te.project_id"""
 
 WORK = f"""
-WITH logged AS (SELECT task_id, sum(minutes) AS minutes FROM time_entries WHERE task_id IS NOT NULL
+WITH logged AS (SELECT task_id, sum(minutes) AS minutes FROM time_entries
+                WHERE task_id IN (SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id
+                                  WHERE p.status IN :open AND p.billing_model = 'time_and_materials'
+                                    AND t.status <> 'done')
                 GROUP BY task_id),
 work AS (
   SELECT t.project_id, t.assignee_id, coalesce(u.role, t.assignee_role) AS role_name,

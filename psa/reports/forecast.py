@@ -194,9 +194,12 @@ def revenue_forecast(today: date | None = None) -> Forecast:
             .group_by(TimeEntry.project_id)):
         earned[project_id] = (before / 60, through / 60)
 
-    # 4. Time and materials forecast: remaining minutes of open tasks by (project, assignee, role, months).
+    # 4. Time and materials forecast: remaining minutes of open tasks by (project, assignee, role, months). The
+    # minutes logged are summed for those tasks only (read through the entries' task index), not for every task.
+    open_tm_task = sa.and_(Project.status.in_(OPEN_PROJECT_STATUSES), tm_project, Task.status != "done")
+    forecast_tasks = sa.select(Task.id).join(Project, Project.id == Task.project_id).where(open_tm_task)
     logged = (sa.select(TimeEntry.task_id, sa.func.sum(TimeEntry.minutes).label("minutes"))
-              .where(TimeEntry.task_id.is_not(None)).group_by(TimeEntry.task_id).subquery())
+              .where(TimeEntry.task_id.in_(forecast_tasks)).group_by(TimeEntry.task_id).subquery())
     left = Task.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
     remaining = sa.func.sum(sa.case((left > 0, left), else_=0))
     role = sa.func.coalesce(User.role, Task.assignee_role)
@@ -207,7 +210,7 @@ def revenue_forecast(today: date | None = None) -> Forecast:
         .join(Project, Project.id == Task.project_id)
         .outerjoin(User, User.id == Task.assignee_id)
         .outerjoin(logged, logged.c.task_id == Task.id)
-        .where(Project.status.in_(OPEN_PROJECT_STATUSES), tm_project, Task.status != "done")
+        .where(open_tm_task)
         .group_by(Task.project_id, Task.assignee_id, role, f_bucket, b_bucket)).all()
 
     ids = set(cells) | set(earned) | {row[0] for row in work}

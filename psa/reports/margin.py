@@ -262,8 +262,10 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
         .group_by(TimeEntry.project_id, entry_month)).all()
 
     fixed = sa.select(Project.id).where(Project.billing_model == "fixed_fee", listed)
+    # the minutes logged on the open tasks of those projects only (read through the entries' task index)
+    open_tasks = sa.select(Task.id).where(Task.status != "done", Task.project_id.in_(fixed))
     logged = (sa.select(TimeEntry.task_id.label("task_id"), sa.func.sum(TimeEntry.minutes).label("minutes"))
-              .where(TimeEntry.task_id.is_not(None), TimeEntry.project_id.in_(fixed))
+              .where(TimeEntry.task_id.in_(open_tasks))
               .group_by(TimeEntry.task_id).subquery("task_minutes"))
     left = Task.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
     remaining = dict(db.session.execute(

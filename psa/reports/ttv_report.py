@@ -20,6 +20,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from operator import itemgetter
 
 import sqlalchemy as sa
 from flask import Response, current_app, render_template, request, stream_with_context
@@ -306,19 +307,17 @@ def _open_rows(filters: Filters, today: date) -> list[OpenRow]:
     if not projects:
         return []
     facts = open_time_to_value(None, today)
-    rows = []
-    for p in projects:
-        fact = facts.get(p.id)
+    order = {"past": 0, "forecast_over": 1, "on_track": 2, "no_target": 3}
+    keyed = []
+    for project_id, name, account, segment, key, template_name, target, start in projects:
+        fact = facts.get(project_id)
         if fact is None:
             continue
-        rows.append(OpenRow(project_id=p.id, name=p.name, account=p.account,
-                            template_label=template_label(p.key, p.template_name or ""), segment=p.segment,
-                            start=p.start,
-                            elapsed_days=fact.elapsed_days, forecast_days=fact.forecast_days,
-                            target_days=p.target_ttv_days))
-    order = {"past": 0, "forecast_over": 1, "on_track": 2, "no_target": 3}
-    rows.sort(key=lambda r: (order[r.state], -(r.over_by or 0), -r.elapsed_days, r.name.lower(), r.project_id))
-    return rows
+        row = OpenRow(project_id, name, account, template_label(key, template_name or ""), segment, start,
+                      fact.elapsed_days, fact.forecast_days, target)
+        keyed.append(((order[row.state], -(row.over_by or 0), -row.elapsed_days, name.lower(), project_id), row))
+    keyed.sort(key=itemgetter(0))  # each row's key computed once (rows are plain tuples from the statement)
+    return [row for _key, row in keyed]
 
 
 def fmt_days(value) -> str:

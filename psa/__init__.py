@@ -130,6 +130,7 @@ def _connect_features() -> None:
 def _register_blueprints(app: Flask) -> None:
     from psa.admin import bp as admin_bp
     from psa.admin.routes import branding as branding_bp
+    from psa.api.tokens import tokens_bp
     from psa.auth import bp as auth_bp
     from psa.core.routes import bp as core_bp
     from psa.customers import bp as customers_bp
@@ -140,10 +141,17 @@ def _register_blueprints(app: Flask) -> None:
     from psa.projects import bp as projects_bp
     from psa.reports import bp as reports_bp
     from psa.timesheets import bp as timesheets_bp
+    from psa.webhooks import bp as webhooks_bp
 
     for blueprint in (core_bp, branding_bp, auth_bp, dashboard_bp, admin_bp, templates_bp, projects_bp,
-                      timesheets_bp, portal_bp, escalations_bp, reports_bp, customers_bp):
+                      timesheets_bp, portal_bp, escalations_bp, reports_bp, customers_bp, tokens_bp, webhooks_bp):
         app.register_blueprint(blueprint)
+    # the JSON API: bearer tokens, never a session form, so no CSRF token (psa.api.core)
+    from psa.api import bp as api_bp
+    from psa.extensions import csrf
+
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -84,4 +84,8 @@ DEFAULTS = {
     "PASSWORD_RESET_MAX_AGE": 60 * 60,
     "INVITATION_MAX_AGE": 60 * 60 * 24 * 7,
     "LOGO_MAX_BYTES": 512 * 1024,
+    #: Requests one API token may make (Flask-Limiter syntax); over it, 429 with Retry-After.
+    "API_RATE_LIMIT": "600 per minute",
+    #: Seconds a CRM deal-won request's signed timestamp stays acceptable (replay window).
+    "CRM_HOOK_MAX_AGE": 300,
 }

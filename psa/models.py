@@ -24,3 +24,5 @@ from psa.projects.models import (  # noqa: F401
 )
 from psa.reports.models import ReportFile  # noqa: F401
 from psa.timesheets.models import ProjectRate, TimeEntry, TimeOff, Timesheet, UserRate  # noqa: F401
+from psa.api.models import ApiToken, DealWon, IdempotencyRecord  # noqa: F401
+from psa.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: F401

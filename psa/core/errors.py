@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template
+from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -24,7 +24,28 @@ MESSAGES = {
 }
 
 
+#: The API's error codes (SPEC §4: {"error": {"code", "message", "fields"}}).
+API_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+             405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+             422: "invalid", 429: "rate_limited", 500: "server_error"}
+
+
+def api_error_body(code: int, message: str | None = None, fields: dict[str, str] | None = None) -> dict:
+    """The API's error body (the one shape every /api/ error answers with)."""
+    title, default = MESSAGES.get(code, ("Error", "The request could not be completed."))
+    if code == 422 and message is None:
+        default = "The request was refused: see fields."
+    return {"error": {"code": API_CODES.get(code, "error"), "message": message or default,
+                      "fields": dict(fields or {})}}
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
 def render_error(code: int, message: str | None = None):
+    if _is_api():
+        return jsonify(api_error_body(code, message)), code
     title, default = MESSAGES.get(code, ("Error", "The request could not be completed."))
     return render_template("errors/error.html", code=code, title=title, message=message or default), code
 
@@ -39,6 +60,8 @@ def register_error_handlers(app) -> None:
     def http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
+        if exc.response is not None and _is_api():  # an answer already made (the API's 422 body)
+            return exc.response
         description = exc.description if exc.code in (409, 429) and _custom(exc) else None
         return render_error(exc.code, description)
 

@@ -36,6 +36,7 @@ from psa.portal.views import (
     render_portal,
     task_view,
 )
+from psa.projects import bp as projects_bp
 from psa.projects import services as projects
 from psa.projects.models import Comment, Milestone, MilestoneRating, Project, Task
 from psa.projects.timeline import build_timeline
@@ -159,6 +160,27 @@ def project_status_pdf(project_id: int):
     found = _loaded_or_404(scope.project_for(contact, project_id))
     report = status_report.status_report(contact, found)
     return pdf_download(status_report.render_html(report), status_report.filename(found, report))
+
+
+@projects_bp.route("/<int:project_id>/status.pdf")
+@permission_required("projects.view")
+def status_pdf(project_id: int):
+    """The customer-facing status report (psa.portal.status_report) for whoever may see the project page (a route
+    of the projects blueprint, defined here because the portal sits above projects): what the account's contacts
+    see at view level "full project", nothing internal. A cancelled project has none (its contacts no longer see
+    it): 404, as in "view as customer"."""
+    from psa.portal import status_report
+    from psa.projects.routes import _authorize
+
+    project = db.session.get(Project, project_id) if 0 < project_id <= scope.MAX_ID else None
+    if project is None:
+        abort(404)
+    _authorize(project)
+    audience = status_report.internal_audience(project)
+    if scope.project_for(audience, project.id) is None:
+        abort(404)
+    report = status_report.status_report(audience, project)
+    return pdf_download(status_report.render_html(report), status_report.filename(project, report))
 
 
 def _render_project(contact: Contact, project_row: Project, errors: dict | None = None, values: dict | None = None,

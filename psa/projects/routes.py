@@ -347,26 +347,6 @@ def show(project_id: int):
     return _render_page(_viewable_project(project_id), notice=notice)
 
 
-@bp.route("/<int:project_id>/status.pdf")
-@permission_required("projects.view")
-def status_pdf(project_id: int):
-    """The customer-facing status report (psa.portal.status_report) for whoever may see the project page: what the
-    account's contacts see at view level "full project", nothing internal. A cancelled project has none (its
-    contacts no longer see it): 404, as in "view as customer"."""
-    from psa.core.pdf import pdf_download
-    from psa.portal import scope, status_report
-
-    project = db.session.get(Project, project_id) if 0 < project_id <= scope.MAX_ID else None
-    if project is None:
-        abort(404)
-    _authorize(project)
-    audience = status_report.internal_audience(project)
-    if scope.project_for(audience, project.id) is None:
-        abort(404)
-    report = status_report.status_report(audience, project)
-    return pdf_download(status_report.render_html(report), status_report.filename(project, report))
-
-
 @bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
 @permission_required("projects.edit")
 def edit(project_id: int):

@@ -1,0 +1,3 @@
+"""API operations: reports (being built, issue 16)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Webhook admin pages (being built, issue 16)."""
+
+from __future__ import annotations

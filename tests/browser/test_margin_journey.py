@@ -2,7 +2,8 @@
 chooses "Last quarter" and submits, finds a project's row with figures worked out by hand, follows its revenue
 figure to the time export filtered to that project and period (the entries behind it are that project's and only
 those), goes back, downloads the CSV and the PDF and finds the same figures in both. Then the report at phone
-width (390 px): no horizontal page overflow.
+width (390 px): no horizontal page overflow. A second journey asks for the PDF of 51 projects: the page that waits
+for the job reloads itself (psa/static/js/report_file.js) once the worker has built it, and offers the download.
 
 Today is frozen (psa.core.clock) at 2026-06-15, so "last quarter" is 2026-01-01 to 2026-03-31.
 
@@ -35,6 +36,9 @@ from psa.extensions import db
 from psa.timesheets.models import TimeEntry, Timesheet
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_sign_in_journey import PHONE, _assert_clean, _sign_in
+from tests.reports.test_margin import MAY, _build
+from tests.reports.test_margin import TODAY as MARGIN_TODAY
+from tests.reports.test_pdf_jobs import OVER, _work, queue  # noqa: F401  (the fixture)
 
 TODAY = datetime(2026, 6, 15, 12, tzinfo=UTC)
 QUARTER = ("2026-01-01", "2026-03-31")
@@ -178,4 +182,29 @@ def test_a_leader_reads_last_quarters_margin_drills_into_it_and_downloads_it(pag
         page.screenshot(path=str(ARTIFACTS / "margin-report-390.png"), full_page=True)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"the page scrolls sideways: {width} px wide at {PHONE['width']} px"
+        _assert_clean(page, live_server)
+
+
+@pytest.mark.browser
+def test_a_pdf_of_51_projects_is_prepared_then_offered(page, live_server, app, make, queue):  # noqa: F811
+    """Past 50 projects the PDF link opens "Your PDF is being prepared"; once the worker has built it, the page's
+    script (psa/static/js/report_file.js) reloads it with the Download button, without a click."""
+    world = _build(app, make, extra_projects=OVER)
+    with clock.frozen(MARGIN_TODAY):
+        _sign_in(page, live_server, world["lee"])
+        page.goto(f"{live_server}/reports/margin?{MAY}")
+        page.get_by_role("link", name="Download PDF").click()
+        expect(page.get_by_role("heading", name="Your PDF is being prepared")).to_be_visible()
+        expect(page.get_by_test_id("file-state")).to_have_text("Queued")
+        expect(page.get_by_role("link", name="Refresh")).to_be_visible()
+        assert re.fullmatch(r"/reports/files/\d+", urlsplit(page.url).path), page.url
+
+        _work(app, queue)  # a burst of the worker builds it
+        expect(page.get_by_role("heading", name="Your PDF is ready")).to_be_visible(timeout=20_000)
+        expect(page.get_by_test_id("file-state")).to_have_text("Ready")
+        with page.expect_download() as info:
+            page.get_by_role("link", name="Download PDF").click()
+        assert info.value.suggested_filename == "margin-2026-05-01-2026-05-31.pdf"
+        text = _pdf_text(info.value)
+        assert f"Portfolio ({5 + OVER})" in text and "Extra 45" in text
         _assert_clean(page, live_server)

@@ -6,7 +6,7 @@ Create Date: 2026-12-05 22:10:00
 
 api_tokens (hashed bearer tokens), api_idempotency (answers to writes sent with an Idempotency-Key, unique per token
 and key), crm_deals (deal ids turned into projects, unique), webhook_endpoints and webhook_deliveries. New tables
-only: nothing existing changes.
+only, and on settings the CRM hook's secret and its product → template mapping.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -20,6 +20,9 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('settings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('crm_hook_secret', sa.String(length=200), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('crm_template_map', sa.Text(), server_default='{}', nullable=False))
     op.create_table('api_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -99,6 +102,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('settings', schema=None) as batch_op:
+        batch_op.drop_column('crm_template_map')
+        batch_op.drop_column('crm_hook_secret')
     op.drop_table('crm_deals')
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_deliveries_endpoint')

@@ -58,6 +58,10 @@ class Settings(db.Model):
     #: Accent colour as #rrggbb.
     brand_accent_color: Mapped[str] = mapped_column(sa.String(7), default="#0d6efd")
     #: Last change.
+    #: The CRM deal-won hook (POST /api/v1/hooks/deal-won): the HMAC-SHA256 secret ("" = the hook is off) and the
+    #: mapping from the deal's product or plan to a template, as JSON {"<product>": <template id>}.
+    crm_hook_secret: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    crm_template_map: Mapped[str] = mapped_column(sa.Text, default="{}", server_default="{}")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     @property

@@ -595,3 +595,146 @@ def _cell_for(rows: list[GridRow], key: tuple, days: list[date], rules, off: boo
                 row.project_id, row.task_id, rules.billable_for(row.project_id, row.billable)) == key[:3]:
             return cell_key(index, key[3])
     return "week"
+
+
+# --- one entry at a time (the API) -------------------------------------------------------------------------------
+# The grid's rules (EntryRules) applied to a single entry: its week locked first (get_timesheet, lock), a week that
+# is not a draft or rejected refused as the grid refuses it (Conflict), every other refusal at its field
+# (ValidationError), the rates snapshotted by the one RateBook rule, the projects' schedules refreshed.
+
+#: The field of one entry each rule's refusal is reported at.
+_RULE_FIELDS = {"minutes": "minutes", "note": "note", "project": "project_id", "task": "task_id",
+                "future": "entry_date", "lock": "entry_date", "day_total": "minutes"}
+
+
+def _judge_entry(user: User, rules, errors: dict, *, project_id: int, task_id: int | None, day: date,
+                 minutes: int, note: str) -> None:
+    from psa.timesheets.rules import minutes_refusal, note_refusal
+
+    for refusal in (minutes_refusal(minutes), note_refusal(note), *rules.refusals(user.id, project_id, task_id, day)):
+        if refusal is None:
+            continue
+        if refusal.rule == "week":
+            raise Conflict(refusal.followed_by("Nothing was changed."))
+        errors.setdefault(_RULE_FIELDS[refusal.rule], str(refusal))
+
+
+def _line_position(sheet_id: int, project_id: int, task_id: int | None, billable: bool,
+                   leave_out: int | None = None) -> int:
+    """The place in its week's grid of the line (project, task, billable): that of the line's entries, else
+    under the week's lines (as the import places a new line)."""
+    others = sa.select(TimeEntry.row_position).where(TimeEntry.timesheet_id == sheet_id,
+                                                     TimeEntry.id != (leave_out or 0))
+    place = db.session.scalar(others.where(
+        TimeEntry.project_id == project_id, TimeEntry.billable.is_(bool(billable)),
+        TimeEntry.task_id.is_(None) if task_id is None else TimeEntry.task_id == task_id)
+        .where(TimeEntry.row_position.is_not(None)).order_by(TimeEntry.row_position).limit(1))
+    if place is not None:
+        return place
+    last = db.session.scalar(sa.select(sa.func.max(TimeEntry.row_position)).where(
+        TimeEntry.timesheet_id == sheet_id, TimeEntry.id != (leave_out or 0)))
+    return 0 if last is None else last + 1
+
+
+def _owner_only(actor: User, user: User) -> None:
+    if actor.id != user.id:
+        raise Conflict("Only the owner fills in a timesheet.")
+
+
+def create_entry(actor: User, user: User, *, project_id: int, entry_date: date, minutes: int,
+                 task_id: int | None = None, billable: bool = True, note: str | None = "") -> TimeEntry:
+    """Log one entry, judged by the grid's rules (EntryRules) with the time already logged that day."""
+    from psa.projects.services import refresh_after_time_change
+    from psa.timesheets.rules import EntryRules
+
+    _owner_only(actor, user)
+    note = clean_note(note)
+    sheet = get_timesheet(user, week_start(entry_date), create=True, lock=True)
+    rules = EntryRules([user], [project_id], task_ids=[task_id] if task_id else [], days=[entry_date])
+    errors: dict[str, str] = {}
+    _judge_entry(user, rules, errors, project_id=project_id, task_id=task_id, day=entry_date, minutes=minutes,
+                 note=note)
+    rules.add_minutes(user.id, entry_date, minutes)
+    if not errors and (refusal := rules.day_total_refusal(user.id, entry_date)):
+        errors["minutes"] = str(refusal)
+    if errors:
+        raise ValidationError(errors)
+    billable = rules.billable_for(project_id, billable)
+    rates = resolve_rates(user, project_id, entry_date)
+    entry = TimeEntry(user_id=user.id, project_id=project_id, task_id=task_id, timesheet_id=sheet.id,
+                      entry_date=entry_date, minutes=minutes, billable=billable, note=note,
+                      bill_rate=rates.bill, cost_rate=rates.cost,
+                      row_position=_line_position(sheet.id, project_id, task_id, billable))
+    db.session.add(entry)
+    db.session.flush()
+    refresh_after_time_change({project_id})
+    return entry
+
+
+def update_entry(actor: User, entry: TimeEntry, **changes) -> TimeEntry:
+    """Change one entry (any of project_id, task_id, entry_date, minutes, billable, note): the day it leaves and
+    the day it goes to are judged by the grid's rules (lock, week), the new values by every rule; the rates are
+    snapshotted again, as the grid does for a changed cell."""
+    from psa.projects.services import refresh_after_time_change
+    from psa.timesheets.rules import EntryRules
+
+    user = db.session.get(User, entry.user_id)
+    _owner_only(actor, user)
+    old_day, old_project = entry.entry_date, entry.project_id
+    values = {"project_id": entry.project_id, "task_id": entry.task_id, "entry_date": entry.entry_date,
+              "minutes": entry.minutes, "billable": entry.billable, "note": entry.note, **changes}
+    values["note"] = clean_note(values["note"])
+    new_day = values["entry_date"]
+    # both weeks locked, earlier first (two updates moving entries between the same weeks wait, never deadlock)
+    sheets = {monday: get_timesheet(user, monday, create=True, lock=True)
+              for monday in sorted({week_start(old_day), week_start(new_day)})}
+    rules = EntryRules([user], [values["project_id"]], task_ids=[values["task_id"]] if values["task_id"] else [],
+                       days=[old_day, new_day])
+    errors: dict[str, str] = {}
+    for refusal in (rules.lock_refusal(old_day), rules.week_refusal(user.id, old_day)):
+        if refusal and refusal.rule == "week":
+            raise Conflict(refusal.followed_by("Nothing was changed."))
+        if refusal:
+            errors["entry_date"] = str(refusal)
+    _judge_entry(user, rules, errors, project_id=values["project_id"], task_id=values["task_id"], day=new_day,
+                 minutes=values["minutes"], note=values["note"])
+    rules.add_minutes(user.id, old_day, -entry.minutes)
+    rules.add_minutes(user.id, new_day, values["minutes"])
+    if not errors and (refusal := rules.day_total_refusal(user.id, new_day)):
+        errors["minutes"] = str(refusal)
+    if errors:
+        raise ValidationError(errors)
+    billable = rules.billable_for(values["project_id"], values["billable"])
+    rates = resolve_rates(user, values["project_id"], new_day)
+    sheet = sheets[week_start(new_day)]
+    line = (values["project_id"], values["task_id"], billable)
+    if line != (entry.project_id, entry.task_id, entry.billable) or sheet.id != entry.timesheet_id:
+        entry.row_position = _line_position(sheet.id, *line, leave_out=entry.id)
+    entry.project_id, entry.task_id, entry.entry_date = values["project_id"], values["task_id"], new_day
+    entry.minutes, entry.billable, entry.note, entry.timesheet_id = values["minutes"], billable, values["note"], sheet.id
+    entry.bill_rate, entry.cost_rate = rates.bill, rates.cost
+    db.session.flush()
+    refresh_after_time_change({old_project, entry.project_id})
+    return entry
+
+
+def delete_entry(actor: User, entry: TimeEntry) -> None:
+    """Delete one entry: refused on or before the lock date (at entry_date) and in a week that is not a draft or
+    rejected (Conflict), as the grid refuses emptying its cell."""
+    from psa.projects.services import refresh_after_time_change
+    from psa.timesheets.rules import EntryRules
+
+    user = db.session.get(User, entry.user_id)
+    _owner_only(actor, user)
+    get_timesheet(user, week_start(entry.entry_date), lock=True)
+    rules = EntryRules([user], [], days=[entry.entry_date])
+    refusal = rules.week_refusal(user.id, entry.entry_date)
+    if refusal:
+        raise Conflict(refusal.followed_by("Nothing was changed."))
+    refusal = rules.lock_refusal(entry.entry_date)
+    if refusal:
+        raise ValidationError({"entry_date": str(refusal)})
+    project_id = entry.project_id
+    db.session.delete(entry)
+    db.session.flush()
+    refresh_after_time_change({project_id})

@@ -113,10 +113,11 @@ def _connect_features() -> None:
     from psa.activity.text import describe as describe_events
     from psa.admin import services as admin
     from psa.auth.services import session_user
-    from psa.core import audit, auth, calendar, clock
+    from psa.core import audit, auth, calendar, clock, events
     from psa.portal.services import contact_session
     from psa.projects import services as projects
     from psa.timesheets.burn import burned_minutes_by_project
+    from psa.webhooks.services import publish as publish_webhooks
 
     clock.set_org_zone_source(lambda: admin.get_settings().timezone if has_app_context() else None)
     calendar.set_calendar_source(admin.organisation_calendar)
@@ -125,6 +126,7 @@ def _connect_features() -> None:
     audit.set_event_describer(describe_events)
     admin.set_schedule_refresher(projects.refresh_open_schedules)
     projects.set_burn_source(burned_minutes_by_project)
+    events.subscribe(publish_webhooks)  # domain events become outgoing webhook deliveries
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 #: (dotted job name, interval in seconds). The cron process enqueues each one at that interval.
 SCHEDULE = [
     ("psa.jobs.tasks.deliver_outbox_job", 60),
+    ("psa.webhooks.tasks.deliver_due_job", 60),  # outgoing webhooks whose first try or backoff is due
     # every 15 minutes: the day rolls over within 15 minutes of the organisation's midnight, whatever its
     # time zone, and a run with nothing stale is one query (it refreshes only projects not refreshed today)
     ("psa.projects.tasks.refresh_schedules_job", 15 * 60),

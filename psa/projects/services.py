@@ -507,6 +507,19 @@ def _check_project_fields(*, account, name, kickoff_date, contract_signed_date, 
     return fee_amount
 
 
+def _check_members(members: Iterable[User], project: Project | None = None) -> list[User]:
+    """The members as a list; each one active, or already on the project (the forms' pickers offer active people
+    and, when editing, the project's current members even once deactivated)."""
+    members = list(members)
+    current = set()
+    if project is not None and project.id is not None:
+        current = set(db.session.scalars(sa.select(project_members.c.user_id).where(
+            project_members.c.project_id == project.id)))
+    if any(not isinstance(u, User) or not (u.is_active or u.id in current) for u in members):
+        raise ValidationError({"member_ids": "Choose active people as members."})
+    return members
+
+
 def create_project(actor, *, account: Account, name: str, kickoff_date: date, manager: User,
                    template_version: TemplateVersion | None = None, contract_signed_date: date | None = None,
                    target_go_live_date: date | None = None, members: Iterable[User] = (),
@@ -522,6 +535,7 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
                                        billing_model=billing_model, fee_amount=fee_amount,
                                        budget_minutes=budget_minutes, status=status,
                                        target_go_live_date=target_go_live_date)
+    members = _check_members(members)
     if template_version is not None and template_version.state != "published":
         raise ValidationError({"template_version_id": "Only a published template version can be used."})
     calendar = get_calendar()
@@ -596,6 +610,7 @@ def update_project(actor, project: Project, *, account: Account, name: str, kick
                                        billing_model=billing_model, fee_amount=fee_amount,
                                        budget_minutes=budget_minutes, status=status,
                                        target_go_live_date=target_go_live_date)
+    members = _check_members(members, project)
     before = snapshot(project, PROJECT_FIELDS)
     project.account_id, project.name, project.kickoff_date = account.id, name.strip(), kickoff_date
     project.contract_signed_date, project.target_go_live_date = contract_signed_date, target_go_live_date
@@ -655,6 +670,14 @@ def _sync_milestone_status(milestone_id: int, actor=None) -> None:
             record_time_to_value([milestone.project_id])  # SPEC §3: TTV stored on completion, cleared on reopening
 
 
+def _on_project(user: User, project_id: int) -> bool:
+    """The user manages the project or is one of its members."""
+    table = project_members
+    return bool(db.session.scalar(sa.select(sa.func.count()).select_from(Project).where(
+        Project.id == project_id, sa.or_(Project.manager_id == user.id, sa.exists().where(
+            table.c.project_id == project_id, table.c.user_id == user.id)))))
+
+
 @dataclass
 class TaskChange:
     """What update_task did beyond the task itself: the successors it moved (id, old start, old due, new
@@ -690,6 +713,9 @@ def update_task(actor, task: Task, *, status: str | None = None, due_date: date 
     errors.update(date_errors(due_date=due_date))
     if assignee not in (False, None) and (not isinstance(assignee, User) or not assignee.is_active):
         errors["assignee_id"] = "Choose an active user."
+    elif isinstance(assignee, User) and assignee.id != task.assignee_id and not _on_project(assignee, task.project_id):
+        # the rule the plan's and the edit page's pickers drew (they offer only the project's people)
+        errors["assignee_id"] = "Choose the project manager or one of the members."
     if assignee_contact is not False:
         if task.assignee_role != staffing.CUSTOMER_ROLE:
             errors["assignee_contact_id"] = "Only a customer task goes to a contact."

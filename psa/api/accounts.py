@@ -17,7 +17,6 @@ from psa.accounts import services as account_services
 from psa.accounts.models import Account, Contact
 from psa.api import bp, spec
 from psa.api.core import (
-    ApiError,
     ListQuery,
     WriteHeaders,
     api_user,
@@ -26,34 +25,15 @@ from psa.api.core import (
     permission,
     responses,
 )
+from psa.api.fields import Id, get_or_404, money, refused, text
 from psa.auth.models import User
 from psa.extensions import db
 from psa.portal import services as contact_services
-from psa.portal.scope import MAX_ID
 
 Segment = Literal["high", "mid", "low"]
 StakeholderRole = Literal["executive_sponsor", "project_lead", "daily_user"]
 ViewLevel = Literal["overview", "full", "my_tasks"]
 
-
-def id_field(default=..., **kwargs):
-    """An id in a body or a query: a positive 32-bit integer (a larger one is refused at its field, never an
-    overflow in the database)."""
-    return Field(default, ge=1, le=MAX_ID, **kwargs)
-
-
-def get_or_404(model, object_id: int, what: str):
-    """The row, or 404 (an id beyond the 32-bit range is one that does not exist: no overflow reaches the
-    database)."""
-    found = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
-    if found is None:
-        raise ApiError(404, f"There is no {what} with this id.")
-    return found
-
-
-def money(value) -> str | None:
-    """An exact amount as a string with its two decimals ("12500.00"), the same on both databases."""
-    return None if value is None else f"{value:.2f}"
 
 
 # --- accounts -------------------------------------------------------------------------------------------------------
@@ -76,26 +56,26 @@ class AccountList(BaseModel):
 
 
 class AccountQuery(ListQuery):
-    q: str | None = Field(None, max_length=200, description="Part of the account's name.")
+    q: text(200) | None = Field(None, description="Part of the account's name.")
     segment: Segment | None = None
 
 
 class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=200)
+    name: text(200)
     segment: Segment = "mid"
-    owner_id: int | None = id_field(None)
-    arr: str = Field("0", max_length=30, description="A decimal string, at most two places.")
+    owner_id: Id | None = None
+    arr: text(30) = Field("0", description="A decimal string, at most two places.")
 
 
 class AccountPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=200)
+    name: text(200) | None = None
     segment: Segment | None = None
-    owner_id: int | None = id_field(None)
-    arr: str | None = Field(None, max_length=30)
+    owner_id: Id | None = None
+    arr: text(30) | None = None
 
 
 def _account_out(account: Account, owner_name: str | None) -> AccountOut:
@@ -113,7 +93,7 @@ def _owner(owner_id: int | None) -> User | None:
         return None
     owner = db.session.get(User, owner_id)
     if owner is None:
-        raise ApiError(422, "The request was refused: see fields.", {"owner_id": "There is no user with this id."})
+        raise refused({"owner_id": "There is no user with this id."})
     return owner
 
 
@@ -205,9 +185,9 @@ class ContactList(BaseModel):
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=200)
-    email: str = Field(max_length=320)
-    title: str = Field("", max_length=200)
+    name: text(200)
+    email: text(320)
+    title: text(200) = ""
     stakeholder_role: StakeholderRole = "daily_user"
     view_level: ViewLevel = "full"
 
@@ -215,9 +195,9 @@ class ContactIn(BaseModel):
 class ContactPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=320)
-    title: str | None = Field(None, max_length=200)
+    name: text(200) | None = None
+    email: text(320) | None = None
+    title: text(200) | None = None
     stakeholder_role: StakeholderRole | None = None
     view_level: ViewLevel | None = None
     is_active: bool | None = Field(None, description="false deactivates the contact: their portal sign-ins end.")

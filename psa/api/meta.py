@@ -26,7 +26,25 @@ def document() -> dict:
                 operation["security"] = []
             else:
                 operation.setdefault("security", [{"bearer": []}])
+    for (path, method), (model, parameters) in SELF_VALIDATED.items():
+        operation = doc.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        schemas = doc["components"].setdefault("schemas", {})
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, nested in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, nested)
+        schemas.setdefault(model.__name__, schema)
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+        operation["parameters"] = [*[p for p in operation.get("parameters", [])
+                                     if p.get("name") not in {q["name"] for q in parameters}], *parameters]
     return doc
+
+
+#: Operations that validate their JSON body themselves, after checking its signature (spectree's `json=` would
+#: parse it first): (path, method) → (body model, header parameters), added to the document here.
+SELF_VALIDATED: dict[tuple[str, str], tuple[type[BaseModel], list[dict]]] = {}
 
 
 #: Operations answered without a token (their own signature, or nothing to protect).

@@ -56,6 +56,61 @@ def create_user_command(email, role, name, password):
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
 
 
+@click.command("create-token")
+@click.option("--email", required=True, help="The e-mail of an active internal user (the token acts as them).")
+@click.option("--name", default="CLI", show_default=True, help="What uses the token, e.g. 'CRM sync'.")
+@click.option("--expires", default=None, metavar="YYYY-MM-DD",
+              help="The last day it works (the end of that day in the user's time zone); default: until revoked.")
+@with_appcontext
+def create_token_command(email, name, expires):
+    """Create an API token of an internal user and print its secret, this once (it is stored hashed)."""
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from psa.accounts.models import Contact
+    from psa.api.services import create_token
+    from psa.api.tokens import expiry_at_end_of
+    from psa.auth.models import ROLES, User
+    from psa.core.clock import user_today, user_zone_name
+    from psa.core.emails import normalise_email
+    from psa.core.errors import ValidationError
+    from psa.core.validation import DATE_FORMAT_MESSAGE, DATE_WINDOW_MESSAGE, in_window
+    from psa.extensions import db
+
+    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        if db.session.scalar(sa.select(Contact.id).where(Contact.email == normalise_email(email)).limit(1)):
+            raise click.ClickException(f"{email} is a customer contact; tokens belong to internal users only.")
+        raise click.ClickException(f"No user has the e-mail {email}.")
+    if user.role not in ROLES:
+        raise click.ClickException(f"{user.email} is not an internal user; tokens belong to internal users only.")
+    if not user.is_active_user:
+        raise click.ClickException(f"{user.email} is deactivated; reactivate them first.")
+    last_day = None
+    if expires is not None:
+        try:
+            last_day = date.fromisoformat(expires.strip()) if len(expires.strip()) == 10 else None
+        except ValueError:
+            last_day = None
+        if last_day is None:
+            raise click.ClickException(f"--expires: {DATE_FORMAT_MESSAGE}")
+        if not in_window(last_day):
+            raise click.ClickException(f"--expires: {DATE_WINDOW_MESSAGE}")
+        if last_day <= user_today(user):
+            raise click.ClickException("--expires: choose a date after today (the token works until the end of "
+                                       "that day).")
+    try:
+        token, secret = create_token(user, user, name, expires_at=expiry_at_end_of(last_day, user))
+    except ValidationError as exc:
+        db.session.rollback()
+        raise click.ClickException("; ".join(exc.errors.values())) from exc
+    until = f"until the end of {last_day.isoformat()} ({user_zone_name(user)})" if last_day else "until revoked"
+    click.echo(f"Created the token “{token.name}” of {user.email} ({user.role}), valid {until}.")
+    click.echo("Copy it now: it is shown this once (only its hash is stored).")
+    click.echo(secret)
+
+
 @click.command("demo")
 @click.option("--scale", type=click.Choice(["small", "large"]), default="small")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
@@ -185,7 +240,8 @@ def ttv_command():
 
 
 def register_commands(app) -> None:
-    for command in (create_user_command, demo_command, worker_command, cron_command, escalate_command, ttv_command):
+    for command in (create_user_command, create_token_command, demo_command, worker_command, cron_command,
+                    escalate_command, ttv_command):
         app.cli.add_command(command)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -191,8 +192,22 @@ def update_user(actor, user: User, *, email: str, name: str, role: str, timezone
     return user
 
 
+#: What else a deactivation ends, by name: a higher package hands its function over (the API revokes the user's
+#: tokens, psa.api.tokens), as auth may not import it (tests/core/test_imports.py). Each takes the user's id.
+_deactivation_hooks: dict[str, Callable[[int], object]] = {}
+
+
+def set_deactivation_hook(name: str, hook: Callable[[int], object] | None) -> None:
+    """Register (or, with None, remove) what a deactivation also ends; called in its transaction."""
+    if hook is None:
+        _deactivation_hooks.pop(name, None)
+    else:
+        _deactivation_hooks[name] = hook
+
+
 def set_user_active(actor, user: User, active: bool) -> User:
-    """Deactivate (ending every sign-in of the user) or reactivate a user (who must sign in again)."""
+    """Deactivate (ending every sign-in of the user, and what the deactivation hooks end: their API tokens) or
+    reactivate a user (who must sign in again; a revoked token stays revoked)."""
     if not active:
         if actor is not None and actor.id == user.id:
             raise ValidationError({"active": "You cannot deactivate yourself."})
@@ -203,6 +218,8 @@ def set_user_active(actor, user: User, active: bool) -> User:
         user.is_active_user = active
         if not active:
             end_all_sessions(user)
+            for hook in _deactivation_hooks.values():
+                hook(user.id)
         record_audit(actor, "user.activated" if active else "user.deactivated", user, before,
                      snapshot(user, ("is_active_user",)))
     return user

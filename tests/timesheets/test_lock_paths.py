@@ -1,7 +1,7 @@
 """The lock holds on every path that writes time entries: an approved week, and any date on or before the time
 lock date, are left exactly as they were (minutes, note, rates, count) whether the change comes through the
-weekly grid (the service and the page), the CSV import (the service and the page) or the rate recalculation
-(the service and the page)."""
+weekly grid (the service and the page), the CSV import (the service and the page), the rate recalculation
+(the service and the page) or the JSON API (create, change and delete one entry)."""
 
 from __future__ import annotations
 
@@ -202,3 +202,44 @@ def test_the_recalculation_page_leaves_approved_and_locked_entries_alone(client,
     page = client.get("/timesheets/rates").get_data(as_text=True)
     assert "1 entry changed." in page and "lock date (2026-10-05)" in page
     assert _snapshot(app) == before
+
+
+# --- the API -------------------------------------------------------------------------------------------------------
+
+
+def test_the_api_changes_nothing_in_an_approved_week_or_on_the_lock_date(app, locked):
+    from tests.api.conftest import ApiClient, token_for
+
+    consultant, _, project_id, task_id, before = locked
+    api = ApiClient(app, app.test_client(), token_for(app, consultant))
+    ids = {row[1]: row[0] for row in _snapshot(app, open_too=True)[0]}  # entry date -> id
+    approved, locked_day, open_day = ids[APPROVED_MONDAY], ids[MONDAY], ids[TUESDAY]
+    message = "2026-10-05 is on or before the time lock date (2026-10-05); it cannot change."
+
+    def new(day, minutes=60):
+        return api.post("/api/v1/time-entries", json={"project_id": project_id, "task_id": task_id,
+                                                      "entry_date": day.isoformat(), "minutes": minutes})
+
+    # the approved week: read-only, 409, as the grid answers
+    for response in (new(APPROVED_MONDAY + timedelta(days=1)),
+                     api.patch(f"/api/v1/time-entries/{approved}", json={"minutes": 30}),
+                     api.patch(f"/api/v1/time-entries/{open_day}", json={"entry_date": APPROVED_MONDAY.isoformat()}),
+                     api.delete(f"/api/v1/time-entries/{approved}")):
+        assert response.status_code == 409, response.get_json()
+        assert "is approved and read-only" in response.get_json()["error"]["message"]
+    # on or before the lock date: 422 at entry_date with the lock rule's one message
+    for response in (new(LOCK), new(LOCK - timedelta(days=30)),
+                     api.patch(f"/api/v1/time-entries/{locked_day}", json={"minutes": 240}),
+                     api.patch(f"/api/v1/time-entries/{locked_day}", json={"note": "changed"}),
+                     api.patch(f"/api/v1/time-entries/{open_day}", json={"entry_date": LOCK.isoformat()}),
+                     api.delete(f"/api/v1/time-entries/{locked_day}")):
+        assert response.status_code == 422, response.get_json()
+        assert "time lock date (2026-10-05); it cannot change." in response.get_json()["error"]["fields"]["entry_date"]
+    assert api.delete(f"/api/v1/time-entries/{locked_day}").get_json()["error"]["fields"]["entry_date"] == message
+    assert _snapshot(app) == before
+    # the open Tuesday still takes a change (its rates snapshotted again), the protected entries stay as they were
+    changed = api.patch(f"/api/v1/time-entries/{open_day}", json={"minutes": 120})
+    assert changed.status_code == 200 and changed.get_json()["minutes"] == 120
+    assert _snapshot(app)[0] == before[0]
+    open_entry = [row for row in _snapshot(app, open_too=True)[0] if row[1] == TUESDAY][0]
+    assert (open_entry[4], open_entry[7], open_entry[8]) == (120, Decimal("200.00"), Decimal("80.00"))

@@ -14,7 +14,8 @@ On the large demo (`psa demo --scale large`; BENCH_DATABASE_URL or instance/benc
    project, assignee, role, forecast and baseline month,
    with the bill rate the rate book would resolve joined in SQL (the project's rate card for the assignee, else
    for the role, else the assignee's rate in force today, else 0: one statement where the service reads the
-   rate book's two and resolves in Python); the projects' names and accounts — every row fetched: seconds (best
+   rate book's two and resolves in Python); the billable projects' names and accounts (kept for those ids) —
+   every row fetched: seconds (best
    of --repeat, alternating with 1);
 3. the figures both give (per month: forecast, recognised and at-risk revenue, each rounded to the cent as
    shown; the bare rows combined with the report's rules — fee shares, the cap's headroom — untimed), which
@@ -103,7 +104,7 @@ LEFT JOIN project_rates pr ON pr.project_id = w.project_id AND pr.role = w.role_
 
 NAMES = """
 SELECT p.id, p.name, a.name AS account, p.billing_model, p.fee_amount
-FROM projects p JOIN accounts a ON a.id = p.account_id WHERE p.id IN :ids"""
+FROM projects p JOIN accounts a ON a.id = p.account_id WHERE p.billing_model <> 'non_billable'"""
 
 
 def build(app, args) -> ReportBench:
@@ -124,7 +125,7 @@ def build(app, args) -> ReportBench:
         earned = sql.rows(EARNED.format(billable=sql.boolean("te.billable")), **params)
         work = sql.rows(WORK, **params)
         ids = {row[0] for rows in (fixed_open, fixed_done, earned, work) for row in rows}
-        names = sql.rows(NAMES, ids=sorted(ids)) if ids else []
+        names = [row for row in sql.rows(NAMES) if row.id in ids] if ids else []
         return sql, fixed_open, fixed_done, earned, work, names
 
     def shown(cells) -> dict:

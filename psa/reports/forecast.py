@@ -149,7 +149,10 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     cells: dict[int, list[Cell]] = {}
 
     def cell(project_id: int, bucket: int) -> Cell:
-        return cells.setdefault(project_id, [Cell() for _ in range(MONTHS)])[bucket]
+        project_cells = cells.get(project_id)
+        if project_cells is None:
+            project_cells = cells[project_id] = [Cell() for _ in range(MONTHS)]
+        return project_cells[bucket]
 
     # 1. Fixed fee, open milestones: (project, share %, forecast month, baseline month) → how many.
     due = sa.func.coalesce(Milestone.forecast_date, Milestone.due_date)
@@ -214,21 +217,28 @@ def revenue_forecast(today: date | None = None) -> Forecast:
         .group_by(Task.project_id, Task.assignee_id, role, f_bucket, b_bucket)).all()
 
     ids = set(cells) | set(earned) | {row[0] for row in work}
+    # every billable project's name, kept for those ids: one plain statement, where an IN of the (thousands of) ids
+    # costs more to render and send than the few rows more it reads
     projects = {
         pid: ProjectForecast(pid, name, account, model, fee)
         for pid, name, account, model, fee in db.session.execute(
             sa.select(Project.id, Project.name, Account.name, Project.billing_model, Project.fee_amount)
             .join(Account, Account.id == Project.account_id)
-            .where(Project.id.in_(sorted(ids)))).all()
+            .where(Project.billing_model != "non_billable")).all()
+        if pid in ids
     } if ids else {}
 
     rates = RateBook((row[1] for row in work if row[1] is not None), (row[0] for row in work)) if work else None
     # uncapped T&M forecast per project and bucket (0 … LATER): [amount, slipped part]
     wanted: dict[int, dict[int, list[Decimal]]] = {}
+    bills: dict[tuple, Decimal] = {}  # one resolve per (assignee, role, project), whatever its months
     for project_id, assignee_id, role_name, fb, bb, minutes in work:
         if not minutes:
             continue
-        bill = rates.resolve(assignee_id, role_name, project_id, today).bill
+        bill = bills.get((assignee_id, role_name, project_id))
+        if bill is None:
+            bill = bills[(assignee_id, role_name, project_id)] = rates.resolve(assignee_id, role_name, project_id,
+                                                                               today).bill
         amount = bill * int(minutes) / 60
         slot = wanted.setdefault(project_id, {}).setdefault(fb, [ZERO, ZERO])
         slot[0] += amount

@@ -31,6 +31,7 @@ from psa.core.audit import record_audit
 from psa.core.clock import org_today
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
+from psa.core.events import publish as publish_event
 from psa.core.models import AuditEvent, Notification, OutboxEmail
 from psa.extensions import db
 from psa.projects.models import OPEN_PROJECT_STATUSES, Escalation, Milestone, Project
@@ -198,6 +199,16 @@ def _audit(events: list[tuple[str, object, dict]]) -> None:
         {"actor_id": None, "action": action, "object_type": "escalation", "object_id": row.id, "at": now,
          "before": None, "after": {"milestone_id": row.milestone_id, "project_id": row.project_id, **after}}
         for action, row, after in events])
+    for action, row, after in events:  # webhooks (psa.core.events): ids, names, level or resolution; no money
+        publish_event(action, lambda row=row, after=after: _event_data(row, after, now))
+
+
+def _event_data(row, after: dict, at) -> dict:
+    names = db.session.execute(sa.select(Project.name, Milestone.name).join(Milestone, Milestone.project_id == Project.id)
+                               .where(Milestone.id == row.milestone_id)).first()
+    return {"escalation_id": row.id, "project_id": row.project_id, "project_name": names[0] if names else None,
+            "milestone_id": row.milestone_id, "milestone_name": names[1] if names else None, **after,
+            "occurred_at": at.isoformat()}
 
 
 def _notify(escalation_ids: list[int]) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from psa.auth.models import User
 from psa.core.audit import record_audit
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
+from psa.core.events import publish as publish_event
 from psa.core.notifications import notify
 from psa.extensions import db
 from psa.projects import services as projects
@@ -91,6 +92,10 @@ def sign_off_milestone(contact: Contact, project: Project, milestone: Milestone)
     db.session.refresh(milestone)
     record_audit(contact, "milestone.signed_off", milestone, {"signed_off_at": None},
                  {"signed_off_at": milestone.signed_off_at.isoformat(), "contact": contact.name})
+    publish_event("milestone.signed_off", {"project_id": project.id, "project_name": project.name,
+                                           "milestone_id": milestone.id, "milestone_name": milestone.name,
+                                           "contact_id": contact.id, "contact_name": contact.name,
+                                           "signed_off_at": milestone.signed_off_at.isoformat()})
     _tell_manager(project, f"{contact.name} signed off {milestone.name} ({project.name}).",
                   f"milestone-{milestone.id}")
     return milestone

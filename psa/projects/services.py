@@ -30,6 +30,7 @@ from psa.core.calendar import WorkCalendar, get_calendar
 from psa.core.clock import org_today
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
+from psa.core.events import publish as publish_event
 from psa.core.models import AuditEvent
 from psa.core.money import MAX_AMOUNT, to_money
 from psa.core.queue import dispatch
@@ -326,7 +327,7 @@ def _refresh_chunk(project_ids: list[int], today: date, calendar: WorkCalendar, 
     # the project rows are locked first (in id order) so two transactions refreshing the same project take
     # turns, and the second one reads what the first committed (a refresh never writes a stale result)
     projects = execute(sa.select(p.id, p.status, p.budget_minutes, p.progress_percent, p.max_slip_days, p.health,
-                                 p.health_reason, p.health_milestone_id, p.schedule_refreshed_on).where(p.id.in_(project_ids)).order_by(p.id)
+                                 p.health_reason, p.health_milestone_id, p.schedule_refreshed_on, p.name).where(p.id.in_(project_ids)).order_by(p.id)
                        .with_for_update(key_share=True)).all()
     milestones = execute(sa.select(m.id, m.project_id, m.name, m.status, m.due_date, m.completed_at, m.forecast_date,
                                    m.slip_days).where(m.project_id.in_(project_ids))
@@ -399,6 +400,10 @@ def _refresh_chunk(project_ids: list[int], today: date, calendar: WorkCalendar, 
         }
         if any(getattr(project, name) != value for name, value in values.items()):
             project_changes.append({"id": project.id, **values})
+        if project.schedule_refreshed_on is not None and project.health != verdict.health:
+            publish_event("project.health_changed", {"project_id": project.id, "project_name": project.name,
+                                                     "health": verdict.health, "previous_health": project.health,
+                                                     "reason": values["health_reason"]})
     _bulk_update(Task, task_changes)
     _bulk_update(Milestone, milestone_changes)
     _bulk_update(Project, project_changes)
@@ -595,6 +600,8 @@ def create_project(actor, *, account: Account, name: str, kickoff_date: date, ma
     project.target_go_live_date = target_go_live_date or last_due
     db.session.flush()
     record_audit(actor, "project.created", project, after=snapshot(project, PROJECT_FIELDS))
+    publish_event("project.created", {"project_id": project.id, "project_name": project.name,
+                                      "account_id": account.id, "account_name": account.name, "status": status})
     refresh_schedule([project.id])
     return project
 
@@ -646,6 +653,13 @@ def successors_of(task_id: int, project_id: int) -> list[int]:
     return found
 
 
+def _milestone_event(milestone: Milestone) -> dict:
+    """The data of a milestone's webhook events (psa.core.events): ids, names and state, no money."""
+    project_name = db.session.scalar(sa.select(Project.name).where(Project.id == milestone.project_id))
+    return {"project_id": milestone.project_id, "project_name": project_name, "milestone_id": milestone.id,
+            "milestone_name": milestone.name, "status": milestone.status}
+
+
 def _sync_milestone_status(milestone_id: int, actor=None) -> None:
     """A milestone is done when all its tasks are done; otherwise its status follows its tasks. The change
     is recorded as the act of whoever changed the task."""
@@ -666,6 +680,8 @@ def _sync_milestone_status(milestone_id: int, actor=None) -> None:
         milestone.status = new
         milestone.completed_at = utcnow() if new == "done" else None
         record_audit(actor, "milestone.status_changed", milestone, before, snapshot(milestone, ("status",)))
+        if new == "done":
+            publish_event("milestone.completed", lambda: _milestone_event(milestone))
         if milestone.is_first_value:
             record_time_to_value([milestone.project_id])  # SPEC §3: TTV stored on completion, cleared on reopening
 
@@ -829,6 +845,8 @@ def update_milestone(actor, milestone: Milestone, *, due_date: date | None = Non
     after = snapshot(milestone, ("due_date", "status"))
     if before != after:
         record_audit(actor, "milestone.updated", milestone, before, after)
+    if after["status"] == "done" != before["status"]:
+        publish_event("milestone.completed", lambda: _milestone_event(milestone))
     if status is not None and milestone.is_first_value:
         record_time_to_value([milestone.project_id])
     refresh_schedule([milestone.project_id])

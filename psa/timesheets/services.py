@@ -22,6 +22,7 @@ from psa.core.clock import user_today  # noqa: F401 - the grid's routes read ser
 from psa.core.db import lock as lock_rows
 from psa.core.db import utcnow
 from psa.core.errors import ValidationError
+from psa.core.events import publish as publish_event
 from psa.core.money import MAX_RATE, to_money
 from psa.core.text import normalize_newlines
 from psa.extensions import db
@@ -265,6 +266,9 @@ def approve_timesheet(actor: User, sheet: Timesheet) -> Timesheet:
         raise Conflict("You are not an approver of this timesheet.")
     _transition(sheet, "approve", decided_at=utcnow(), decided_by_id=actor.id)
     record_audit(actor, "timesheet.approved", sheet, {"state": "submitted"}, {"state": "approved"})
+    publish_event("timesheet.approved", {"timesheet_id": sheet.id, "user_id": owner.id, "user_name": owner.name,
+                                         "week_start": sheet.week_start.isoformat(), "state": "approved",
+                                         "approved_by_id": actor.id, "approved_by_name": actor.name})
     _notify(owner, f"Your timesheet for the week of {sheet.week_start.isoformat()} was approved.", sheet)
     db.session.flush()
     return sheet
@@ -688,9 +692,12 @@ def update_entry(actor: User, entry: TimeEntry, **changes) -> TimeEntry:
     # both weeks locked, earlier first (two updates moving entries between the same weeks wait, never deadlock)
     sheets = {monday: get_timesheet(user, monday, create=True, lock=True)
               for monday in sorted({week_start(old_day), week_start(new_day)})}
-    rules = EntryRules([user], [values["project_id"]], task_ids=[values["task_id"]] if values["task_id"] else [],
-                       days=[old_day, new_day])
+    rules = EntryRules([user], [old_project, values["project_id"]],
+                       task_ids=[values["task_id"]] if values["task_id"] else [], days=[old_day, new_day])
     errors: dict[str, str] = {}
+    # the time it held stays as it is on a project closed to the user (as the grid keeps such a line)
+    if (refusal := rules.project_refusal(user.id, old_project)) and old_project != values["project_id"]:
+        errors["project_id"] = str(refusal)
     for refusal in (rules.lock_refusal(old_day), rules.week_refusal(user.id, old_day)):
         if refusal and refusal.rule == "week":
             raise Conflict(refusal.followed_by("Nothing was changed."))
@@ -719,21 +726,24 @@ def update_entry(actor: User, entry: TimeEntry, **changes) -> TimeEntry:
 
 
 def delete_entry(actor: User, entry: TimeEntry) -> None:
-    """Delete one entry: refused on or before the lock date (at entry_date) and in a week that is not a draft or
-    rejected (Conflict), as the grid refuses emptying its cell."""
+    """Delete one entry: refused on or before the lock date (at entry_date), on a project closed to the user (at
+    project_id) and in a week that is not a draft or rejected (Conflict), as the grid refuses emptying its cell."""
     from psa.projects.services import refresh_after_time_change
     from psa.timesheets.rules import EntryRules
 
     user = db.session.get(User, entry.user_id)
     _owner_only(actor, user)
     get_timesheet(user, week_start(entry.entry_date), lock=True)
-    rules = EntryRules([user], [], days=[entry.entry_date])
+    rules = EntryRules([user], [entry.project_id], days=[entry.entry_date])
     refusal = rules.week_refusal(user.id, entry.entry_date)
     if refusal:
         raise Conflict(refusal.followed_by("Nothing was changed."))
     refusal = rules.lock_refusal(entry.entry_date)
     if refusal:
         raise ValidationError({"entry_date": str(refusal)})
+    refusal = rules.project_refusal(user.id, entry.project_id)
+    if refusal:  # time on a project closed to the user stays as it is (as the grid keeps it)
+        raise ValidationError({"project_id": str(refusal)})
     project_id = entry.project_id
     db.session.delete(entry)
     db.session.flush()

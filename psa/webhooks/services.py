@@ -21,6 +21,7 @@ import logging
 import secrets
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -124,6 +125,7 @@ def create_endpoint(actor, *, url: str, description: str = "", events, active: b
                                secret=generate_secret(), created_by_id=getattr(actor, "id", None))
     db.session.add(endpoint)
     db.session.flush()
+    _forget_endpoints()
     record_audit(actor, "webhook.created", endpoint, after=_snapshot(endpoint))
     return endpoint
 
@@ -134,6 +136,7 @@ def update_endpoint(actor, endpoint: WebhookEndpoint, *, url: str, description: 
     before = _snapshot(endpoint)
     endpoint.url, endpoint.description, endpoint.events, endpoint.active = url, description, events, bool(active)
     db.session.flush()
+    _forget_endpoints()
     record_audit(actor, "webhook.updated", endpoint, before, _snapshot(endpoint))
     return endpoint
 
@@ -152,6 +155,7 @@ def delete_endpoint(actor, endpoint: WebhookEndpoint) -> None:
     db.session.execute(sa.delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
     db.session.delete(endpoint)
     db.session.flush()
+    _forget_endpoints()
 
 
 # --- publishing -----------------------------------------------------------------------------------
@@ -178,17 +182,34 @@ def _new_delivery(endpoint_id: int, event: str, data: dict) -> WebhookDelivery:
     return delivery
 
 
-def publish(event: str, data: dict) -> list[int]:
+def _subscribed(event: str) -> list[int]:
+    """The active endpoints subscribed to `event`; read once per transaction (a refresh changing the health of
+    many projects asks once), forgotten when it ends and when an endpoint changes."""
+    session = db.session()
+    endpoints = session.info.get("psa_webhook_endpoints")
+    if endpoints is None:
+        rows = session.execute(sa.select(WebhookEndpoint.id, WebhookEndpoint.events)
+                               .where(WebhookEndpoint.active.is_(True)).order_by(WebhookEndpoint.id)).all()
+        endpoints = session.info["psa_webhook_endpoints"] = [(row.id, set(row.events.split())) for row in rows]
+        _watch(session)
+    return [endpoint_id for endpoint_id, events in endpoints if event in events]
+
+
+def _forget_endpoints() -> None:
+    db.session().info.pop("psa_webhook_endpoints", None)
+
+
+def publish(event: str, data: dict | Callable[[], dict]) -> list[int]:
     """Add one pending delivery of `event` per active endpoint subscribed to it, in the caller's transaction; they
-    are queued once it commits (nothing is sent if it rolls back). The ids of the deliveries made."""
+    are queued once it commits (nothing is sent if it rolls back). `data` is a dict or a function returning one
+    (called only when an endpoint is subscribed). The ids of the deliveries made."""
     if event not in WEBHOOK_EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
-    rows = db.session.execute(sa.select(WebhookEndpoint.id, WebhookEndpoint.events)
-                              .where(WebhookEndpoint.active.is_(True))).all()
-    targets = [row.id for row in rows if event in row.events.split()]
+    targets = _subscribed(event)
     if not targets:
         return []
-    deliveries = [_new_delivery(endpoint_id, event, data) for endpoint_id in targets]
+    payload = data() if callable(data) else data
+    deliveries = [_new_delivery(endpoint_id, event, payload) for endpoint_id in targets]
     db.session.flush()
     ids = [delivery.id for delivery in deliveries]
     _queue_after_commit(ids)
@@ -229,20 +250,28 @@ def dispatch_delivery(delivery_id: int) -> None:
 def _queue_after_commit(ids: list[int]) -> None:
     """Once the session's transaction commits, queue the deliveries it made (none if it rolls back)."""
     session = db.session()
-    pending: list[int] = session.info.setdefault("psa_webhook_deliveries", [])
-    pending.extend(ids)
+    session.info.setdefault("psa_webhook_deliveries", []).extend(ids)
+    _watch(session)
+
+
+def _watch(session) -> None:
+    """Once per session: when its transaction ends, queue what it published (on commit) and forget the endpoints
+    it read."""
     if session.info.get("psa_webhook_watched"):
         return
     session.info["psa_webhook_watched"] = True
 
     def committed(_session):
+        session.info.pop("psa_webhook_endpoints", None)
+        pending = session.info.setdefault("psa_webhook_deliveries", [])
         queued = list(pending)
         pending.clear()
         if queued and has_app_context():
             _queue(queued)
 
     def rolled_back(_session):
-        pending.clear()
+        session.info.pop("psa_webhook_endpoints", None)
+        session.info.setdefault("psa_webhook_deliveries", []).clear()
 
     sa.event.listen(session, "after_commit", committed)
     sa.event.listen(session, "after_rollback", rolled_back)

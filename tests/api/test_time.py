@@ -317,3 +317,23 @@ def test_idempotency_key_race_creates_one_entry(app, rated):
     replay = ApiClient(app, app.test_client(), secret).post("/api/v1/time-entries", json=payload,
                                                             headers={"Idempotency-Key": "race"})
     assert replay.status_code == 201 and replay.get_json() == created[0]
+
+
+def test_time_on_a_project_closed_to_the_user_stays_as_it_is(app, api, rated):
+    from psa.projects.models import Project
+
+    consultant, _, project_id, _ = rated
+    me = api(consultant)
+    entry = me.post("/api/v1/time-entries", json={"project_id": project_id, "entry_date": MONDAY.isoformat(),
+                                                  "minutes": 60}).get_json()
+    with app.app_context():
+        db.session.get(Project, project_id).status = "completed"
+        db.session.commit()
+    before = _entries(app)
+    for response in (me.patch(f"/api/v1/time-entries/{entry['id']}", json={"note": "later"}),
+                     me.delete(f"/api/v1/time-entries/{entry['id']}"),
+                     me.post("/api/v1/time-entries", json={"project_id": project_id,
+                                                           "entry_date": TUESDAY.isoformat(), "minutes": 5})):
+        assert response.status_code == 422
+        assert "is completed" in response.get_json()["error"]["fields"]["project_id"]
+    assert _entries(app) == before

@@ -32,9 +32,14 @@ def account_list_query(search: str | None = None, segment: str | None = None):
 def _check(name: str, segment: str, owner: User | None, arr, account: Account | None) -> Decimal:
     """Refuse what is wrong, at its field; return the ARR as stored (two decimals, never rounded)."""
     errors = {}
+    name = (name or "").strip()
+    if not name:  # the form's rule too (name_field: required, at most 200 characters)
+        errors["name"] = "This field is required."
+    elif len(name) > 200:
+        errors["name"] = "Use at most 200 characters."
     clash = db.session.scalar(
-        sa.select(Account).where(sa.func.lower(Account.name) == name.strip().lower())
-    )
+        sa.select(Account).where(sa.func.lower(Account.name) == name.lower())
+    ) if "name" not in errors else None
     if clash is not None and clash is not account:
         errors["name"] = "An account with this name already exists."
     if segment not in SEGMENTS:

@@ -51,7 +51,8 @@ def _in_window(day: date) -> date:
 
 
 def _printable(text: str) -> str:
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
+    if any((unicodedata.category(ch) == "Cc" and ch not in "\t\n\r") or unicodedata.category(ch) == "Cs"
+           for ch in text):
         raise ValueError("Remove control characters.")
     return text
 
@@ -306,7 +307,7 @@ class TimesheetQuery(ListQuery):
 
 
 class RejectBody(BaseModel):
-    reason: str = Field(description="Why the week goes back to its owner (required, at most 500 characters).")
+    reason: Note = Field(description="Why the week goes back to its owner (required, at most 500 characters).")
 
     model_config = {"extra": "forbid"}
 

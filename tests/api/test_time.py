@@ -111,6 +111,8 @@ def test_the_grid_rules_answer_at_the_field_and_change_nothing(app, api, make, r
         "That task belongs to another project."
     assert refused({"project_id": project_id, "entry_date": day, "minutes": 30, "note": "a\x00b"}, "note")
     assert refused({"project_id": project_id, "entry_date": day, "minutes": 30, "note": "x" * 5001}, "note")
+    assert refused({"project_id": project_id, "entry_date": day, "minutes": 30, "note": "\ud800"}, "note")
+    assert refused({"project_id": project_id, "entry_date": day, "minutes": 10**30}, "minutes")
     assert refused({"project_id": project_id, "entry_date": day, "minutes": "NaN"}, "minutes")
     assert refused({"project_id": project_id, "entry_date": day}, "minutes")
     # not a member of the project
@@ -199,6 +201,7 @@ def test_approvals_follow_the_pages(app, api, make, rated):
     assert me.post(f"/api/v1/timesheets/{sheet_id}/approve").status_code == 403  # a consultant's token
     assert api(make.user(role="manager")).post(f"/api/v1/timesheets/{sheet_id}/approve").status_code == 404
     assert boss.post(f"/api/v1/timesheets/{sheet_id}/reject", json={}).status_code == 422
+    assert boss.post(f"/api/v1/timesheets/{sheet_id}/reject", json={"reason": "no\x00"}).status_code == 422
     blank = boss.post(f"/api/v1/timesheets/{sheet_id}/reject", json={"reason": "   "})
     assert blank.status_code == 422 and "reason" in blank.get_json()["error"]["fields"]
 

@@ -14,6 +14,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     SubmitField,
+    TextAreaField,
     widgets,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
@@ -117,6 +118,21 @@ class SettingsForm(FlaskForm):
     brand_name = name_field("Brand name (portal and customer reports)")
     brand_accent_color = ColorField("Accent colour", validators=[DataRequired(message="Choose a colour."), hex_colour])
     submit = SubmitField("Save settings")
+
+
+class CrmHookForm(FlaskForm):
+    """The CRM deal-won hook: its secret (write-only: never shown back) and the product → template mapping."""
+
+    crm_hook_secret = PasswordField(
+        "New secret", validators=[Optional()], render_kw={"autocomplete": "new-password"},
+        description="The CRM signs each deal with it (HMAC-SHA256). Leave blank to keep the current one.")
+    generate_secret = BooleanField("Generate a new secret (shown once, after saving)")
+    remove_secret = BooleanField("Turn the hook off (remove the secret)")
+    crm_template_map = TextAreaField(
+        "Products and templates", render_kw={"rows": 4, "spellcheck": "false"},
+        description="One line per product or plan: 'product = template id', e.g. 'Enterprise = 3'. A deal whose "
+                    "product is not listed is refused.")
+    submit = SubmitField("Save CRM hook")
 
 
 class HolidayForm(FlaskForm):

@@ -9,6 +9,7 @@ from flask import (
     Response,
     abort,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -19,13 +20,14 @@ from flask_login import current_user
 
 from psa.accounts import services as account_services
 from psa.accounts.models import SEGMENT_LABELS, STAKEHOLDER_LABELS, VIEW_LEVEL_LABELS, Account, Contact
-from psa.admin import bp
+from psa.admin import bp, crm_settings
 from psa.admin import services as admin
 from psa.admin.forms import (
     NO_APPROVER,
     AccountForm,
     AllowedDomainsForm,
     ConfirmForm,
+    CrmHookForm,
     HolidayForm,
     LoadHolidaysForm,
     LogoForm,
@@ -40,12 +42,14 @@ from psa.core.audit import describe_events
 from psa.core.auth import permission_required, public
 from psa.core.clock import org_today
 from psa.core.db import contains_pattern
+from psa.core.errors import ValidationError, apply_errors
 from psa.core.forms import choices
 from psa.core.mail import dispatch_outbox
 from psa.core.models import AuditEvent
 from psa.core.pagination import paginate
 from psa.core.views import save_or_errors
 from psa.extensions import db
+from psa.project_templates.models import Template
 
 
 @bp.route("/")
@@ -236,8 +240,12 @@ def account_edit(account_id: int):
 # --- settings, holidays, branding ----------------------------------------------------------------
 
 
-def _settings_page(form=None, holiday_form=None, logo_form=None, load_form=None, status=200):
+def _settings_page(form=None, holiday_form=None, logo_form=None, load_form=None, status=200, crm_form=None,
+                   new_crm_secret=None):
     settings = admin.get_settings()
+    if crm_form is None:
+        crm_form = CrmHookForm(formdata=None)
+        crm_form.crm_template_map.data = crm_settings.template_map_text(settings)
     if load_form is None:
         load_form = LoadHolidaysForm(formdata=None)
         load_form.country.choices = choices(admin.holiday_countries())
@@ -249,8 +257,37 @@ def _settings_page(form=None, holiday_form=None, logo_form=None, load_form=None,
     return render_template(
         "admin/settings.html", form=form, settings=settings,
         holiday_form=holiday_form or HolidayForm(formdata=None), logo_form=logo_form or LogoForm(formdata=None),
-        holidays=admin.list_holidays(), confirm=ConfirmForm(), load_form=load_form,
+        holidays=admin.list_holidays(), confirm=ConfirmForm(), load_form=load_form, crm_form=crm_form,
+        new_crm_secret=new_crm_secret,
+        crm_templates=db.session.execute(sa.select(Template.id, Template.name).order_by(Template.id)).all(),
     ), status
+
+
+@bp.route("/settings/crm", methods=["POST"])
+@permission_required("admin.settings")
+def crm_hook_save():
+    """The CRM hook's secret and mapping; a generated secret is shown once on the page answered (not stored in a
+    flash message or the address)."""
+    form = CrmHookForm()
+    if form.validate_on_submit():
+        try:
+            generated = crm_settings.update_crm_hook(
+                current_user, admin.get_settings(), secret=form.crm_hook_secret.data,
+                generate=form.generate_secret.data, remove=form.remove_secret.data,
+                template_map=form.crm_template_map.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            if generated is None:
+                flash("CRM hook saved.", "success")
+                return redirect(url_for("admin.settings", _anchor="crm-hook"))
+            page, status = _settings_page(new_crm_secret=generated)
+            response = make_response(page, status)
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    return _settings_page(crm_form=form, status=400)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -75,6 +75,10 @@ def test_create_read_patch_and_delete_an_entry(app, api, make, rated):
 
     listed = me.get("/api/v1/time-entries?date_from=2026-10-01&date_to=2026-10-31").get_json()
     assert [(item["id"], item["minutes"]) for item in listed["items"]] == [(entry_id, 120)]
+    assert not {"bill_rate", "cost_rate"} & set(listed["items"][0])  # nor in a list
+    assert [(item["bill_rate"], item["cost_rate"]) for item in leader.get("/api/v1/time-entries").get_json()["items"]
+            ] == [("150.00", "60.00")]  # the patch snapshotted the same rates again
+    assert not {"bill_rate", "cost_rate"} & set(boss.get("/api/v1/time-entries").get_json()["items"][0])
     assert listed["next_cursor"] is None
     assert me.get("/api/v1/time-entries?state=approved").get_json()["items"] == []
 

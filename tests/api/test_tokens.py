@@ -164,6 +164,9 @@ def test_an_admin_sees_and_revokes_any_users_tokens(app, client, make):
     with app.app_context():
         event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "api_token.revoked")).one()
         assert event.actor_id == admin.id
+    audit_log = client.get("/admin/audit")
+    assert audit_log.status_code == 200 and "Cleo&#39;s script" in audit_log.get_data(as_text=True)
+    assert secret not in audit_log.get_data(as_text=True)
 
 
 def test_a_contact_never_reaches_the_token_pages(app, client, make):

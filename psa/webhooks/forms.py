@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from psa.core.forms import CheckboxListField
+from psa.core.forms import CheckboxListField, choices
 from psa.webhooks.services import DESCRIPTION_MAX, SUBSCRIBABLE, URL_MAX
 
 
@@ -19,7 +19,7 @@ class EndpointForm(FlaskForm):
                       render_kw={"inputmode": "url", "autocomplete": "off", "placeholder": "https://"})
     description = StringField("Description", validators=[Length(max=DESCRIPTION_MAX)],
                               description="What receives the events (e.g. 'Slack relay', 'Data warehouse').")
-    events = CheckboxListField("Events", choices=list(SUBSCRIBABLE.items()), validate_choice=False,
+    events = CheckboxListField("Events", choices=choices(SUBSCRIBABLE.items()), validate_choice=False,
                                description="The events sent to this URL.")
     active = BooleanField("Active", default=True,
                           description="A paused endpoint gets no new deliveries.")

@@ -303,7 +303,7 @@ def _open_rows(filters: Filters, today: date) -> list[OpenRow]:
         stmt = stmt.where(key == filters.template)
     if filters.segment is not None:
         stmt = stmt.where(Account.segment == filters.segment)
-    projects = db.session.execute(stmt).all()
+    projects = db.session.connection().execute(stmt).all()  # plain rows: no ORM loading for 1,000s of tuples
     if not projects:
         return []
     facts = open_time_to_value(None, today)

@@ -5,6 +5,7 @@ from the deal's product or plan to a template, stored as JSON {"<product>": <tem
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -25,6 +26,11 @@ SECRET_FIELD = "crm_hook_secret"
 def new_secret() -> str:
     """A fresh random secret (43 URL-safe characters, 256 bits)."""
     return secrets.token_urlsafe(32)
+
+
+def secret_marker(secret: str) -> str:
+    """What the session keeps to show a just-generated secret once: a short hash, never the secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 def stored_map(settings: Settings) -> dict[str, int]:

@@ -60,8 +60,13 @@ def test_an_admin_generates_a_secret_sees_it_once_and_maps_products(app, make, l
     response = post_form(client, "/admin/settings/crm", {"generate_secret": "y",
                                                         "crm_template_map": f"Enterprise = {template_id}"},
                          token_from="/admin/settings")
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    shown = re.search(r'data-testid="crm-secret">([^<]+)<', response.get_data(as_text=True)).group(1)
+    assert response.status_code == 302  # accepted posts redirect; the next page shows the secret once
+    assert "crm" not in response.headers["Location"].split("#")[0].split("/admin/settings")[-1]
+    shown_page = client.get("/admin/settings")
+    assert shown_page.headers["Cache-Control"] == "no-store"
+    shown = re.search(r'data-testid="crm-secret">([^<]+)<', shown_page.get_data(as_text=True)).group(1)
+    cookies = [*response.headers.getlist("Set-Cookie"), *shown_page.headers.getlist("Set-Cookie")]
+    assert cookies and not any(shown in cookie for cookie in cookies)
     stored = settings_row(app)
     assert stored.crm_hook_secret == shown and len(shown) >= 40
     assert json.loads(stored.crm_template_map) == {"Enterprise": template_id}

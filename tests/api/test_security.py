@@ -14,8 +14,11 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from psa.core.auth import PERMISSIONS
+from psa.core.models import AuditEvent
+from psa.extensions import db
 from tests.api.conftest import token_for
 from tests.conftest import login_as
 
@@ -111,15 +114,23 @@ def test_no_token_gets_401_with_the_error_body_and_no_cookie(app, client):
         assert "Set-Cookie" not in response.headers, where
 
 
+def _audit_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count(AuditEvent.id)))
+
+
 def test_a_session_cookie_is_no_token(app, client, make):
+    """A signed-in browser (no CSRF token either: the API never reads the cookie) gets 401 and changes nothing."""
     login_as(client, make.user(role="admin"))
     assert client.get("/").status_code == 200  # the browser is signed in
+    before = _audit_count(app)
     for endpoint, path, method, _view in protected_operations(app):
         response = call(client, method, path)
         where = f"{method} {path} ({endpoint})"
         assert response.status_code == 401, (where, response.status_code)
         assert error_code(response) == "unauthorized", where
         assert "Set-Cookie" not in response.headers, where
+    assert _audit_count(app) == before
 
 
 def test_a_wrong_or_malformed_authorization_gets_401_without_a_cookie(app, client, make):

@@ -20,7 +20,6 @@ import binascii
 import hashlib
 import json
 import math
-import time
 from collections.abc import Callable
 from functools import wraps
 
@@ -31,6 +30,7 @@ from spectree import Response as Responses
 from werkzeug.exceptions import HTTPException
 
 from psa.api import bp, spec
+from psa.core import clock
 from psa.core.auth import can
 from psa.core.errors import ValidationError, api_error_body
 from psa.extensions import db, limiter
@@ -154,7 +154,8 @@ def _too_many(exc):
     limit = getattr(limiter, "current_limit", None)
     wait = 60
     if limit is not None:
-        wait = max(1, math.ceil(limit.reset_at - time.time()))  # the limiter's own (real) clock
+        window = limit.limit.get_expiry()
+        wait = min(window, max(1, math.ceil(limit.reset_at - clock.now().timestamp())))
     return error_response(429, "Too many requests for this token: wait and retry.",
                           headers={"Retry-After": str(wait)})
 

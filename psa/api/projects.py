@@ -38,6 +38,7 @@ from psa.api.core import (
 from psa.api.fields import Id, get_or_404, money, refused, text
 from psa.auth.models import User
 from psa.core.auth import can
+from psa.core.errors import ValidationError
 from psa.core.validation import MAX_DB_INT
 from psa.extensions import db
 from psa.project_templates.models import Template, TemplateVersion
@@ -360,8 +361,6 @@ def project_create():
     As the new-project page: the template's newest published version is copied with its dates counted in working
     days from kickoff, and its roles go to people (`role_assignees`, or the defaults) so no internal task is left
     unassigned; customer tasks go to the chosen contact of the account or stay with the customer."""
-    from psa.core.errors import ValidationError
-
     body: ProjectCreate = request.context.json
     version = None
     if body.template_id is not None:

@@ -653,6 +653,27 @@ def _outbox_retried(values, obj, event):
             + (f" (it had failed {attempts} attempts)" if attempts else "")]
 
 
+def _api_token(verb: str) -> Callable:
+    """"created the API token “CRM sync”" (the secret is never recorded)."""
+    def sentence(values, obj, event):
+        name = (event.after or {}).get("name")
+        return [f"{verb} the API token" + (f" “{name}”" if name else f" #{event.object_id}")]
+    return sentence
+
+
+def _crm_deal(values, obj, event):
+    deal = (event.after or {}).get("deal_id")
+    return ["created ", obj, " from the CRM deal" + (f" {deal}" if deal else "")]
+
+
+def _webhook(words: str, before: bool = False) -> Callable:
+    """"registered the webhook endpoint https://…" (by its URL: endpoints have no name)."""
+    def sentence(values, obj, event):
+        url = ((event.before if before else event.after) or {}).get("url")
+        return [f"{words} " + (url if url else f"#{event.object_id}")]
+    return sentence
+
+
 ACTIONS: dict[str, Callable] = {
     # projects
     "project.created": _created("created the project", "budget_minutes"),
@@ -731,6 +752,17 @@ ACTIONS: dict[str, Callable] = {
     "escalation.raised": _escalation("raised"),
     "escalation.resolved": _escalation("resolved"),
     "escalation.acknowledged": _acknowledged,
+    # the JSON API, the CRM hook and outgoing webhooks
+    "api_token.created": _api_token("created"),
+    "api_token.revoked": _api_token("revoked"),
+    "project.created_from_crm_deal": _crm_deal,
+    "settings.crm_hook_updated": _said("changed the CRM hook's settings"),
+    "webhook.created": _webhook("registered the webhook endpoint"),
+    "webhook.updated": _changed,
+    "webhook.secret_rotated": _webhook("rotated the signing secret of the webhook endpoint"),
+    "webhook.deleted": _webhook("deleted the webhook endpoint", before=True),
+    "webhook.test_sent": _webhook("sent a test delivery to the webhook endpoint"),
+    "webhook.delivery_retried": _said("queued the failed webhook delivery ", OBJ, " again"),
 }
 
 

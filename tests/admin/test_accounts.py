@@ -97,7 +97,7 @@ def test_consultant_gets_403_on_every_admin_page(app, client, make):
     user, account, holiday = make.user(), make.account(), make.holiday()
     contact = make.contact(account)
     ids = {"user_id": user.id, "account_id": account.id, "holiday_id": holiday.id, "contact_id": contact.id,
-           "email_id": 1, "job_id": "some-job"}
+           "email_id": 1, "job_id": "some-job", "endpoint_id": 1, "delivery_id": 1}
     rules = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/admin")]
     assert {"admin.users", "admin.accounts", "admin.settings", "admin.audit", "admin.account_new"} <= {
         rule.endpoint for rule in rules}

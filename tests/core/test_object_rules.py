@@ -31,7 +31,7 @@ PROJECT_SCOPED = {"project_id": "project", "milestone_id": "milestone", "task_id
 #: Arguments that name no project object (people, accounts, contacts, holidays, timesheets, templates, tokens,
 #: files, background jobs, outbox e-mails, report files).
 NOT_PROJECT_SCOPED = {"user_id", "account_id", "contact_id", "holiday_id", "sheet_id", "template_id", "version_id",
-                      "token", "filename", "job_id", "email_id", "file_id"}
+                      "token", "filename", "job_id", "email_id", "file_id", "endpoint_id", "delivery_id"}
 #: Blueprints whose milestone_id / task_id / criterion_id are template objects, shared by every project.
 TEMPLATE_BLUEPRINTS = {"project_templates"}
 #: Endpoints served by libraries, not by our views.

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from psa.core.auth import PERMISSIONS
 from psa.core.models import AuditEvent
 from psa.extensions import db
-from tests.api.conftest import token_for
+from tests.api.conftest import ApiClient, check_against_document, token_for
 from tests.conftest import login_as
 
 ROLES = ("consultant", "manager", "leader", "admin")
@@ -138,5 +138,6 @@ def test_a_wrong_or_malformed_authorization_gets_401_without_a_cookie(app, clien
     for header in (f"Basic {secret}", "Bearer", "Bearer    ", f"Bearer {secret}x", f"Token {secret}",
                    "Bearer " + "x" * 5000):
         response = client.get("/api/v1/me", headers={"Authorization": header})
+        check_against_document(app, ApiClient(app, client, None).document, "GET", "/api/v1/me", response)
         assert response.status_code == 401, header[:20]
         assert error_code(response) == "unauthorized" and "Set-Cookie" not in response.headers

@@ -14,7 +14,7 @@ from psa.auth.models import User
 from psa.extensions import db
 from psa.timesheets import services as ts
 from psa.timesheets.models import TimeEntry, Timesheet
-from tests.api.conftest import ApiClient, token_for
+from tests.api.conftest import ApiClient, check_against_document, token_for
 from tests.timesheets.conftest import MONDAY, staffed  # noqa: F401 - the fixture
 
 TUESDAY = MONDAY + timedelta(days=1)
@@ -299,6 +299,7 @@ def test_idempotency_key_race_creates_one_entry(app, rated):
     threads = 8
     barrier = threading.Barrier(threads)
     answers: list = [None] * threads
+    responses: list = []
 
     def run(index):
         client = ApiClient(app, app.test_client(), secret)
@@ -307,6 +308,7 @@ def test_idempotency_key_race_creates_one_entry(app, rated):
             response = client.post("/api/v1/time-entries", json=payload, headers={"Idempotency-Key": "race"},
                                    check=False)
             answers[index] = (response.status_code, response.get_json())
+            responses.append(response)
         except Exception as exc:  # reported below
             answers[index] = ("error", repr(exc))
 
@@ -317,6 +319,9 @@ def test_idempotency_key_race_creates_one_entry(app, rated):
         thread.join(120)
     statuses = sorted(str(answer[0]) for answer in answers)
     assert set(statuses) <= {"201", "409"}, answers
+    document = ApiClient(app, app.test_client(), None).document  # each answer fits the document, checked here
+    for response in responses:  # (not in the threads: the checker reads the document once)
+        check_against_document(app, document, "POST", "/api/v1/time-entries", response)
     created = [body for status, body in answers if status == 201]
     assert created and all(body == created[0] for body in created), answers
     assert all(body["error"]["code"] == "conflict" for status, body in answers if status == 409)

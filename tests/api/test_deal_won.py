@@ -5,7 +5,6 @@ checked against the OpenAPI document (the `api(None)` client: no token)."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from datetime import timedelta
 
@@ -215,10 +214,7 @@ def test_the_document_declares_the_signed_body_and_no_token(api):
     assert [p["name"] for p in operation["parameters"] if p["in"] == "header"] == ["X-PSA-Signature"]
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="the race needs PostgreSQL")
 def test_one_deal_delivered_by_many_at_once_makes_one_project(app, api, hook):
-    if app.config["BACKEND"] != "postgresql":
-        pytest.skip("the race runs on PostgreSQL")
     threads = 8
     raw = json.dumps(deal(deal_id="D-RACE")).encode()
     headers = {"X-PSA-Signature": sign(SECRET, raw)}

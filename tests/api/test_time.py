@@ -291,8 +291,6 @@ def test_idempotency_key_replays_and_refuses_another_body(app, api, rated):
 
 
 def test_idempotency_key_race_creates_one_entry(app, rated):
-    if app.config["BACKEND"] != "postgresql":
-        pytest.skip("eight writers at once: PostgreSQL")
     consultant, _, project_id, _ = rated
     secret = token_for(app, consultant)
     payload = {"project_id": project_id, "entry_date": MONDAY.isoformat(), "minutes": 45, "note": "once"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from datetime import UTC, datetime
 
 import pytest
@@ -148,10 +147,7 @@ def test_the_deals_dates_and_amount_are_checked_by_the_project_rules(ctx, mapped
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DealWon)) == 0
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="the race needs PostgreSQL")
 def test_racing_deliveries_of_one_deal_make_one_project(app, mapped):
-    if app.config["BACKEND"] != "postgresql":
-        pytest.skip("the race runs on PostgreSQL")
 
     def deliver(i, go):
         parsed = deal(deal_id="D-RACE", account={"name": "Racing Co"})
@@ -170,10 +166,7 @@ def test_racing_deliveries_of_one_deal_make_one_project(app, mapped):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 1
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="the race needs PostgreSQL")
 def test_two_deals_of_one_new_account_at_once_share_the_account(app, mapped):
-    if app.config["BACKEND"] != "postgresql":
-        pytest.skip("the race runs on PostgreSQL")
 
     def deliver(i, go):
         parsed = deal(deal_id=f"D-{i}", account={"name": "Shared Co"})

@@ -198,8 +198,6 @@ def test_a_paused_endpoint_gets_nothing_sent(app, ctx, make, receiver, held):
 
 
 def test_two_workers_claiming_at_once_send_once(app, make, receiver, held):
-    if app.config["BACKEND"] != "postgresql":
-        pytest.skip("row locks and concurrent writers: PostgreSQL")
     with app.app_context():
         make_endpoint(receiver.url)
         approve_a_week(make, app)

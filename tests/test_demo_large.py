@@ -139,6 +139,19 @@ def test_large_demo_rows_obey_the_rules(app):
             found = set(db.session.scalars(sa.select(model.id).where(model.id.in_(object_ids))))
             assert found == object_ids, object_type
 
+        # the span totals (summed once after the bulk load on PostgreSQL, by the trigger on SQLite) are what a
+        # rebuild from the entries gives, and hold every entry
+        from psa.timesheets.models import time_span_totals
+        from psa.timesheets.totals import rebuild_span_totals
+
+        def totals():
+            return set(db.session.execute(sa.select(time_span_totals)).all())
+
+        loaded = totals()
+        assert sum(row.entries for row in loaded) == counts["time_entries"]
+        rebuild_span_totals()
+        assert totals() == loaded
+
         # the cached schedules are what the app's refresh computes: refreshing again changes nothing
         assert all(p.schedule_refreshed_on == today for p in projects.values())
         before = _schedule_state()

@@ -147,3 +147,25 @@ class TimeOff(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(10))
     minutes: Mapped[int] = mapped_column()
     note: Mapped[str] = mapped_column(sa.String(NOTE_MAX_LENGTH), default="")
+
+
+# The pre-aggregated sums the reports read (psa/timesheets/totals.py says how they are kept and read).
+#: The amounts' type: Σ minutes × rate (money with two places), far beyond any week's total.
+AMOUNT = ExactNumeric(20, 2)
+
+time_span_totals = sa.Table(
+    "time_span_totals", db.metadata,
+    sa.Column("timesheet_id", sa.Integer, sa.ForeignKey("timesheets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("billable", sa.Boolean, primary_key=True),
+    #: The span's first and last day: the week's Monday or the month's first day, whichever is later; Sunday or
+    #: the month's last day, whichever is earlier.
+    sa.Column("span_start", sa.Date, primary_key=True),
+    sa.Column("span_end", sa.Date, nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("minutes", sa.Integer, nullable=False),
+    sa.Column("cost_amount", AMOUNT, nullable=False),
+    sa.Column("bill_amount", AMOUNT, nullable=False),
+    sa.Index("ix_time_span_totals_project_id", "project_id"),
+    sa.Index("ix_time_span_totals_span_start", "span_start"),
+)

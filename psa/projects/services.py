@@ -732,6 +732,9 @@ def update_task(actor, task: Task, *, status: str | None = None, due_date: date 
     elif isinstance(assignee, User) and assignee.id != task.assignee_id and not _on_project(assignee, task.project_id):
         # the rule the plan's and the edit page's pickers drew (they offer only the project's people)
         errors["assignee_id"] = "Choose the project manager or one of the members."
+    elif (isinstance(assignee, User) and assignee.id != task.assignee_id
+          and task.assignee_role == staffing.CUSTOMER_ROLE):
+        errors["assignee_id"] = "A customer task goes to one of the customer's contacts: choose one on its page."
     if assignee_contact is not False:
         if task.assignee_role != staffing.CUSTOMER_ROLE:
             errors["assignee_contact_id"] = "Only a customer task goes to a contact."

@@ -146,3 +146,23 @@ def test_a_project_you_cannot_see_answers_404(app, client, make, plan):
     login_as(client, stranger)
     response = post_form(client, f"/projects/tasks/{configure}/quick", {"action": "done"}, headers=FETCH)
     assert response.status_code == 404 and _task(app, configure).status == "todo"
+
+
+def test_a_customer_task_is_not_given_to_one_of_our_people(app, client, plan):
+    """The panel hides its assign control under a customer task (its edit page offers the contacts), and the rule
+    refuses an internal assignee for it whatever posts it."""
+    project, manager, cleo = plan
+    configure = project["tasks"]["Configure"]
+    with app.app_context():
+        task = db.session.get(Task, configure)
+        task.assignee_role, task.assignee_id = "customer", None
+        db.session.commit()
+    login_as(client, manager)
+    page = client.get(f"/projects/{project['id']}").get_data(as_text=True)
+    assert f'id="task-{configure}" data-testid="task-row" data-status="todo" data-customer>' in page
+    assert "data-quick-customer hidden" in page and "data-quick-assign>" in page
+    response = _quick(client, project, configure, {"action": "assign", "assignee_id": cleo.id}, FETCH)
+    assert response.status_code == 400
+    assert response.get_json() == {"errors": {"assignee_id": "A customer task goes to one of the customer's "
+                                                              "contacts: choose one on its page."}}
+    assert _task(app, configure).assignee_id is None

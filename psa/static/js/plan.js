@@ -70,6 +70,10 @@
     Array.prototype.forEach.call(assignee.options, function (option) {
       if (option.textContent.trim() === shown) { assignee.value = option.value; }
     });
+    // a customer task goes to a contact (its edit page offers them), never to one of our people
+    var customer = row.hasAttribute("data-customer");
+    form.querySelector("[data-quick-assign]").hidden = customer;
+    form.querySelector("[data-quick-customer]").hidden = !customer;
     form.querySelector("[data-quick-done]").hidden = status === "done";
     form.querySelector("[data-quick-reopen]").hidden = status !== "done";
     form.querySelector("[data-quick-unblock]").hidden = status !== "blocked";
@@ -77,7 +81,7 @@
     if (reason) { form.querySelector("[name=blocked_reason]").value = reason.textContent.replace(/^Blocked: /, ""); }
     row.after(panel);
     row.querySelector("[data-quick-more]").setAttribute("aria-expanded", "true");
-    form.querySelector("select").focus();
+    form.querySelector(customer ? "button:not([hidden])" : "select").focus();
   }
 
   function showErrors(form, errors) {

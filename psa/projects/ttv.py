@@ -34,13 +34,17 @@ from psa.projects.models import OPEN_PROJECT_STATUSES, Milestone, Project, TtvSn
 CHUNK = 5000
 
 
-def _first_value_milestones():
+def _first_value_milestones(project_ids=None):
     """project_id -> the first-value milestone's status, completion and forecast (the lowest position if a plan
-    has several), as a subquery."""
+    has several), as a subquery; when project_ids is given (ids, or an expanding bind parameter), only those
+    projects' milestones are ranked (read through ix_milestones_project_id, not every first-value milestone)."""
     ranked = (sa.select(Milestone.project_id, Milestone.status, Milestone.completed_at, Milestone.forecast_date,
                         sa.func.row_number().over(partition_by=Milestone.project_id,
                                                   order_by=(Milestone.position, Milestone.id)).label("rank"))
-              .where(Milestone.is_first_value.is_(True)).subquery("ranked_first_value"))
+              .where(Milestone.is_first_value.is_(True)))
+    if project_ids is not None:
+        ranked = ranked.where(Milestone.project_id.in_(project_ids))
+    ranked = ranked.subquery("ranked_first_value")
     return sa.select(ranked.c.project_id, ranked.c.status, ranked.c.completed_at, ranked.c.forecast_date) \
         .where(ranked.c.rank == 1).subquery("first_value")
 
@@ -322,19 +326,42 @@ class OpenTtv:
     forecast_days: int | None
 
 
-def open_time_to_value(project_ids: Iterable[int] | None = None, today: date | None = None) -> dict[int, OpenTtv]:
-    """project id -> OpenTtv for open projects without a TTV yet (None: all of them), in one query."""
-    today = today or org_today()
-    fv = _first_value_milestones()
+def open_ttv_days(start: date, forecast_date: date | None, today: date) -> tuple[int, int | None]:
+    """(days elapsed, forecast TTV) of an open project from its start and its first-value milestone's forecast."""
+    return (today - start).days, (forecast_date - start).days if forecast_date else None
+
+
+#: by ids -> the open projects' statement, built once (a new one would be traversed again for its cache key).
+_OPEN_STATEMENTS: dict[bool, sa.Select] = {}
+
+
+def open_projects_statement(by_ids: bool = False) -> sa.Select:
+    """The open projects without a TTV yet joined to their first-value milestone: a SELECT of Project.id, the
+    start (contract signed, else kickoff) and the milestone's forecast_date, to add columns and joins to. With
+    by_ids, both the projects and the ranked milestones are limited to the expanding parameter project_ids."""
+    cached = _OPEN_STATEMENTS.get(by_ids)
+    if cached is not None:
+        return cached
+    ids = sa.bindparam("project_ids", expanding=True) if by_ids else None
+    fv = _first_value_milestones(ids)
     start = sa.func.coalesce(Project.contract_signed_date, Project.kickoff_date)
     stmt = (sa.select(Project.id, start.label("start"), fv.c.forecast_date)
             .outerjoin(fv, fv.c.project_id == Project.id)
             .where(Project.ttv_days.is_(None), Project.status.in_(OPEN_PROJECT_STATUSES)))
-    if project_ids is not None:
-        stmt = stmt.where(Project.id.in_(sorted(set(project_ids))))
-    return {row.id: OpenTtv((today - row.start).days,
-                            (row.forecast_date - row.start).days if row.forecast_date else None)
-            for row in db.session.execute(stmt)}
+    if by_ids:
+        stmt = stmt.where(Project.id.in_(ids))
+    _OPEN_STATEMENTS[by_ids] = stmt
+    return stmt
+
+
+def open_time_to_value(project_ids: Iterable[int] | None = None, today: date | None = None) -> dict[int, OpenTtv]:
+    """project id -> OpenTtv for open projects without a TTV yet (None: all of them), in one query."""
+    today = today or org_today()
+    if project_ids is None:
+        rows = db.session.execute(open_projects_statement())
+    else:
+        rows = db.session.execute(open_projects_statement(by_ids=True), {"project_ids": sorted(set(project_ids))})
+    return {project_id: OpenTtv(*open_ttv_days(start, forecast_date, today)) for project_id, start, forecast_date in rows}
 
 
 def project_target_ttv(project: Project) -> int | None:

@@ -1,5 +1,5 @@
 """Time to value report (SPEC §3) at /reports/ttv and /reports/ttv.csv, read from the nightly snapshots
-(psa.projects.ttv.take_ttv_snapshot) and the open projects (psa.projects.ttv.open_time_to_value).
+(psa.projects.ttv.take_ttv_snapshot) and the open projects (psa.projects.ttv.open_projects_statement).
 
 - Cohorts: the latest snapshot day's rows per template, segment and kickoff quarter (count, median, 75th
   percentile, mean, share within target) beside the template's current target, filtered by template and segment.
@@ -7,10 +7,11 @@
   by their project count (exactly the median when one cohort is shown); summed in SQL with GROUP BY taken_on,
   divided and rounded half-up to the hundredth here. Drawn as a server-side SVG line (presentation attributes).
 - Open projects: days elapsed since the start (contract signed, else kickoff) and the forecast TTV (the
-  first-value milestone's forecast), against the template's target.
+  first-value milestone's forecast), against the template's target. The page lists the OPEN_ROWS_SHOWN furthest
+  over target and links "show all" (?open=all); the CSV always holds every one.
 
-Statements per page whatever the number of rows: the latest day, the template choices, the cohorts, the trend,
-the open projects and open_time_to_value (six), besides the session's own.
+Statements per page whatever the number of rows: the latest day, the template choices, the cohorts, the trend
+and the open projects with their first-value milestone (five), besides the session's own.
 """
 
 from __future__ import annotations
@@ -21,21 +22,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from operator import itemgetter
+from typing import NamedTuple
 
 import sqlalchemy as sa
-from flask import Response, current_app, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context, url_for
 
 from psa.accounts.models import SEGMENT_LABELS, SEGMENTS, Account
 from psa.core.auth import permission_required
 from psa.core.clock import org_today
 from psa.extensions import db
 from psa.project_templates.models import Template, TemplateVersion
-from psa.projects.models import OPEN_PROJECT_STATUSES, Project, TtvSnapshot
-from psa.projects.ttv import open_time_to_value
+from psa.projects.models import Project, TtvSnapshot
+from psa.projects.ttv import open_projects_statement, open_ttv_days
 from psa.reports import bp
 from psa.timesheets.imports import escape_cell
 
-#: The open projects listed on the page (furthest over target first); the CSV holds them all.
+#: The open projects listed on the page (furthest over target first) unless ?open=all; the CSV holds them all.
 OPEN_ROWS_SHOWN = 200
 BLANK_TEMPLATE = "No template (blank projects)"
 #: The other reports, linked from the sub-nav when their page is registered.
@@ -115,8 +117,32 @@ class TrendPoint:
     y: float = 0.0
 
 
-@dataclass(frozen=True)
-class OpenRow:
+#: An open project's standing against its target, in the order the page lists them, with its words and badge.
+STATE_ORDER = {"past": 0, "forecast_over": 1, "on_track": 2, "no_target": 3}
+STATE_LABELS = {"past": "Past target", "forecast_over": "Forecast over target", "on_track": "On track",
+                "no_target": "No target"}
+STATE_BADGES = {"past": "text-bg-danger", "forecast_over": "text-bg-warning", "on_track": "text-bg-success",
+                "no_target": "text-bg-secondary"}
+
+
+def against_target(elapsed_days: int, forecast_days: int | None, target_days: int | None) -> tuple[str, int | None]:
+    """(state, over by) of an open project. The state: 'past' (already beyond the target), 'forecast_over',
+    'on_track', or 'no_target'; over by: the days the later of elapsed and forecast lies beyond the target
+    (negative: inside it; None without a target)."""
+    if target_days is None:
+        return "no_target", None
+    over_by = max(elapsed_days, forecast_days or 0) - target_days
+    if elapsed_days > target_days:
+        return "past", over_by
+    if forecast_days is not None and forecast_days > target_days:
+        return "forecast_over", over_by
+    return "on_track", over_by
+
+
+class OpenRow(NamedTuple):
+    """An open project on the report; state and over_by from against_target, worked out once per row (a plain
+    tuple: the report builds one per open project, ~1,300 on the large demo)."""
+
     project_id: int
     name: str
     account: str
@@ -126,33 +152,20 @@ class OpenRow:
     elapsed_days: int
     forecast_days: int | None
     target_days: int | None
+    state: str
+    over_by: int | None
 
     @property
     def segment_label(self) -> str:
         return SEGMENT_LABELS.get(self.segment, self.segment)
 
     @property
-    def state(self) -> str:
-        """Against the target: 'past' (already beyond it), 'forecast_over', 'on_track', or 'no_target'."""
-        if self.target_days is None:
-            return "no_target"
-        if self.elapsed_days > self.target_days:
-            return "past"
-        if self.forecast_days is not None and self.forecast_days > self.target_days:
-            return "forecast_over"
-        return "on_track"
-
-    @property
     def state_label(self) -> str:
-        return {"past": "Past target", "forecast_over": "Forecast over target", "on_track": "On track",
-                "no_target": "No target"}[self.state]
+        return STATE_LABELS[self.state]
 
     @property
-    def over_by(self) -> int | None:
-        """Days the later of elapsed and forecast lies beyond the target (negative: inside it)."""
-        if self.target_days is None:
-            return None
-        return max(self.elapsed_days, self.forecast_days or 0) - self.target_days
+    def state_badge(self) -> str:
+        return STATE_BADGES[self.state]
 
 
 @dataclass
@@ -187,11 +200,6 @@ class TtvReport:
     open_rows: list[OpenRow]
     today: date
     chosen_target: int | None = None
-
-    @property
-    def open_shown(self) -> list[OpenRow]:
-        return self.open_rows[:OPEN_ROWS_SHOWN]
-
 
 def template_label(key: int, name: str) -> str:
     return BLANK_TEMPLATE if key == 0 else (name or f"Template {key}")
@@ -289,34 +297,50 @@ def ttv_report(filters: Filters, today: date | None = None) -> TtvReport:
                      chosen_target=chosen_target)
 
 
-def _open_rows(filters: Filters, today: date) -> list[OpenRow]:
-    """Open projects without a TTV yet, filtered, with elapsed and forecast days; furthest over target first."""
+#: (template filtered, segment filtered) -> the open projects' statement (bound: template_key, segment), built
+#: once: a new one would be traversed again for its cache key at each request.
+_OPEN_STATEMENTS: dict[tuple[bool, bool], sa.Select] = {}
+
+
+def _open_statement(by_template: bool, by_segment: bool) -> sa.Select:
+    cached = _OPEN_STATEMENTS.get((by_template, by_segment))
+    if cached is not None:
+        return cached
+    base = open_projects_statement()  # id, start, first-value forecast date
     key = sa.func.coalesce(TemplateVersion.template_id, 0)
-    stmt = (sa.select(Project.id, Project.name, Account.name.label("account"), Account.segment, key.label("key"),
-                      Template.name.label("template_name"), Template.target_ttv_days,
-                      sa.func.coalesce(Project.contract_signed_date, Project.kickoff_date).label("start"))
+    stmt = (base.add_columns(Project.name, Account.name.label("account"), Account.segment, key.label("key"),
+                             Template.name.label("template_name"), Template.target_ttv_days)
             .join(Account, Account.id == Project.account_id)
             .outerjoin(TemplateVersion, TemplateVersion.id == Project.template_version_id)
-            .outerjoin(Template, Template.id == TemplateVersion.template_id)
-            .where(Project.ttv_days.is_(None), Project.status.in_(OPEN_PROJECT_STATUSES)))
-    if filters.template is not None:
-        stmt = stmt.where(key == filters.template)
-    if filters.segment is not None:
-        stmt = stmt.where(Account.segment == filters.segment)
-    projects = db.session.connection().execute(stmt).all()  # plain rows: no ORM loading for 1,000s of tuples
-    if not projects:
-        return []
-    facts = open_time_to_value(None, today)
-    order = {"past": 0, "forecast_over": 1, "on_track": 2, "no_target": 3}
+            .outerjoin(Template, Template.id == TemplateVersion.template_id))
+    if by_template:
+        stmt = stmt.where(key == sa.bindparam("template_key", type_=sa.Integer))
+    if by_segment:
+        stmt = stmt.where(Account.segment == sa.bindparam("segment", type_=sa.String))
+    _OPEN_STATEMENTS[(by_template, by_segment)] = stmt
+    return stmt
+
+
+def _open_rows(filters: Filters, today: date) -> list[OpenRow]:
+    """Open projects without a TTV yet, filtered, with elapsed and forecast days (psa.projects.ttv's rule), in one
+    statement (the projects with their account, template and first-value milestone); furthest over target
+    first."""
+    stmt = _open_statement(filters.template is not None, filters.segment is not None)
+    params = {"template_key": filters.template, "segment": filters.segment}
+    labels: dict[tuple[int, str | None], str] = {}
     keyed = []
-    for project_id, name, account, segment, key, template_name, target, start in projects:
-        fact = facts.get(project_id)
-        if fact is None:
-            continue
-        row = OpenRow(project_id, name, account, template_label(key, template_name or ""), segment, start,
-                      fact.elapsed_days, fact.forecast_days, target)
-        keyed.append(((order[row.state], -(row.over_by or 0), -row.elapsed_days, name.lower(), project_id), row))
-    keyed.sort(key=itemgetter(0))  # each row's key computed once (rows are plain tuples from the statement)
+    # plain rows through the session's connection: no ORM loading for 1,000s of tuples
+    for project_id, start, forecast_date, name, account, segment, key, template_name, target in \
+            db.session.connection().execute(stmt, params):
+        elapsed, forecast = open_ttv_days(start, forecast_date, today)
+        state, over_by = against_target(elapsed, forecast, target)
+        label = labels.get((key, template_name))
+        if label is None:
+            label = labels[(key, template_name)] = template_label(key, template_name or "")
+        keyed.append(((STATE_ORDER[state], -(over_by or 0), -elapsed, name.lower(), project_id),
+                      OpenRow(project_id, name, account, label, segment, start, elapsed, forecast, target, state,
+                              over_by)))
+    keyed.sort(key=itemgetter(0))  # each row's key computed once
     return [row for _key, row in keyed]
 
 
@@ -364,22 +388,36 @@ def _report_links() -> list[tuple[str, str]]:
     return [(endpoint, label) for endpoint, label in REPORT_LINKS if endpoint in current_app.view_functions]
 
 
-def _render(report: TtvReport | None, filters: Filters, error: str | None = None, status: int = 200):
+def _url_parts(endpoint: str, key: str) -> tuple[str, str]:
+    """The endpoint's URL around its one integer argument `key`, built once: a page of links to the same
+    endpoint writes prefix + id + suffix instead of building each URL."""
+    marker = 987654321
+    prefix, suffix = url_for(endpoint, **{key: marker}).split(str(marker), 1)
+    return prefix, suffix
+
+
+def _render(report: TtvReport | None, filters: Filters, error: str | None = None, status: int = 200,
+            show_all: bool = False):
+    shown = OPEN_ROWS_SHOWN
+    if report is not None and (show_all or len(report.open_rows) <= OPEN_ROWS_SHOWN):
+        shown = len(report.open_rows)
     return render_template("reports/ttv.html", report=report, filters=filters, error=error,
                            segments=[(s, SEGMENT_LABELS.get(s, s)) for s in SEGMENTS], links=_report_links(),
-                           days=fmt_days, pct=fmt_percent, shown=OPEN_ROWS_SHOWN), status
+                           days=fmt_days, pct=fmt_percent, shown=shown,
+                           open_shown=report.open_rows[:shown] if report is not None else [],
+                           project_url=_url_parts("projects.show", "project_id")), status
 
 
 @bp.route("/ttv")
 @permission_required("reports.view")
 def ttv():
     """Time to value per template, segment and kickoff quarter from the latest snapshot, the trend of the median
-    across snapshots, and the open projects against their target."""
+    across snapshots, and the open projects against their target (the furthest over it; ?open=all: every one)."""
     try:
         filters = parse_filters(request.args)
     except BadFilter as error:
         return _render(None, Filters(), str(error), 400)
-    return _render(ttv_report(filters), filters)
+    return _render(ttv_report(filters), filters, show_all=request.args.get("open") == "all")
 
 
 @bp.route("/ttv.csv")

@@ -184,6 +184,25 @@ def test_open_projects_elapsed_and_forecast_against_target_linked_to_the_project
     assert "Cancelled one" not in html and "A mid 0" not in html  # closed, or already reached its value
 
 
+def test_the_page_lists_the_first_open_projects_and_links_all_of_them(client, world, monkeypatch):
+    """Past OPEN_ROWS_SHOWN the page lists the furthest over target and links ?open=all (keeping the filters),
+    which lists every one; the CSV holds them all either way."""
+    from psa.reports import ttv_report
+
+    monkeypatch.setattr(ttv_report, "OPEN_ROWS_SHOWN", 1)
+    login_as(client, world["leader"])
+    html = _get(client, "/reports/ttv").get_data(as_text=True)
+    assert [row[0] for row in _table(html, "ttv-open")] == ["Late rollout"]
+    assert "Showing the first 1 of 3" in html and 'href="/reports/ttv?open=all"' in html
+    every = _get(client, "/reports/ttv?open=all").get_data(as_text=True)
+    assert [row[0] for row in _table(every, "ttv-open")] == ["Late rollout", "Quick start", "Migration two"]
+    assert 'data-testid="ttv-open-all"' not in every
+    filtered = _get(client, f"/reports/ttv?template={world['A']}").get_data(as_text=True)
+    assert f'href="/reports/ttv?open=all&amp;template={world["A"]}"' in filtered
+    lines = list(csv.DictReader(io.StringIO(_get(client, "/reports/ttv.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert [r["project"] for r in lines if r["section"] == "open"] == ["Late rollout", "Quick start", "Migration two"]
+
+
 def test_csv_holds_the_html_figures(client, world):
     login_as(client, world["leader"])
     for query in ("", f"?template={world['A']}&segment=mid"):

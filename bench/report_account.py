@@ -9,11 +9,12 @@ On the large demo (`psa demo --scale large`; BENCH_DATABASE_URL or instance/benc
    the loads of the leader and the account the page does before it: seconds (best of --repeat) and the SQL
    statements it issued;
 2. the baseline: the service's statements written by hand as SQL text (sa.text), same joins, filters and GROUP
-   BY — the account's owner id; the owner's name; the account's projects (every column) with their template's target; their
-   first-value milestones (row_number() per project); their success criteria; CSAT sums per project; open
-   escalations with milestone and project names; approved and other minutes, Σ bill rate × approved billable
-   minutes and Σ cost rate × approved minutes per project; done milestones' fee shares per project and
-   percent; the account's contacts — every row fetched: seconds (best of --repeat, alternating with 1);
+   BY — the account's owner id; the owner's name; the account's projects (every column) with their template's
+   target; their first-value milestones (row_number() per project, over those projects' milestones only); their
+   success criteria; CSAT sums per project; open escalations with milestone and project names; approved and
+   other minutes, Σ bill rate × approved billable minutes and Σ cost rate × approved minutes per project; done
+   milestones' fee shares per project and percent; the account's contacts — every row fetched: seconds (best of
+   --repeat, alternating with 1);
 3. the figures both give (projects, approved and other hours, revenue and cost to date — the bare sums combined
    with the account view's rules, untimed —, criteria, ratings, escalations, contacts), which must be equal, and
    the ratio service / bare SQL, PASS or FAIL against 1.5x;
@@ -59,7 +60,7 @@ FROM projects p
 LEFT JOIN (SELECT project_id, forecast_date
            FROM (SELECT m.project_id, m.status, m.completed_at, m.forecast_date,
                         row_number() OVER (PARTITION BY m.project_id ORDER BY m.position, m.id) AS rank
-                 FROM milestones m WHERE m.is_first_value = {true}) AS ranked
+                 FROM milestones m WHERE m.is_first_value = {true} AND m.project_id IN :ids) AS ranked
            WHERE rank = 1) AS fv ON fv.project_id = p.id
 WHERE p.ttv_days IS NULL AND p.status IN :open AND p.id IN :ids"""
 

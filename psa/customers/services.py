@@ -141,43 +141,48 @@ def project_money(project: Project, billable_rate_minutes: Decimal, cost_rate_mi
     return revenue, cost
 
 
-def account_overview(viewer: User, account: Account, *, with_money: bool, today: date | None = None) -> AccountOverview:
-    """The account view's figures for `viewer` (the projects they may see), money only `with_money`."""
-    owner_name = None
-    if account.owner_id is not None:
-        owner_name = db.session.scalar(sa.select(User.name).where(User.id == account.owner_id))
+@dataclass(frozen=True)
+class _ViewerParam:
+    """A viewer whose id is the bound parameter viewer_id: visible_projects_filter's clause for a role, built once
+    and bound to each viewer at execution."""
 
-    projects_stmt = (sa.select(Project, Template.target_ttv_days)
-                     .outerjoin(TemplateVersion, TemplateVersion.id == Project.template_version_id)
-                     .outerjoin(Template, Template.id == TemplateVersion.template_id)
-                     .where(Project.account_id == account.id, visible_projects_filter(viewer))
-                     .order_by(sa.case((Project.status.in_(OPEN_PROJECT_STATUSES), 0), else_=1),
-                               Project.kickoff_date.desc(), Project.id))
-    rows = {project.id: ProjectRow(project, target, None)
-            for project, target in db.session.execute(projects_stmt).all()}
-    ids = list(rows)
-    visible = Project.id.in_(sa.select(Project.id).where(Project.account_id == account.id,
-                                                         visible_projects_filter(viewer)))
+    role: str
+    id: sa.BindParameter
 
-    for project_id, ttv in open_time_to_value(ids, today=today).items():
-        rows[project_id].open_ttv = ttv
 
-    criteria = db.session.execute(
-        sa.select(SuccessCriterion, Project.name).join(Project, Project.id == SuccessCriterion.project_id)
-        .where(visible).order_by(Project.name, Project.id, SuccessCriterion.position, SuccessCriterion.id)).all()
+#: (viewer's role, with money) -> the account view's statements (bound: account_id, viewer_id), built once: a new
+#: statement would be traversed again for its cache key at each view, as long as the database takes for some.
+_STATEMENTS: dict[tuple[str, bool], dict[str, sa.Select]] = {}
 
-    for project_id, total, count in db.session.execute(
-            sa.select(MilestoneRating.project_id, sa.func.sum(MilestoneRating.score), sa.func.count())
-            .where(MilestoneRating.project_id.in_(sa.select(Project.id).where(visible)))
-            .group_by(MilestoneRating.project_id)):
-        rows[project_id].csat_sum, rows[project_id].csat_count = int(total), int(count)
 
-    escalations = db.session.execute(
-        sa.select(Escalation, Milestone.name, Project.name)
+def _statements(role: str, with_money: bool) -> dict[str, sa.Select]:
+    cached = _STATEMENTS.get((role, with_money))
+    if cached is not None:
+        return cached
+    account_id = sa.bindparam("account_id", type_=sa.Integer)
+    may_see = visible_projects_filter(_ViewerParam(role, sa.bindparam("viewer_id", type_=sa.Integer)))
+    visible_ids = sa.select(Project.id).where(Project.account_id == account_id, may_see)
+    visible = Project.id.in_(visible_ids)
+    statements = {
+        "owner": sa.select(User.name).where(User.id == sa.bindparam("owner_id", type_=sa.Integer)),
+        "projects": sa.select(Project, Template.target_ttv_days)
+        .outerjoin(TemplateVersion, TemplateVersion.id == Project.template_version_id)
+        .outerjoin(Template, Template.id == TemplateVersion.template_id)
+        .where(Project.account_id == account_id, may_see)
+        .order_by(sa.case((Project.status.in_(OPEN_PROJECT_STATUSES), 0), else_=1),
+                  Project.kickoff_date.desc(), Project.id),
+        "criteria": sa.select(SuccessCriterion, Project.name).join(Project, Project.id == SuccessCriterion.project_id)
+        .where(visible).order_by(Project.name, Project.id, SuccessCriterion.position, SuccessCriterion.id),
+        "csat": sa.select(MilestoneRating.project_id, sa.func.sum(MilestoneRating.score), sa.func.count())
+        .where(MilestoneRating.project_id.in_(sa.select(Project.id).where(visible)))
+        .group_by(MilestoneRating.project_id),
+        "escalations": sa.select(Escalation, Milestone.name, Project.name)
         .join(Milestone, Milestone.id == Escalation.milestone_id).join(Project, Project.id == Escalation.project_id)
         .where(Escalation.resolved_at.is_(None), visible)
-        .order_by(Escalation.level.desc(), Escalation.slip_days.desc(), Escalation.id)).all()
-
+        .order_by(Escalation.level.desc(), Escalation.slip_days.desc(), Escalation.id),
+        "contacts": sa.select(Contact).where(Contact.account_id == account_id)
+        .order_by(Contact.is_active_contact.desc(), sa.func.lower(Contact.name)),
+    }
     approved = Timesheet.state == "approved"
     zero = sa.literal(Decimal(0), type_=RATE)
     hours_columns = [
@@ -191,10 +196,41 @@ def account_overview(viewer: User, account: Account, *, with_money: bool, today:
                                TimeEntry.bill_rate * TimeEntry.minutes), else_=zero)),
             money_sum(sa.case((approved, TimeEntry.cost_rate * TimeEntry.minutes), else_=zero)),
         ]
+        statements["shares"] = (
+            sa.select(Milestone.project_id, Milestone.fee_share_percent, sa.func.count())
+            .where(Milestone.status == "done", Milestone.project_id.in_(sa.select(Project.id).where(visible)))
+            .group_by(Milestone.project_id, Milestone.fee_share_percent))
+    statements["hours"] = (sa.select(*hours_columns).join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
+                           .where(TimeEntry.project_id.in_(sa.select(Project.id).where(visible)))
+                           .group_by(TimeEntry.project_id))
+    _STATEMENTS[(role, with_money)] = statements
+    return statements
+
+
+def account_overview(viewer: User, account: Account, *, with_money: bool, today: date | None = None) -> AccountOverview:
+    """The account view's figures for `viewer` (the projects they may see), money only `with_money`."""
+    statements = _statements(viewer.role, with_money)
+    params = {"account_id": account.id, "viewer_id": viewer.id}
+    execute = db.session.execute
+    owner_name = None
+    if account.owner_id is not None:
+        owner_name = db.session.scalar(statements["owner"], {"owner_id": account.owner_id})
+
+    rows = {project.id: ProjectRow(project, target, None)
+            for project, target in execute(statements["projects"], params).all()}
+
+    for project_id, ttv in open_time_to_value(list(rows), today=today).items():
+        rows[project_id].open_ttv = ttv
+
+    criteria = execute(statements["criteria"], params).all()
+
+    for project_id, total, count in execute(statements["csat"], params):
+        rows[project_id].csat_sum, rows[project_id].csat_count = int(total), int(count)
+
+    escalations = execute(statements["escalations"], params).all()
+
     sums: dict[int, tuple[Decimal, Decimal]] = {}
-    for row in db.session.execute(sa.select(*hours_columns).join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
-                                  .where(TimeEntry.project_id.in_(sa.select(Project.id).where(visible)))
-                                  .group_by(TimeEntry.project_id)):
+    for row in execute(statements["hours"], params):
         rows[row[0]].approved_minutes, rows[row[0]].unapproved_minutes = int(row[1]), int(row[2])
         if with_money:
             sums[row[0]] = (row[3], row[4])
@@ -203,10 +239,7 @@ def account_overview(viewer: User, account: Account, *, with_money: bool, today:
                     "unapproved_minutes": sum(r.unapproved_minutes for r in rows.values())}
     if with_money:
         shares: dict[int, list[tuple[Decimal, int]]] = {}
-        for project_id, percent, count in db.session.execute(
-                sa.select(Milestone.project_id, Milestone.fee_share_percent, sa.func.count())
-                .where(Milestone.status == "done", Milestone.project_id.in_(sa.select(Project.id).where(visible)))
-                .group_by(Milestone.project_id, Milestone.fee_share_percent)):
+        for project_id, percent, count in execute(statements["shares"], params):
             shares.setdefault(project_id, []).append((percent, int(count)))
         revenue = cost = Decimal("0")
         for project_id, row in rows.items():
@@ -217,8 +250,7 @@ def account_overview(viewer: User, account: Account, *, with_money: bool, today:
             cost += project_cost
         totals["money"] = margin_figures(revenue, cost)
 
-    contacts = db.session.scalars(sa.select(Contact).where(Contact.account_id == account.id)
-                                  .order_by(Contact.is_active_contact.desc(), sa.func.lower(Contact.name))).all()
+    contacts = db.session.scalars(statements["contacts"], params).all()
     return AccountOverview(account, owner_name, list(rows.values()), [(c, name) for c, name in criteria],
                            [(e, m, p) for e, m, p in escalations], list(contacts), with_money, totals)
 

@@ -361,7 +361,8 @@ def open_time_to_value(project_ids: Iterable[int] | None = None, today: date | N
         rows = db.session.execute(open_projects_statement())
     else:
         rows = db.session.execute(open_projects_statement(by_ids=True), {"project_ids": sorted(set(project_ids))})
-    return {project_id: OpenTtv(*open_ttv_days(start, forecast_date, today)) for project_id, start, forecast_date in rows}
+    return {project_id: OpenTtv(*open_ttv_days(start, forecast_date, today))
+            for project_id, start, forecast_date in rows.all()}
 
 
 def project_target_ttv(project: Project) -> int | None:

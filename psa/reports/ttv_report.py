@@ -329,9 +329,10 @@ def _open_rows(filters: Filters, today: date) -> list[OpenRow]:
     params = {"template_key": filters.template, "segment": filters.segment}
     labels: dict[tuple[int, str | None], str] = {}
     keyed = []
-    # plain rows through the session's connection: no ORM loading for 1,000s of tuples
+    # plain rows through the session's connection, fetched at once (fetchall, not a fetchone per row): no ORM
+    # loading for 1,000s of tuples
     for project_id, start, forecast_date, name, account, segment, key, template_name, target in \
-            db.session.connection().execute(stmt, params):
+            db.session.connection().execute(stmt, params).all():
         elapsed, forecast = open_ttv_days(start, forecast_date, today)
         state, over_by = against_target(elapsed, forecast, target)
         label = labels.get((key, template_name))

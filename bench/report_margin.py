@@ -8,12 +8,15 @@ instance/bench-large.sqlite, or --database-url), prints:
 1. psa.reports.margin.margin_report over the last full 365 days (the year up to yesterday), approved hours, in
    process: seconds (best of --repeat) and the SQL statements it issued;
 2. the baseline: the service's five aggregates written by hand as SQL text (sa.text), same joins, filters and
-   GROUP BY — the listed projects (open now, or with counted time or a completed milestone in the year) with
-   their entries' sums per project (cost in the year, billed through the year's end and before its start,
-   minutes, cost and minutes to date), the done milestones' fee shares per project, percent and month, the
-   year's cost and billed amounts per project and calendar month, the fixed-fee
-   projects' remaining estimated minutes (open tasks less the minutes logged on each, summed for those tasks)
-   and their members' current cost rates — every row fetched: seconds (best of --repeat, alternating with 1);
+   GROUP BY, reading what the service reads — the pre-aggregated span totals (time_span_totals) for whole spans and
+   the entries of the spans a cut falls inside (the year's first day, the day after its last, the day after today),
+   grouped by day: the listed projects (open now, or with counted time or a completed milestone in the year) with
+   their sums per project (cost in the year, billed through the year's end and before its start, minutes, cost and
+   minutes to date), the done milestones' fee shares per project, percent and month, the year's cost and billed
+   amounts per project and calendar month, the fixed-fee projects' remaining estimated minutes (open tasks less the
+   minutes logged on each, summed for those tasks) and their members' current cost rates — every row fetched:
+   seconds (best of --repeat, alternating with 1); for context, once, the raw-entries sums the report read before
+   the totals;
 3. the figures both give (projects, hours, revenue, cost, estimate at completion, and revenue and cost per
    month: computed from the bare rows with the report's rules, untimed), which must be equal, and the ratio service / bare SQL,
    PASS or FAIL against 1.5x;
@@ -27,56 +30,72 @@ timing checks are printed only). Writes nothing but the leader's sign-in (a sess
 from __future__ import annotations
 
 import sys
+import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from reports_common import ReportBench, main, year_period  # noqa: E402
+from reports_common import ReportBench, Sql, main, year_period  # noqa: E402
+
+
+def span_rows(split: list, bounded: bool) -> str:
+    """The counted entries as rows each wholly on one side of the cuts (psa.timesheets.totals.entry_totals, by
+    hand): whole spans from time_span_totals, the `split` spans (those a cut falls inside: :split_first<i> to
+    :split_last<i>) from their entries, grouped by day; `bounded`: only the period's (:start to :end)."""
+    whole = """SELECT t.project_id, t.billable, t.span_start AS day, t.minutes, t.cost_amount, t.bill_amount
+  FROM time_span_totals t JOIN timesheets ts ON ts.id = t.timesheet_id
+  WHERE ts.state IN :states AND t.entries > 0"""
+    if split:
+        whole += " AND t.span_start NOT IN (" + ", ".join(f":split_first{i}" for i in range(len(split))) + ")"
+    if bounded:
+        whole += " AND t.span_start BETWEEN :start AND :end"
+    if not split:
+        return whole
+    days = " OR ".join(f"te.entry_date BETWEEN :split_first{i} AND :split_last{i}" for i in range(len(split)))
+    edges = f"""SELECT te.project_id, te.billable, te.entry_date, sum(te.minutes), sum(te.cost_rate * te.minutes),
+         sum(te.bill_rate * te.minutes)
+  FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
+  WHERE ts.state IN :states AND ({days}){' AND te.entry_date BETWEEN :start AND :end' if bounded else ''}
+  GROUP BY te.project_id, te.billable, te.entry_date"""
+    return f"{whole}\n  UNION ALL\n  {edges}"
+
 
 ENTRY_SUMS = """
-SELECT te.project_id,
-       coalesce(sum(CASE WHEN te.entry_date BETWEEN :start AND :end THEN te.cost_rate * te.minutes ELSE 0 END), 0)
-         AS cost,
-       coalesce(sum(CASE WHEN {billable} AND te.entry_date <= :end THEN te.bill_rate * te.minutes ELSE 0 END), 0)
-         AS billed_to_end,
-       coalesce(sum(CASE WHEN {billable} AND te.entry_date < :start THEN te.bill_rate * te.minutes ELSE 0 END), 0)
-         AS billed_before,
-       sum(CASE WHEN te.entry_date BETWEEN :start AND :end THEN te.minutes ELSE 0 END) AS minutes,
-       coalesce(sum(CASE WHEN te.entry_date <= :today THEN te.cost_rate * te.minutes ELSE 0 END), 0) AS cost_to_date,
-       sum(CASE WHEN te.entry_date <= :today THEN te.minutes ELSE 0 END) AS minutes_to_date
-FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
-WHERE ts.state IN :states
-GROUP BY te.project_id"""
+SELECT r.project_id,
+       coalesce(sum(CASE WHEN r.day BETWEEN :start AND :end THEN r.cost_amount ELSE 0 END), 0) AS cost,
+       coalesce(sum(CASE WHEN {billable} AND r.day <= :end THEN r.bill_amount ELSE 0 END), 0) AS billed_to_end,
+       coalesce(sum(CASE WHEN {billable} AND r.day < :start THEN r.bill_amount ELSE 0 END), 0) AS billed_before,
+       sum(CASE WHEN r.day BETWEEN :start AND :end THEN r.minutes ELSE 0 END) AS minutes,
+       coalesce(sum(CASE WHEN r.day <= :today THEN r.cost_amount ELSE 0 END), 0) AS cost_to_date,
+       sum(CASE WHEN r.day <= :today THEN r.minutes ELSE 0 END) AS minutes_to_date,
+       sum(CASE WHEN r.day BETWEEN :start AND :end THEN 1 ELSE 0 END) AS period_rows
+FROM ({rows}) AS r
+GROUP BY r.project_id"""
 
-LISTED = """(p.status IN :open
-  OR EXISTS (SELECT 1 FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
-             WHERE te.project_id = p.id AND te.entry_date BETWEEN :start AND :end AND ts.state IN :states)
-  OR EXISTS (SELECT 1 FROM milestones m WHERE m.project_id = p.id AND m.status = 'done'
-             AND m.completed_at >= :starts AND m.completed_at < :ends))"""
+COMPLETED = "m.status = 'done' AND m.completed_at >= :starts AND m.completed_at < :ends"
 
 PROJECTS = f"""
 SELECT p.id, p.name, p.status, p.billing_model, p.fee_amount, a.id AS account_id, a.name AS account_name,
        u.id AS manager_id, u.name AS manager_name, e.cost, e.billed_to_end, e.billed_before, e.minutes,
        e.cost_to_date, e.minutes_to_date
 FROM projects p JOIN accounts a ON a.id = p.account_id JOIN users u ON u.id = p.manager_id
-LEFT JOIN ({ENTRY_SUMS}) AS e ON e.project_id = p.id
-WHERE {LISTED}
+LEFT JOIN ({{entry_sums}}) AS e ON e.project_id = p.id
+WHERE p.status IN :open OR coalesce(e.period_rows, 0) > 0
+   OR EXISTS (SELECT 1 FROM milestones m WHERE m.project_id = p.id AND {COMPLETED})
 ORDER BY lower(a.name), a.id, lower(p.name), p.id"""
 
 SHARES = f"""
 SELECT m.project_id, m.fee_share_percent, {{milestone_month}} AS month, count(*)
 FROM milestones m JOIN projects p ON p.id = m.project_id
-WHERE m.status = 'done' AND m.completed_at >= :starts AND m.completed_at < :ends
-  AND p.billing_model = 'fixed_fee' AND {LISTED}
+WHERE {COMPLETED} AND p.billing_model = 'fixed_fee'
 GROUP BY 1, 2, 3"""
 
 MONTHLY = """
-SELECT te.project_id, {entry_month} AS month, coalesce(sum(te.cost_rate * te.minutes), 0),
-       coalesce(sum(CASE WHEN {billable} THEN te.bill_rate * te.minutes ELSE 0 END), 0)
-FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
-WHERE ts.state IN :states AND te.entry_date BETWEEN :start AND :end
+SELECT r.project_id, {entry_month} AS month, coalesce(sum(r.cost_amount), 0),
+       coalesce(sum(CASE WHEN {billable} THEN r.bill_amount ELSE 0 END), 0)
+FROM ({rows}) AS r
 GROUP BY 1, 2"""
 
 
@@ -85,7 +104,13 @@ def month_bucket(column: str, bound: str, count: int) -> str:
     return "CASE " + " ".join(f"WHEN {column} {'<=' if bound == 'last' else '<'} :{bound}{i} THEN {i}"
                               for i in range(count)) + f" ELSE {count} END"
 
-FIXED = f"SELECT p.id FROM projects p WHERE p.billing_model = 'fixed_fee' AND {LISTED}"
+
+# the fixed-fee projects that may be listed (the service's superset: open, a milestone completed in the period, or
+# a span total overlapping it); the figures are read for the listed ones only
+FIXED = f"""SELECT p.id FROM projects p WHERE p.billing_model = 'fixed_fee' AND (p.status IN :open
+  OR p.id IN (SELECT m.project_id FROM milestones m WHERE {COMPLETED})
+  OR p.id IN (SELECT t.project_id FROM time_span_totals t WHERE t.entries > 0 AND t.span_end >= :start
+              AND t.span_start <= :end))"""
 
 REMAINING = f"""
 SELECT t.project_id,
@@ -107,6 +132,27 @@ JOIN user_rates ur ON ur.user_id = c.user_id AND ur.effective_from = c.since
 WHERE pm.project_id IN ({FIXED})
 GROUP BY pm.project_id"""
 
+#: For context only (untimed against the limit): the raw-entries SQL of the report before the span totals, its
+#: entry sums over every counted entry.
+RAW_ENTRY_SUMS = """
+SELECT te.project_id,
+       coalesce(sum(CASE WHEN te.entry_date BETWEEN :start AND :end THEN te.cost_rate * te.minutes ELSE 0 END), 0),
+       coalesce(sum(CASE WHEN {billable} AND te.entry_date <= :end THEN te.bill_rate * te.minutes ELSE 0 END), 0),
+       coalesce(sum(CASE WHEN {billable} AND te.entry_date < :start THEN te.bill_rate * te.minutes ELSE 0 END), 0),
+       sum(CASE WHEN te.entry_date BETWEEN :start AND :end THEN te.minutes ELSE 0 END),
+       coalesce(sum(CASE WHEN te.entry_date <= :today THEN te.cost_rate * te.minutes ELSE 0 END), 0),
+       sum(CASE WHEN te.entry_date <= :today THEN te.minutes ELSE 0 END)
+FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
+WHERE ts.state IN :states
+GROUP BY te.project_id"""
+
+RAW_MONTHLY = """
+SELECT te.project_id, {entry_month} AS month, coalesce(sum(te.cost_rate * te.minutes), 0),
+       coalesce(sum(CASE WHEN {billable} THEN te.bill_rate * te.minutes ELSE 0 END), 0)
+FROM time_entries te JOIN timesheets ts ON ts.id = te.timesheet_id
+WHERE ts.state IN :states AND te.entry_date BETWEEN :start AND :end
+GROUP BY 1, 2"""
+
 
 def build(app, args) -> ReportBench:
     from psa.core import clock
@@ -115,6 +161,7 @@ def build(app, args) -> ReportBench:
     from psa.projects.models import OPEN_PROJECT_STATUSES
     from psa.reports.margin import _org_instant, margin_report, period_months
     from psa.reports.services import counted_states
+    from psa.timesheets.totals import span_of
 
     period = year_period()
     today = clock.org_today()
@@ -127,11 +174,49 @@ def build(app, args) -> ReportBench:
     params.update({f"next{i}": _org_instant(m.last + timedelta(days=1)) for i, m in enumerate(months)})
     shares_sql = SHARES.format(milestone_month=month_bucket("m.completed_at", "next", len(months)))
 
+    def split(cuts) -> list:
+        """The spans the cuts fall inside (a cut on a span's first day splits nothing), as the service's reader."""
+        return sorted({span_of(cut) for cut in cuts if span_of(cut)[0] != cut})
+
+    # the report's cuts: the period's first day, the day after its last, the day after today; the months' own
+    # sums are bounded by the period (its first day and the day after its last)
+    all_time = split([period.start, period.end + timedelta(days=1), today + timedelta(days=1)])
+    in_period = split([period.start, period.end + timedelta(days=1)])
+
+    def numbered(spans) -> dict:
+        values = {}
+        for i, (first, last) in enumerate(spans):
+            values.update({f"split_first{i}": first, f"split_last{i}": last})
+        return values
+
     def bare(sql):
-        billable = sql.boolean("te.billable")
-        monthly = MONTHLY.format(entry_month=month_bucket("te.entry_date", "last", len(months)), billable=billable)
-        return (sql, sql.rows(PROJECTS.format(billable=billable), **params), sql.rows(shares_sql, **params),
-                sql.rows(monthly, **params), sql.rows(REMAINING, **params), sql.rows(MEMBER_RATES, **params))
+        billable = sql.boolean("r.billable")
+        entry_sums = ENTRY_SUMS.format(rows=span_rows(all_time, bounded=False), billable=billable)
+        monthly = MONTHLY.format(rows=span_rows(in_period, bounded=True), billable=billable,
+                                 entry_month=month_bucket("r.day", "last", len(months)))
+        return (sql, sql.rows(PROJECTS.format(entry_sums=entry_sums), **params, **numbered(all_time)),
+                sql.rows(shares_sql, **params), sql.rows(monthly, **params, **numbered(in_period)),
+                sql.rows(REMAINING, **params), sql.rows(MEMBER_RATES, **params))
+
+    def raw_entries_seconds() -> float:
+        """For context: the two raw-entries statements the report used before the span totals (entry sums per
+        project over every counted entry; per project and month over the period's), fetched fully, once."""
+        with app.app_context():
+            from psa.extensions import db
+
+            with db.engine.connect() as connection:
+                sql = Sql(connection)
+                billable = sql.boolean("te.billable")
+                started = time.perf_counter()
+                sql.rows(RAW_ENTRY_SUMS.format(billable=billable), **params)
+                sql.rows(RAW_MONTHLY.format(billable=billable,
+                                            entry_month=month_bucket("te.entry_date", "last", len(months))), **params)
+                seconds = time.perf_counter() - started
+                connection.rollback()
+        return seconds
+
+    print(f"{'(context)':<23} the raw-entries sums the report read before the span totals (entry sums per project, "
+          f"per project and month): {raw_entries_seconds():.4f} s, once", flush=True)
 
     def figures(report) -> dict:
         eac = sum((p.eac for p in report.projects if p.eac is not None), Decimal(0))
@@ -145,7 +230,7 @@ def build(app, args) -> ReportBench:
         shares: dict = {}
         for project_id, percent, _month, count in share_rows:
             shares.setdefault(project_id, []).append((sql.exact(percent), int(count)))
-        remaining = {project_id: int(minutes or 0) for project_id, minutes in remaining_rows}
+        remaining = {project_id: int(minutes or 0) for project_id, minutes in remaining_rows}  # listed ones read
         rates = {project_id: (sql.exact(total), int(count)) for project_id, total, count in rate_rows}
         revenue = cost = eac = Decimal(0)
         minutes = 0
@@ -199,8 +284,9 @@ def build(app, args) -> ReportBench:
         name="margin", what=f"margin report, {period.start} to {period.end}, approved hours",
         service=lambda: margin_report(period, include_submitted=False, today=today), bare=bare,
         figures=figures, bare_figures=bare_figures, page=page,
-        baseline="5 hand-written statements (listed projects with entry sums, fee shares per month, entry sums "
-                 "per project and month, remaining minutes, member rates)")
+        baseline="5 hand-written statements (listed projects with entry sums from the span totals and the cut "
+                 "spans' entries, fee shares per month, the same per project and month, remaining minutes, member "
+                 "rates)")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,14 @@ estimate at completion and the projected margin. Routes and rules both live here
 - by month: the same figures for the portfolio over each calendar month of the period (the cap applied month by
   month, so the months add up to the period).
 Every aggregate is SQL, GROUP BY project (and project × month): five statements whatever the number of projects or
-entries. Sums stay
+entries. Time sums read the pre-aggregated span totals (psa.timesheets.totals.entry_totals), never every entry; the
+remaining estimate reads the entries of the open tasks of fixed-fee projects (the entries' task index). Sums stay
 exact; each shown figure is rounded once, half-up.
+
+The page shows the portfolio, the months (chart and table), the billing models and the managers in full, and the
+projects and accounts tables 50 rows a page (each table its own page parameter, projects_page and accounts_page, so
+the filters and the other table's page survive; the chart of margin by project draws the page's projects); the CSV
+and the PDF hold every row.
 """
 
 from __future__ import annotations
@@ -28,10 +34,12 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, render_template, request, stream_with_context, url_for
 from flask_login import current_user
+from flask_sqlalchemy.pagination import Pagination
 
 from psa.accounts.models import Account
 from psa.auth.models import User
@@ -39,6 +47,7 @@ from psa.core import clock
 from psa.core.auth import permission_required
 from psa.core.charts import bar_chart
 from psa.core.money import money_sum, round_money
+from psa.core.pagination import requested_page
 from psa.customers.services import capped_time_and_materials, fee_share
 from psa.extensions import db
 from psa.projects.models import (
@@ -55,11 +64,11 @@ from psa.reports.forms import UtilizationForm
 from psa.reports.pdf_jobs import pdf_response
 from psa.reports.services import Period, counted_states, period_for
 from psa.timesheets.imports import escape_cell
-from psa.timesheets.models import TimeEntry, Timesheet, UserRate
+from psa.timesheets.models import AMOUNT, TimeEntry, UserRate, time_span_totals
+from psa.timesheets.totals import entry_totals
 
 ZERO = Decimal(0)
 ONE_DECIMAL = Decimal("0.1")
-RATE = TimeEntry.__table__.c.bill_rate.type
 
 
 @dataclass
@@ -200,36 +209,45 @@ def _split_by_month(report: MarginReport, rows, billed_before: dict, fee_amounts
             report.months[bucket].revenue += fee_share(fee, percent) * count
 
 
+def _entry_sums(states, period: Period, today) -> sa.Subquery:
+    """Per project with counted time (ever), the sums the report needs, read through the pre-aggregated span totals
+    (psa.timesheets.totals.entry_totals: whole spans from the totals; the spans that the period's first day, the day
+    after its last and the day after today fall inside, from their entries): cost, minutes and rows of counted time
+    in the period, billed through its last day and before its first, cost and minutes to date."""
+    cuts = (period.start, period.end + timedelta(days=1), today + timedelta(days=1))
+    rows = entry_totals(states, cuts, name="span_rows")
+    zero = sa.literal(Decimal(0), type_=AMOUNT)
+    in_period = rows.c.day.between(period.start, period.end)
+    billable = rows.c.billable.is_(True)
+    to_date = rows.c.day <= today
+    sums = (
+        sa.select(
+            rows.c.project_id.label("project_id"),
+            money_sum(sa.case((in_period, rows.c.cost_amount), else_=zero)).label("cost"),
+            money_sum(sa.case((sa.and_(billable, rows.c.day <= period.end), rows.c.bill_amount), else_=zero))
+            .label("billed_to_end"),
+            money_sum(sa.case((sa.and_(billable, rows.c.day < period.start), rows.c.bill_amount), else_=zero))
+            .label("billed_before"),
+            sa.func.sum(sa.case((in_period, rows.c.minutes), else_=0)).label("minutes"),
+            money_sum(sa.case((to_date, rows.c.cost_amount), else_=zero)).label("cost_to_date"),
+            sa.func.sum(sa.case((to_date, rows.c.minutes), else_=0)).label("minutes_to_date"),
+            # rows of counted time in the period: a row stands for at least one entry
+            sa.func.sum(sa.case((in_period, 1), else_=0)).label("period_rows"),
+        )
+        .group_by(rows.c.project_id).subquery("entry_sums"))
+    return sums
+
+
 def margin_report(period: Period, include_submitted: bool = False, today=None) -> MarginReport:
     """The report over `period`: every project open now or with counted time or a completed milestone in it."""
     today = today or clock.org_today()
     states = counted_states(include_submitted)
-    zero = sa.literal(Decimal(0), type_=RATE)
-    in_period = TimeEntry.entry_date.between(period.start, period.end)
-    billable = TimeEntry.billable.is_(True)
-    to_date = TimeEntry.entry_date <= today
-    entries = (
-        sa.select(
-            TimeEntry.project_id.label("project_id"),
-            money_sum(sa.case((in_period, TimeEntry.cost_rate * TimeEntry.minutes), else_=zero)).label("cost"),
-            money_sum(sa.case((sa.and_(billable, TimeEntry.entry_date <= period.end),
-                               TimeEntry.bill_rate * TimeEntry.minutes), else_=zero)).label("billed_to_end"),
-            money_sum(sa.case((sa.and_(billable, TimeEntry.entry_date < period.start),
-                               TimeEntry.bill_rate * TimeEntry.minutes), else_=zero)).label("billed_before"),
-            sa.func.sum(sa.case((in_period, TimeEntry.minutes), else_=0)).label("minutes"),
-            money_sum(sa.case((to_date, TimeEntry.cost_rate * TimeEntry.minutes), else_=zero)).label("cost_to_date"),
-            sa.func.sum(sa.case((to_date, TimeEntry.minutes), else_=0)).label("minutes_to_date"),
-        )
-        .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
-        .where(Timesheet.state.in_(states))
-        .group_by(TimeEntry.project_id).subquery("entry_sums"))
+    entries = _entry_sums(states, period, today)
     starts, ends = _org_instant(period.start), _org_instant(period.end + timedelta(days=1))
     completed = sa.and_(Milestone.status == "done", Milestone.completed_at >= starts, Milestone.completed_at < ends)
     has_milestone = sa.select(Milestone.id).where(Milestone.project_id == Project.id, completed) \
         .correlate(Project).exists()
-    has_time = (sa.select(TimeEntry.id).join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
-                .where(TimeEntry.project_id == Project.id, in_period, Timesheet.state.in_(states))
-                .correlate(Project).exists())
+    has_time = sa.func.coalesce(entries.c.period_rows, 0) > 0
     listed = sa.or_(Project.status.in_(OPEN_PROJECT_STATUSES), has_time, has_milestone)
     rows = db.session.execute(
         sa.select(Project.id, Project.name, Project.status, Project.billing_model, Project.fee_amount,
@@ -245,24 +263,33 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
     months = period_months(period)
     shares: dict[int, list[tuple[Decimal, int]]] = {}
     milestone_month = _month_bucket(Milestone.completed_at, months)
+    # a project with a milestone completed in the period is listed: no need to ask again
     monthly_shares = db.session.execute(
         sa.select(Milestone.project_id, Milestone.fee_share_percent, milestone_month, sa.func.count())
         .join(Project, Project.id == Milestone.project_id)
-        .where(completed, Project.billing_model == "fixed_fee", listed)
+        .where(completed, Project.billing_model == "fixed_fee")
         .group_by(Milestone.project_id, Milestone.fee_share_percent, milestone_month)).all()
     for project_id, percent, _, count in monthly_shares:
         shares.setdefault(project_id, []).append((percent, int(count)))
 
-    entry_month = _month_bucket(TimeEntry.entry_date, months)
+    in_period = entry_totals(states, (), period.start, period.end, name="period_rows")
+    entry_month = _month_bucket(in_period.c.day, months)
     monthly_entries = db.session.execute(
-        sa.select(TimeEntry.project_id, entry_month, money_sum(TimeEntry.cost_rate * TimeEntry.minutes),
-                  money_sum(sa.case((billable, TimeEntry.bill_rate * TimeEntry.minutes), else_=zero)))
-        .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
-        .where(Timesheet.state.in_(states), in_period)
-        .group_by(TimeEntry.project_id, entry_month)).all()
+        sa.select(in_period.c.project_id, entry_month, money_sum(in_period.c.cost_amount),
+                  money_sum(sa.case((in_period.c.billable.is_(True), in_period.c.bill_amount),
+                                    else_=sa.literal(Decimal(0), type_=AMOUNT))))
+        .group_by(in_period.c.project_id, entry_month)).all()
 
-    fixed = sa.select(Project.id).where(Project.billing_model == "fixed_fee", listed)
-    # the minutes logged on the open tasks of those projects only (read through the entries' task index)
+    # The fixed-fee projects that may be listed: open, or with a milestone completed in the period, or with a span
+    # total overlapping the period (in any state: a superset of "with counted time in the period", read off the
+    # totals). The rows above hold the listed ones; only their figures are read below.
+    spans = time_span_totals.c
+    overlapping = sa.select(spans.project_id).where(spans.entries > 0, spans.span_end >= period.start,
+                                                    spans.span_start <= period.end)
+    fixed = sa.select(Project.id).where(Project.billing_model == "fixed_fee", sa.or_(
+        Project.status.in_(OPEN_PROJECT_STATUSES), Project.id.in_(sa.select(Milestone.project_id).where(completed)),
+        Project.id.in_(overlapping)))
+    # the minutes logged on the open tasks of those projects only (in any state)
     open_tasks = sa.select(Task.id).where(Task.status != "done", Task.project_id.in_(fixed))
     logged = (sa.select(TimeEntry.task_id.label("task_id"), sa.func.sum(TimeEntry.minutes).label("minutes"))
               .where(TimeEntry.task_id.in_(open_tasks))
@@ -392,10 +419,11 @@ def _args(form: UtilizationForm) -> dict:
     return args
 
 
-def margin_charts(report: MarginReport) -> dict:
-    """The report's SVG charts (psa.core.charts), the same on the page and in the PDF: margin by project and by
-    month."""
-    return {"chart": bar_chart([(p.name, p.margin) for p in report.projects], value_text=money),
+def margin_charts(report: MarginReport, projects: list[ProjectRow] | None = None) -> dict:
+    """The report's SVG charts (psa.core.charts), the same on the page and in the PDF: margin by project (every
+    project, or those of `projects`: the page's) and by month."""
+    shown = report.projects if projects is None else projects
+    return {"chart": bar_chart([(p.name, p.margin) for p in shown], value_text=money),
             "month_chart": bar_chart([(m.label, m.margin) for m in report.months], value_text=money)}
 
 
@@ -405,10 +433,48 @@ def margin_pdf_html(report: MarginReport) -> str:
                            generated_on=clock.org_today().isoformat(), **margin_charts(report))
 
 
+#: Rows per page of the page's projects and accounts tables (the CSV and the PDF hold every row).
+PER_PAGE = 50
+
+
+class RowsPage(Pagination):
+    """A page of a list the report already holds (its projects or accounts, in the report's order), with the list
+    pages' pager (flask_sqlalchemy's Pagination: pages, has_prev, iter_pages...); a page past the last shows the
+    last. `param` is the page's query parameter (each table has its own, so the filters and the other table's page
+    survive) and `href(n)` the page's link: the request's query string with `param` set to n, built once."""
+
+    def __init__(self, rows: list, param: str, per_page: int = PER_PAGE):
+        asked = requested_page(request.args.get(param))
+        last = max(1, -(-len(rows) // per_page))
+        super().__init__(page=min(asked, last), per_page=per_page, error_out=False, rows=rows)
+        self.param = param
+        others = [(key, value) for key, value in request.args.items(multi=True) if key != param]
+        base = request.path + "?" + urlencode([*others, (param, "")])
+        self._base = base
+
+    def _query_items(self) -> list:
+        rows = self._query_args["rows"]
+        return rows[(self.page - 1) * self.per_page:self.page * self.per_page]
+
+    def _query_count(self) -> int:
+        return len(self._query_args["rows"])
+
+    def href(self, number: int) -> str:
+        return f"{self._base}{number}"
+
+
 def _page(form, report, args, status=200):
-    charts = margin_charts(report) if report else {"chart": None, "month_chart": None}
-    return render_template("reports/margin.html", form=form, report=report, args=args, money=money,
-                           pct=percent, hrs=hours, **charts), status
+    if report is None:
+        return render_template("reports/margin.html", form=form, report=None, args=args, money=money, pct=percent,
+                               hrs=hours, chart=None, month_chart=None), status
+    projects, accounts = RowsPage(report.projects, "projects_page"), RowsPage(report.accounts, "accounts_page")
+    # links built once, each row varying the query string or the id at the end of the path
+    export = url_for("timesheets.export_page", date_from=report.period.start.isoformat(),
+                     date_to=report.period.end.isoformat(), state="" if report.include_submitted else "approved")
+    project_path = url_for("projects.show", project_id=0).removesuffix("0")
+    return render_template("reports/margin.html", form=form, report=report, args=args, money=money, pct=percent,
+                           hrs=hours, projects=projects, accounts=accounts, export=export, project_path=project_path,
+                           **margin_charts(report, projects.items)), status
 
 
 @bp.route("/margin")

@@ -305,3 +305,38 @@ def test_by_month_with_the_switch_counts_submitted_weeks(client, world):
     html = _get(client, f"/reports/margin?{MAY}&include_submitted=y").get_data(as_text=True)
     assert _rows(html, "margin-months") == {
         "2026-05 (2026-05-01 to 2026-05-31)": ["5,200.00", "3,280.00", "1,920.00", "36.9 %"]}
+
+
+def test_the_projects_table_pages_by_50_and_the_totals_cover_every_project(app, make, client):
+    """55 projects (the five above and 50 "Extra" T&M ones of Acme, no time): page 1 shows the first 50 in the
+    report's order (account, then name), page 2 the other 5; the portfolio total, the roll-ups and the months are
+    the same on both pages and count all 55; the pager keeps the filters; the CSV holds every project."""
+    world = _build(app, make, extra_projects=50)
+    login_as(client, world["lee"])
+    first = _get(client, f"/reports/margin?{MAY}").get_data(as_text=True)
+    second = _get(client, f"/reports/margin?{MAY}&projects_page=2").get_data(as_text=True)
+    one, two = _rows(first, "margin-projects"), _rows(second, "margin-projects")
+    total = ["4,900.00", "3,100.00", "1,800.00", "36.7 %", "3,280.00", "11,720.00"]
+    assert one.pop("Portfolio (55)") == total and two.pop("Portfolio (55)") == total
+    # Acme: Alpha, Beta, Extra 0..49 (by name, case-insensitive); then Bolt: Delta, Epsilon, Gamma
+    names = ["Alpha", "Beta", *sorted((f"Extra {n}" for n in range(50)), key=str.lower), "Delta", "Epsilon", "Gamma"]
+    assert list(one) == names[:50] and list(two) == names[50:]
+    assert two["Gamma"][3:] == ["20.00", "3,000.00", "1,600.00", "1,400.00", "46.7 %", "2,480.00", "7,520.00"]
+    for table in ("margin-accounts", "margin-managers", "margin-models", "margin-months"):
+        assert _rows(first, table) == _rows(second, table), table
+    assert _rows(second, "margin-accounts")["Acme"][0] == "52"
+    assert "1–50 of 55" in _text(first) and "51–55 of 55" in _text(second)
+    pager = re.search(r'data-testid="projects_page".*?</nav>', first, re.S).group(0)
+    assert ('href="/reports/margin?period=custom&amp;date_from=2026-05-01&amp;date_to=2026-05-31&amp;projects_page=2"'
+            in pager)
+    assert 'data-testid="accounts_page"' not in first  # two accounts: one page, no pager
+    # the chart draws the page's projects
+    assert len(re.findall(r'data-testid="margin-chart-bar"', second)) == 5
+    # a page past the last shows the last; a bad one the first
+    assert _rows(_get(client, f"/reports/margin?{MAY}&projects_page=9").get_data(as_text=True),
+                 "margin-projects").keys() == _rows(second, "margin-projects").keys()
+    assert list(_rows(_get(client, f"/reports/margin?{MAY}&projects_page=x").get_data(as_text=True),
+                      "margin-projects"))[:50] == names[:50]
+    rows = list(csv.DictReader(io.StringIO(_get(client, f"/reports/margin.csv?{MAY}").get_data(as_text=True)
+                                           .lstrip("\ufeff"))))
+    assert [row["name"] for row in rows if row["section"] == "project"] == names

@@ -56,7 +56,7 @@ from psa.projects.models import Milestone, Project, SuccessCriterion, Task, proj
 from psa.projects.services import refresh_schedule
 from psa.timesheets.models import ProjectRate, TimeEntry, TimeOff, Timesheet, UserRate
 from psa.timesheets.services import RateBook, week_start
-from psa.timesheets.totals import rebuild_span_totals
+from psa.timesheets.totals import rebuild_time_totals
 
 BENCH_PROJECT_PREFIX = "Bench: 400-task implementation"
 HEAVY_EMAIL = "heavy@demo.psa"
@@ -599,8 +599,9 @@ def generate_large(*, users: dict, versions: dict, today: date, scale: LargeScal
     sheets = _Writer(Timesheet.__table__, ("id", "user_id", "week_start", "state", "submitted_at", "decided_at",
                                            "decided_by_id", "rejection_reason"), chunk)
     postgresql = db.session.get_bind().dialect.name == "postgresql"
-    if postgresql:  # the span totals are summed once after the COPY, not row by row by their trigger
-        db.session.execute(sa.text("ALTER TABLE time_entries DISABLE TRIGGER time_entries_span_totals"))
+    if postgresql:  # the time totals are summed once after the COPY, not row by row by their trigger
+        for trigger in ("time_entries_span_totals", "time_entries_task_totals"):
+            db.session.execute(sa.text(f"ALTER TABLE time_entries DISABLE TRIGGER {trigger}"))
     entries = _Writer(TimeEntry.__table__, (
         "user_id", "project_id", "task_id", "timesheet_id", "entry_date", "minutes", "billable", "note", "activity",
         "bill_rate", "cost_rate", "created_at", "updated_at"), chunk, copy=True, parents=(sheets,))
@@ -713,8 +714,9 @@ def generate_large(*, users: dict, versions: dict, today: date, scale: LargeScal
     offs.flush()
     entries.flush()
     if postgresql:
-        db.session.execute(sa.text("ALTER TABLE time_entries ENABLE TRIGGER time_entries_span_totals"))
-        rebuild_span_totals()
+        for trigger in ("time_entries_span_totals", "time_entries_task_totals"):
+            db.session.execute(sa.text(f"ALTER TABLE time_entries ENABLE TRIGGER {trigger}"))
+        rebuild_time_totals()
     phase("timesheets and entries")
 
     audit.flush()

@@ -142,14 +142,14 @@ def test_large_demo_rows_obey_the_rules(app):
         # the span totals (summed once after the bulk load on PostgreSQL, by the trigger on SQLite) are what a
         # rebuild from the entries gives, and hold every entry
         from psa.timesheets.models import time_span_totals
-        from psa.timesheets.totals import rebuild_span_totals
+        from psa.timesheets.totals import rebuild_time_totals
 
         def totals():
             return set(db.session.execute(sa.select(time_span_totals)).all())
 
         loaded = totals()
         assert sum(row.entries for row in loaded) == counts["time_entries"]
-        rebuild_span_totals()
+        rebuild_time_totals()
         assert totals() == loaded
 
         # the cached schedules are what the app's refresh computes: refreshing again changes nothing

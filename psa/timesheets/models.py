@@ -169,3 +169,14 @@ time_span_totals = sa.Table(
     sa.Index("ix_time_span_totals_project_id", "project_id"),
     sa.Index("ix_time_span_totals_span_start", "span_start"),
 )
+
+#: Minutes logged per timesheet and task, in any state (psa/timesheets/totals.py): a task's logged minutes for the
+#: estimate at completion and the forecast. Keyed by timesheet too, so writers of different weeks never meet.
+task_time_totals = sa.Table(
+    "task_time_totals", db.metadata,
+    sa.Column("timesheet_id", sa.Integer, sa.ForeignKey("timesheets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("minutes", sa.Integer, nullable=False),
+    sa.Index("ix_task_time_totals_task_id", "task_id"),
+)

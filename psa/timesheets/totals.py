@@ -12,11 +12,16 @@ import, the API, a factory in a test, a hand-written UPDATE — is covered, and 
 writers of different weeks never touch the same total (each week's writers are already serialised by its lock).
 A timesheet's state is not copied: readers join `timesheets`, so an approval changes no total.
 
+`task_time_totals` holds, per timesheet and task, the entries' count and Σ minutes in any state (migration
+8e4a2c6b1d59, kept the same way): `logged_minutes` gives a task's logged minutes (the estimate at completion, the
+forecast's remaining work) from it. Keyed by timesheet, so two people saving time on one task never wait for each
+other.
+
 `entry_totals` is the one reader: rows of (user, project, billable, day, week, minutes, cost, bill) that add up
 to the entries of the counted states, where each row lies wholly on one side of every cut the caller names (the
 period's first day, the day after its last, the day after today...). Whole spans come from the totals; a span
 that a cut falls inside is read from its entries, grouped by day (at most one span per cut: a few thousand
-entries on the large demo, through `ix_time_entries_date`). `rebuild_span_totals` recomputes the table from the
+entries on the large demo, through `ix_time_entries_date`). `rebuild_time_totals` recomputes both tables from the
 entries (the large demo's bulk load, which bypasses the trigger, and a repair by hand).
 
 Beware: a later migration that alters `time_entries` in SQLite batch mode recreates the table, which drops its
@@ -31,7 +36,7 @@ import sqlalchemy as sa
 
 from psa.core.money import money_sum
 from psa.extensions import db
-from psa.timesheets.models import TimeEntry, Timesheet, time_span_totals
+from psa.timesheets.models import TimeEntry, Timesheet, task_time_totals, time_span_totals
 
 #: SQL for an entry's span (its first and last day) per dialect, `{d}` standing for the entry's date. The
 #: migration's trigger holds the same expressions.
@@ -58,9 +63,9 @@ def span_of(day: date) -> tuple[date, date]:
     return max(monday, first_of_month), min(monday + timedelta(days=6), following - timedelta(days=1))
 
 
-def rebuild_span_totals(timesheet_ids: Iterable[int] | None = None) -> None:
-    """Recompute the totals from the entries: every timesheet's, or those of `timesheet_ids`. In the caller's
-    transaction."""
+def rebuild_time_totals(timesheet_ids: Iterable[int] | None = None) -> None:
+    """Recompute both totals (spans and tasks) from the entries: every timesheet's, or those of `timesheet_ids`.
+    In the caller's transaction."""
     dialect = db.session.get_bind().dialect.name
     start, end = (expression.format(d="entry_date") for expression in SPAN_SQL[dialect])
     where, params = "", {}
@@ -72,6 +77,16 @@ def rebuild_span_totals(timesheet_ids: Iterable[int] | None = None) -> None:
         delete = delete.where(time_span_totals.c.timesheet_id.in_(ids))
         where, params = "WHERE timesheet_id IN :ids", {"ids": ids}
     db.session.execute(delete)
+    tasks_delete = task_time_totals.delete()
+    if timesheet_ids is not None:
+        tasks_delete = tasks_delete.where(task_time_totals.c.timesheet_id.in_(ids))
+    db.session.execute(tasks_delete)
+    by_task = (sa.select(TimeEntry.timesheet_id, TimeEntry.task_id, sa.func.count(), sa.func.sum(TimeEntry.minutes))
+               .where(TimeEntry.task_id.is_not(None)).group_by(TimeEntry.timesheet_id, TimeEntry.task_id))
+    if timesheet_ids is not None:
+        by_task = by_task.where(TimeEntry.timesheet_id.in_(ids))
+    db.session.execute(task_time_totals.insert().from_select(["timesheet_id", "task_id", "entries", "minutes"],
+                                                             by_task))
     statement = sa.text(
         "INSERT INTO time_span_totals (timesheet_id, project_id, billable, span_start, span_end, entries, minutes,"
         " cost_amount, bill_amount)"
@@ -128,3 +143,12 @@ def entry_totals(states: Iterable[str], cuts: Iterable[date] = (), date_from: da
     if date_to is not None:
         edges = edges.where(TimeEntry.entry_date <= date_to)
     return sa.union_all(whole, edges).subquery(name)
+
+
+def logged_minutes(task_ids: sa.Select, name: str = "logged_minutes") -> sa.Subquery:
+    """Minutes logged on each of the tasks `task_ids` selects, in any state: rows (task_id, minutes), a task
+    without time absent."""
+    totals = task_time_totals.c
+    return (sa.select(totals.task_id.label("task_id"), sa.func.sum(totals.minutes).label("minutes"))
+            .where(totals.task_id.in_(task_ids))
+            .group_by(totals.task_id).subquery(name))

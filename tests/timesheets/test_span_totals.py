@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from psa.extensions import db
-from psa.timesheets.models import TimeEntry, Timesheet, time_span_totals
-from psa.timesheets.totals import SPAN_SQL, entry_totals, rebuild_span_totals, span_of
+from psa.timesheets.models import TimeEntry, Timesheet, task_time_totals, time_span_totals
+from psa.timesheets.totals import SPAN_SQL, entry_totals, rebuild_time_totals, span_of
 
 
 @pytest.mark.parametrize(("day", "first", "last"), [
@@ -57,6 +57,20 @@ def _stored() -> dict:
             for r in db.session.execute(sa.select(time_span_totals).where(c.entries > 0))}
 
 
+def _stored_tasks() -> dict:
+    c = task_time_totals.c
+    return {(r.timesheet_id, r.task_id): (r.entries, r.minutes)
+            for r in db.session.execute(sa.select(task_time_totals).where(c.entries > 0))}
+
+
+def _expected_tasks() -> dict:
+    sums: dict = {}
+    for e in db.session.scalars(sa.select(TimeEntry).where(TimeEntry.task_id.is_not(None))):
+        n, minutes = sums.get((e.timesheet_id, e.task_id), (0, 0))
+        sums[(e.timesheet_id, e.task_id)] = (n + 1, minutes + e.minutes)
+    return sums
+
+
 def _expected() -> dict:
     sums: dict = {}
     for e in db.session.scalars(sa.select(TimeEntry)):
@@ -67,14 +81,24 @@ def _expected() -> dict:
     return sums
 
 
-def _two_projects(make):
-    """Two projects of one account, managed by a manager: their ids."""
-    from psa.projects.services import create_project
+def _two_projects(make, tasks: dict | None = None):
+    """Two projects of one account, managed by a manager: their ids. With `tasks`, each project gets two tasks,
+    their ids put in tasks[project id]."""
+    from psa.projects.services import add_milestone_to_project, add_task_to_milestone, create_project
 
     manager = make.user(role="manager")
     account = make.account()
-    return [create_project(manager, account=account, name=name, kickoff_date=date(2026, 9, 1), manager=manager,
-                           members=[], billing_model="time_and_materials").id for name in ("Alpha", "Beta")]
+    ids = []
+    for name in ("Alpha", "Beta"):
+        project = create_project(manager, account=account, name=name, kickoff_date=date(2026, 9, 1),
+                                 manager=manager, members=[], billing_model="time_and_materials")
+        if tasks is not None:
+            milestone = add_milestone_to_project(manager, project, name="Build", due_date=date(2027, 3, 1))
+            tasks[project.id] = [add_task_to_milestone(manager, milestone, name=f"Task {n}",
+                                                       start_date=date(2026, 9, 1)).id for n in (1, 2)]
+        ids.append(project.id)
+    db.session.commit()
+    return ids
 
 
 @pytest.fixture
@@ -82,7 +106,8 @@ def weeks(ctx, make):
     """Two people, two projects, a week each around the November/December 2026 month end and a week inside
     December."""
     ann, bob = make.user(), make.user()
-    projects = _two_projects(make)
+    tasks: dict = {}
+    projects = _two_projects(make, tasks)
     sheets = []
     for user in (ann, bob):
         for monday in (date(2026, 11, 30), date(2026, 12, 7)):
@@ -91,15 +116,15 @@ def weeks(ctx, make):
             db.session.flush()
             sheets.append(sheet)
     db.session.commit()
-    return {"sheets": sheets, "projects": projects}
+    return {"sheets": sheets, "projects": projects, "tasks": tasks}
 
 
 RATES = st.sampled_from([Decimal("0.00"), Decimal("80.00"), Decimal("125.50"), Decimal("99.99")])
 OPERATION = st.one_of(
     st.tuples(st.just("add"), st.integers(0, 3), st.integers(0, 1), st.integers(0, 6), st.integers(1, 600),
-              st.booleans(), RATES, RATES),
+              st.booleans(), RATES, RATES, st.integers(0, 2)),
     st.tuples(st.just("change"), st.integers(0, 50), st.sampled_from(["minutes", "billable", "project", "day",
-                                                                      "rates", "note", "sheet"]),
+                                                                      "rates", "note", "sheet", "task"]),
               st.integers(1, 600)),
     st.tuples(st.just("delete"), st.integers(0, 50)),
 )
@@ -108,16 +133,17 @@ OPERATION = st.one_of(
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=st.lists(OPERATION, min_size=1, max_size=12))
 def test_the_trigger_keeps_the_totals_equal_to_the_entries(weeks, operations):
-    sheets, projects = weeks["sheets"], weeks["projects"]
+    sheets, projects, tasks = weeks["sheets"], weeks["projects"], weeks["tasks"]
     try:
         for operation in operations:
             entries = db.session.scalars(sa.select(TimeEntry).order_by(TimeEntry.id)).all()
             if operation[0] == "add":
-                _, s, p, offset, minutes, billable, bill, cost = operation
+                _, s, p, offset, minutes, billable, bill, cost, t = operation
                 sheet = sheets[s]
                 db.session.add(TimeEntry(user_id=sheet.user_id, project_id=projects[p], timesheet_id=sheet.id,
                                          entry_date=sheet.week_start + timedelta(days=offset), minutes=minutes,
-                                         billable=billable, bill_rate=bill, cost_rate=cost))
+                                         billable=billable, bill_rate=bill, cost_rate=cost,
+                                         task_id=[None, *tasks[projects[p]]][t]))
             elif entries and operation[0] == "change":
                 _, index, field, value = operation
                 entry = entries[index % len(entries)]
@@ -127,6 +153,9 @@ def test_the_trigger_keeps_the_totals_equal_to_the_entries(weeks, operations):
                     entry.billable = not entry.billable
                 elif field == "project":
                     entry.project_id = projects[1] if entry.project_id == projects[0] else projects[0]
+                    entry.task_id = tasks[entry.project_id][value % 2] if value % 3 else None
+                elif field == "task":  # another of its project's tasks, or none
+                    entry.task_id = [None, *tasks[entry.project_id]][value % 3]
                 elif field == "day":  # within its week: across the month end and back
                     sheet = next(s for s in sheets if s.id == entry.timesheet_id)
                     entry.entry_date = sheet.week_start + timedelta(days=value % 7)
@@ -142,22 +171,24 @@ def test_the_trigger_keeps_the_totals_equal_to_the_entries(weeks, operations):
                 db.session.delete(entries[operation[1] % len(entries)])
             db.session.flush()
             assert _stored() == _expected()
+            assert _stored_tasks() == _expected_tasks()
         db.session.commit()
-        assert _stored() == _expected()
+        assert _stored() == _expected() and _stored_tasks() == _expected_tasks()
         # a bulk UPDATE and DELETE in plain SQL too
         db.session.execute(sa.update(TimeEntry).where(TimeEntry.minutes > 300).values(minutes=TimeEntry.minutes - 5))
         db.session.execute(sa.delete(TimeEntry).where(TimeEntry.minutes < 100))
-        assert _stored() == _expected()
-        # and the rebuild gives the same table
-        before = _stored()
-        rebuild_span_totals()
-        assert _stored() == before
-        rebuild_span_totals([sheets[0].id])
-        assert _stored() == before
+        assert _stored() == _expected() and _stored_tasks() == _expected_tasks()
+        # and the rebuild gives the same tables
+        before = (_stored(), _stored_tasks())
+        rebuild_time_totals()
+        assert (_stored(), _stored_tasks()) == before
+        rebuild_time_totals([sheets[0].id])
+        assert (_stored(), _stored_tasks()) == before
     finally:
         db.session.rollback()
         db.session.execute(sa.delete(TimeEntry))
         db.session.execute(sa.delete(time_span_totals))
+        db.session.execute(sa.delete(task_time_totals))
         db.session.commit()
 
 

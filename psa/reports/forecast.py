@@ -34,7 +34,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import Response, current_app, render_template, url_for
+from flask import Response, current_app, render_template, request, url_for
+from flask_sqlalchemy.pagination import Pagination
 
 from psa.accounts.models import Account
 from psa.auth.models import User
@@ -42,19 +43,20 @@ from psa.core import clock
 from psa.core.auth import permission_required
 from psa.core.charts import bar_chart
 from psa.core.money import money_sum, round_money
+from psa.core.pagination import requested_page
 from psa.customers.services import fee_share
 from psa.extensions import db
 from psa.projects.models import BILLING_LABELS, OPEN_PROJECT_STATUSES, Milestone, Project, Task
 from psa.reports import bp
 from psa.timesheets.imports import escape_cell
-from psa.timesheets.models import TimeEntry, Timesheet
+from psa.timesheets.models import AMOUNT
 from psa.timesheets.services import RateBook
+from psa.timesheets.totals import entry_totals, logged_minutes
 
 MONTHS = 6
 #: The bucket of dates after the sixth month.
 LATER = MONTHS
 ZERO = Decimal("0")
-RATE = TimeEntry.__table__.c.bill_rate.type
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class Month:
         return self.first.strftime("%Y-%m")
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
     """One project's (or the total's) figures in one month, exact until shown."""
 
@@ -85,7 +87,7 @@ class Cell:
         self.at_risk += other.at_risk
 
 
-@dataclass
+@dataclass(slots=True)
 class ProjectForecast:
     project_id: int
     name: str
@@ -146,6 +148,8 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     today = today or clock.org_today()
     months = months_from(today)
     open_project = sa.and_(Project.status.in_(OPEN_PROJECT_STATUSES), Project.fee_amount.is_not(None))
+    # plain rows through the session's connection: thousands of tuples, no ORM loading
+    connection = db.session.connection()
     cells: dict[int, list[Cell]] = {}
 
     def cell(project_id: int, bucket: int) -> Cell:
@@ -154,25 +158,36 @@ def revenue_forecast(today: date | None = None) -> Forecast:
             project_cells = cells[project_id] = [Cell() for _ in range(MONTHS)]
         return project_cells[bucket]
 
-    # 1. Fixed fee, open milestones: (project, share %, forecast month, baseline month) → how many.
+    # every billable project's name, account, billing model and fee (the fee read once per project, not per row of
+    # the milestones' statement): one plain statement, where an IN of the (thousands of) ids shown costs more to
+    # render and send than the few rows more it reads
+    projects = {row[0]: row for row in connection.execute(
+        sa.select(Project.id, Project.name, Account.name, Project.billing_model, Project.fee_amount)
+        .join(Account, Account.id == Project.account_id)
+        .where(Project.billing_model != "non_billable"))}
+
+    # 1. Fixed fee, open milestones forecast up to the sixth month (later ones are not shown and take no headroom):
+    # (project, share %, forecast month, baseline month) → how many.
     due = sa.func.coalesce(Milestone.forecast_date, Milestone.due_date)
     f_bucket, b_bucket = _forecast_bucket(due, months), _baseline_bucket(Milestone.baseline_due_date, months)
-    for project_id, fee, percent, fb, bb, count in db.session.execute(
-            sa.select(Milestone.project_id, Project.fee_amount, Milestone.fee_share_percent, f_bucket, b_bucket,
-                      sa.func.count())
+    shares: dict[tuple[int, Decimal], Decimal] = {}  # fee_share once per (project, percent)
+    for project_id, percent, fb, bb, count in connection.execute(
+            sa.select(Milestone.project_id, Milestone.fee_share_percent, f_bucket, b_bucket, sa.func.count())
             .join(Project, Project.id == Milestone.project_id)
-            .where(open_project, Project.billing_model == "fixed_fee", Milestone.status != "done")
-            .group_by(Milestone.project_id, Project.fee_amount, Milestone.fee_share_percent, f_bucket, b_bucket)):
-        if fb == LATER:
-            continue
-        amount = fee_share(fee, percent) * int(count)
+            .where(open_project, Project.billing_model == "fixed_fee", Milestone.status != "done",
+                   due <= months[-1].last)
+            .group_by(Milestone.project_id, Milestone.fee_share_percent, f_bucket, b_bucket)):
+        share = shares.get((project_id, percent))
+        if share is None:
+            share = shares[(project_id, percent)] = fee_share(projects[project_id][4], percent)
+        amount = share * count
         target = cell(project_id, fb)
         target.forecast += amount
         if bb < fb:
             target.at_risk += amount
 
     # 2. Fixed fee recognised this month: milestones completed in it (the organisation's days).
-    for project_id, fee, percent, count in db.session.execute(
+    for project_id, fee, percent, count in connection.execute(
             sa.select(Milestone.project_id, Project.fee_amount, Milestone.fee_share_percent, sa.func.count())
             .join(Project, Project.id == Milestone.project_id)
             .where(Project.billing_model == "fixed_fee", Project.fee_amount.is_not(None),
@@ -181,52 +196,44 @@ def revenue_forecast(today: date | None = None) -> Forecast:
             .group_by(Milestone.project_id, Project.fee_amount, Milestone.fee_share_percent)):
         cell(project_id, 0).recognised += fee_share(fee, percent) * int(count)
 
-    # 3. Time and materials recognised: approved billable revenue before this month and through today.
-    approved_billable = sa.and_(Timesheet.state == "approved", TimeEntry.billable.is_(True))
-    zero = sa.literal(Decimal(0), type_=RATE)
+    # 3. Time and materials recognised: approved billable revenue before this month and through today, read through
+    # the pre-aggregated sums (psa.timesheets.totals; cuts: the month's first day and the day after today), not the
+    # entries of the projects' lives.
+    earned_rows = entry_totals(("approved",), cuts=(months[0].first,), date_to=today, name="earned_totals")
+    zero = sa.literal(Decimal(0), type_=AMOUNT)
     earned: dict[int, tuple[Decimal, Decimal]] = {}
     tm_project = Project.billing_model == "time_and_materials"
-    for project_id, before, through in db.session.execute(
-            sa.select(TimeEntry.project_id,
-                      money_sum(sa.case((TimeEntry.entry_date < months[0].first,
-                                         TimeEntry.bill_rate * TimeEntry.minutes), else_=zero)),
-                      money_sum(TimeEntry.bill_rate * TimeEntry.minutes))
-            .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
-            .join(Project, Project.id == TimeEntry.project_id)
-            .where(tm_project, approved_billable, TimeEntry.entry_date <= today)
-            .group_by(TimeEntry.project_id)):
+    for project_id, before, through in connection.execute(
+            sa.select(earned_rows.c.project_id,
+                      money_sum(sa.case((earned_rows.c.day < months[0].first, earned_rows.c.bill_amount),
+                                        else_=zero)),
+                      money_sum(earned_rows.c.bill_amount))
+            .join(Project, Project.id == earned_rows.c.project_id)
+            .where(tm_project, earned_rows.c.billable.is_(True))
+            .group_by(earned_rows.c.project_id)):
         earned[project_id] = (before / 60, through / 60)
 
-    # 4. Time and materials forecast: remaining minutes of open tasks by (project, assignee, role, months). The
-    # minutes logged are summed for those tasks only (read through the entries' task index), not for every task.
+    # 4. Time and materials forecast: remaining minutes of open tasks by (project, assignee, role, months). The open
+    # tasks of open T&M projects are a CTE read once (PostgreSQL materialises a CTE named twice: the tasks are
+    # scanned once, not once for the rows and again for the IN); the minutes logged on those tasks only are read
+    # from the per-timesheet task totals (psa.timesheets.totals.logged_minutes), not from their entries.
     open_tm_task = sa.and_(Project.status.in_(OPEN_PROJECT_STATUSES), tm_project, Task.status != "done")
-    forecast_tasks = sa.select(Task.id).join(Project, Project.id == Task.project_id).where(open_tm_task)
-    logged = (sa.select(TimeEntry.task_id, sa.func.sum(TimeEntry.minutes).label("minutes"))
-              .where(TimeEntry.task_id.in_(forecast_tasks)).group_by(TimeEntry.task_id).subquery())
-    left = Task.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
+    tasks = (sa.select(Task.id, Task.project_id, Task.assignee_id, Task.assignee_role, Task.estimated_minutes,
+                       Task.forecast_date, Task.due_date, Task.baseline_due_date)
+             .join(Project, Project.id == Task.project_id).where(open_tm_task).cte("open_tm_tasks"))
+    task = tasks.c
+    logged = logged_minutes(sa.select(task.id), name="logged")
+    left = task.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
     remaining = sa.func.sum(sa.case((left > 0, left), else_=0))
-    role = sa.func.coalesce(User.role, Task.assignee_role)
-    f_bucket = _forecast_bucket(sa.func.coalesce(Task.forecast_date, Task.due_date), months)
-    b_bucket = _baseline_bucket(Task.baseline_due_date, months)
-    work = db.session.execute(
-        sa.select(Task.project_id, Task.assignee_id, role, f_bucket, b_bucket, remaining)
-        .join(Project, Project.id == Task.project_id)
-        .outerjoin(User, User.id == Task.assignee_id)
-        .outerjoin(logged, logged.c.task_id == Task.id)
-        .where(open_tm_task)
-        .group_by(Task.project_id, Task.assignee_id, role, f_bucket, b_bucket)).all()
-
-    ids = set(cells) | set(earned) | {row[0] for row in work}
-    # every billable project's name, kept for those ids: one plain statement, where an IN of the (thousands of) ids
-    # costs more to render and send than the few rows more it reads
-    projects = {
-        pid: ProjectForecast(pid, name, account, model, fee)
-        for pid, name, account, model, fee in db.session.execute(
-            sa.select(Project.id, Project.name, Account.name, Project.billing_model, Project.fee_amount)
-            .join(Account, Account.id == Project.account_id)
-            .where(Project.billing_model != "non_billable")).all()
-        if pid in ids
-    } if ids else {}
+    role = sa.func.coalesce(User.role, task.assignee_role)
+    f_bucket = _forecast_bucket(sa.func.coalesce(task.forecast_date, task.due_date), months)
+    b_bucket = _baseline_bucket(task.baseline_due_date, months)
+    work = connection.execute(
+        sa.select(task.project_id, task.assignee_id, role, f_bucket, b_bucket, remaining)
+        .select_from(tasks)
+        .outerjoin(User, User.id == task.assignee_id)
+        .outerjoin(logged, logged.c.task_id == task.id)
+        .group_by(task.project_id, task.assignee_id, role, f_bucket, b_bucket)).all()
 
     rates = RateBook((row[1] for row in work if row[1] is not None), (row[0] for row in work)) if work else None
     # uncapped T&M forecast per project and bucket (0 … LATER): [amount, slipped part]
@@ -245,12 +252,11 @@ def revenue_forecast(today: date | None = None) -> Forecast:
         if bb < fb:
             slot[1] += amount
 
-    for project_id in ids:
-        project = projects[project_id]
-        if project.billing_model != "time_and_materials":
+    for project_id in set(earned) | set(wanted):
+        _, _, _, model, cap = projects[project_id]
+        if model != "time_and_materials":
             continue
         before, through = earned.get(project_id, (ZERO, ZERO))
-        cap = project.fee_amount
         if cap is not None:
             before, through = min(before, cap), min(through, cap)
         if through - before:
@@ -269,11 +275,10 @@ def revenue_forecast(today: date | None = None) -> Forecast:
 
     rows, totals = [], [Cell() for _ in range(MONTHS)]
     for project_id, project_cells in cells.items():
-        project = projects[project_id]
         if not any(c.recognised or c.forecast for c in project_cells):
             continue
-        project.months = project_cells
-        rows.append(project)
+        _, name, account, model, fee = projects[project_id]
+        rows.append(ProjectForecast(project_id, name, account, model, fee, project_cells))
         for total, c in zip(totals, project_cells, strict=True):
             total.add(c)
     rows.sort(key=lambda p: (p.account.lower(), p.name.lower(), p.project_id))
@@ -309,12 +314,38 @@ def csv_rows(report: Forecast):
                str(round_money(c.forecast)), str(round_money(c.at_risk))]
 
 
+#: Project rows per page of /reports/forecast (the months' totals and the chart always cover every project; the CSV
+#: holds every row).
+PROJECTS_PER_PAGE = 50
+
+
+class RowsPage(Pagination):
+    """A page of rows already computed (the forecast's projects: its totals need every one), with the interface
+    of the list pages' pager (templates/_macros/ui.html). A page past the last shows the last one."""
+
+    def __init__(self, rows: list, page: int, per_page: int):
+        self._rows = rows
+        pages = max(1, -(-len(rows) // per_page))
+        super().__init__(page=min(page, pages), per_page=per_page, max_per_page=None, error_out=False)
+
+    def _query_items(self) -> list:
+        return self._rows[self._query_offset:self._query_offset + self.per_page]
+
+    def _query_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def total_label(self) -> str:
+        return f"{self.total:,}"
+
+
 @bp.route("/forecast")
 @permission_required("reports.view")
 def forecast():
-    """The revenue forecast by month for six months, per project and in total."""
+    """The revenue forecast by month for six months, in total and per project (PROJECTS_PER_PAGE a page)."""
     report = revenue_forecast()
-    return render_template("reports/forecast.html", report=report, money=money,
+    page = RowsPage(report.projects, requested_page(request.args.get("page")), PROJECTS_PER_PAGE)
+    return render_template("reports/forecast.html", report=report, money=money, page=page,
                            report_links=report_links("reports.forecast"),
                            chart=bar_chart([(month.label, cell.forecast)
                                             for month, cell in zip(report.months, report.totals, strict=True)],

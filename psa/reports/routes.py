@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import urlencode
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, render_template, request, stream_with_context, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from psa.core import clock
 from psa.core.auth import permission_required
@@ -54,6 +56,35 @@ def utilization_pdf_html(report) -> str:
                            generated_on=clock.org_today().isoformat(), chart=utilization_chart(report))
 
 
+#: The heat map's Bootstrap background per band (the psa-band-* class names the band itself).
+BAND_BACKGROUNDS = {"under": " bg-danger-subtle", "near": " bg-warning-subtle", "on": " bg-success-subtle",
+                    "over": " bg-info-subtle", "none": ""}
+
+
+def heat_map_rows(report) -> list[Markup]:
+    """Each person's heat-map cells (one per week) as HTML, in report.people's order: built here, each percentage
+    computed and formatted once, because a year is a cell per person and week (5,700 for 108 people) and a Jinja
+    loop with the band's test per cell cost most of the page. Only numbers and fixed class names go in."""
+    weeks = report.weeks
+    rows = []
+    for person in report.people:
+        cells = []
+        for monday in weeks:
+            value = person.weeks[monday].total_percent
+            band = report.band_of(value)
+            cells.append(f'<td class="text-end psa-band-{band}{BAND_BACKGROUNDS[band]}">{format_percent(value)}</td>')
+        rows.append(Markup("".join(cells)))
+    return rows
+
+
+def export_links(report) -> tuple[str, str]:
+    """The drill-down to a person's entries of the period: (the export page's URL up to the user's id, the query
+    after it), built once rather than a url_for per person."""
+    rest = urlencode({"date_from": report.period.start.isoformat(), "date_to": report.period.end.isoformat(),
+                      "state": "" if report.include_submitted else "approved"})
+    return f"{url_for('timesheets.export_page')}?user_id=", f"&{rest}"
+
+
 @bp.route("/utilization")
 @permission_required("reports.view")
 def utilization():
@@ -64,7 +95,8 @@ def utilization():
                                pct=format_percent), 400
     report = utilization_report(period, include_submitted=form.include_submitted.data)
     return render_template("reports/utilization.html", form=form, report=report, args=_links(form), hrs=format_hours,
-                           pct=format_percent, chart=utilization_chart(report))
+                           pct=format_percent, chart=utilization_chart(report), heat_rows=heat_map_rows(report),
+                           export_link=export_links(report))
 
 
 @bp.route("/utilization.csv")

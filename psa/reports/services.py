@@ -9,6 +9,9 @@ hours over the sum of their capacities. A *team* is the people who share an appr
 
 Every sum is SQL (GROUP BY user, and user × week for the heat map): three statements whatever the number of people
 or entries, besides the settings and the calendar. Working days are counted in Python, once per period and week.
+Hours are read through psa.timesheets.totals.entry_totals (the period's first day and the day after its last are
+its cuts): the pre-aggregated sums of the weeks inside the period, and the entries of the (at most two) spans its
+ends fall inside, not a year's half a million entries.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -26,7 +30,8 @@ from psa.auth.models import ROLE_LABELS, ROLES, User
 from psa.core.calendar import WorkCalendar, get_calendar
 from psa.extensions import db
 from psa.timesheets.imports import escape_cell
-from psa.timesheets.models import TimeEntry, TimeOff, Timesheet
+from psa.timesheets.models import TimeOff, Timesheet
+from psa.timesheets.totals import entry_totals
 
 PRESET_LABELS = {"this_month": "This month", "last_month": "Last month", "this_quarter": "This quarter",
                  "last_quarter": "Last quarter", "custom": "Custom dates"}
@@ -89,7 +94,7 @@ def _hours(minutes) -> Decimal:
     return Decimal(int(minutes or 0)) / 60
 
 
-@dataclass
+@dataclass(slots=True)
 class Figures:
     """Capacity and hours of a person or a group, and the utilization they give."""
 
@@ -111,7 +116,24 @@ class Figures:
         self.total_hours += other.total_hours
 
 
-@dataclass
+class WeekFigures(NamedTuple):
+    """A person's capacity and hours in one week of the heat map: a plain tuple (a year is a cell per person and
+    week, 5,700 for 108 people: cheap to build, and no garbage-collector work), with Figures' percentages."""
+
+    capacity: Decimal
+    billable_hours: Decimal
+    total_hours: Decimal
+
+    @property
+    def billable_percent(self) -> Decimal | None:
+        return percent(self.billable_hours, self.capacity)
+
+    @property
+    def total_percent(self) -> Decimal | None:
+        return percent(self.total_hours, self.capacity)
+
+
+@dataclass(slots=True)
 class PersonRow(Figures):
     user_id: int = 0
     name: str = ""
@@ -120,7 +142,7 @@ class PersonRow(Figures):
     team: str = NO_TEAM
     weekly_capacity_hours: Decimal = Decimal(0)
     time_off_hours: Decimal = Decimal(0)
-    #: Week start → that week's Figures (the days of the week inside the period).
+    #: Week start → that week's WeekFigures (the days of the week inside the period).
     weeks: dict = field(default_factory=dict)
 
     @property
@@ -128,7 +150,7 @@ class PersonRow(Figures):
         return ROLE_LABELS.get(self.role, self.role)
 
 
-@dataclass
+@dataclass(slots=True)
 class GroupRow(Figures):
     label: str = ""
     people: int = 0
@@ -146,9 +168,12 @@ class UtilizationReport:
     teams: list[GroupRow]
     total: GroupRow
 
-    def band(self, figures: Figures) -> str:
+    def band(self, figures: Figures | WeekFigures) -> str:
         """The heat map's band of a total utilization against the target."""
-        value = figures.total_percent
+        return self.band_of(figures.total_percent)
+
+    def band_of(self, value: Decimal | None) -> str:
+        """The heat map's band of a total utilization percentage (None at capacity 0)."""
         if value is None:
             return "none"
         if value > HUNDRED:
@@ -185,13 +210,14 @@ def utilization_report(period: Period, include_submitted: bool = False) -> Utili
                                                                                    period.end))
                  for monday in weeks}
 
-    in_period = TimeEntry.entry_date.between(period.start, period.end)
-    counted = Timesheet.state.in_(states)
-    billable_minutes = sa.func.sum(sa.case((TimeEntry.billable.is_(True), TimeEntry.minutes), else_=0))
-    entries = (sa.select(TimeEntry.user_id.label("user_id"), billable_minutes.label("billable_minutes"),
-                         sa.func.sum(TimeEntry.minutes).label("total_minutes"))
-               .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
-               .where(in_period, counted).group_by(TimeEntry.user_id).subquery("entry_sums"))
+    # the counted entries of the period, summed per person, project, billable flag and span
+    # (psa.timesheets.totals): whole spans from the pre-aggregated totals, the spans the period's ends cut from
+    # their entries; each row lies inside the period
+    logged = entry_totals(states, date_from=period.start, date_to=period.end)
+    billable_minutes = sa.func.sum(sa.case((logged.c.billable.is_(True), logged.c.minutes), else_=0))
+    entries = (sa.select(logged.c.user_id.label("user_id"), billable_minutes.label("billable_minutes"),
+                         sa.func.sum(logged.c.minutes).label("total_minutes"))
+               .group_by(logged.c.user_id).subquery("entry_sums"))
     absences = (sa.select(TimeOff.user_id.label("user_id"), sa.func.sum(TimeOff.minutes).label("off_minutes"))
                 .where(TimeOff.entry_date.between(period.start, period.end))
                 .group_by(TimeOff.user_id).subquery("time_off_sums"))
@@ -206,38 +232,54 @@ def utilization_report(period: Period, include_submitted: bool = False) -> Utili
         .where(User.role.in_(ROLES), sa.or_(User.is_active_user.is_(True), entries.c.user_id.is_not(None)))
         .order_by(User.name, User.id)).all()
 
-    week_column = Timesheet.week_start
-    week_entries = db.session.execute(
-        sa.select(TimeEntry.user_id, week_column.label("week_start"), billable_minutes.label("billable_minutes"),
-                  sa.func.sum(TimeEntry.minutes).label("total_minutes"))
-        .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
-        .where(in_period, counted).group_by(TimeEntry.user_id, week_column)).all()
+    # plain rows through the session's connection (no ORM loading of thousands of tuples)
+    connection = db.session.connection()
+    week_entries = connection.execute(
+        sa.select(logged.c.user_id, logged.c.week_start, billable_minutes.label("billable_minutes"),
+                  sa.func.sum(logged.c.minutes).label("total_minutes"))
+        .group_by(logged.c.user_id, logged.c.week_start)).all()
     off_week = Timesheet.week_start
-    week_absences = db.session.execute(
+    week_absences = connection.execute(
         sa.select(TimeOff.user_id, off_week.label("week_start"), sa.func.sum(TimeOff.minutes).label("off_minutes"))
         .join(Timesheet, Timesheet.id == TimeOff.timesheet_id)
         .where(TimeOff.entry_date.between(period.start, period.end))
         .group_by(TimeOff.user_id, off_week)).all()
 
-    hours_by_week = {(row.user_id, row.week_start): row for row in week_entries}
-    off_by_week = {(row.user_id, row.week_start): _hours(row.off_minutes) for row in week_absences}
+    # plain tuples and one dict look-up per person and week: the heat map has a cell per person and week (5,700
+    # for 108 people over a year)
+    zero = Decimal(0)
+    hours: dict[int, Decimal] = {}  # minutes → hours, each division once (weeks repeat their sums)
+
+    def as_hours(minutes) -> Decimal:
+        value = hours.get(minutes)
+        if value is None:
+            value = hours[minutes] = _hours(minutes)
+        return value
+
+    logged_by_week = {(user_id, monday): (as_hours(billable), as_hours(total))
+                      for user_id, monday, billable, total in week_entries}
+    off_by_week = {(user_id, monday): as_hours(minutes) for user_id, monday, minutes in week_absences}
+    week_units = [(monday, Decimal(week_days[monday])) for monday in weeks]
+    nothing = (zero, zero)
 
     people: list[PersonRow] = []
     for row in people_rows:
+        user_id = row.id
         weekly = Decimal(row.weekly_capacity_hours or 0)
         off = _hours(row.off_minutes)
         person = PersonRow(
-            user_id=row.id, name=row.name, email=row.email, role=row.role, team=row.approver_name or NO_TEAM,
+            user_id=user_id, name=row.name, email=row.email, role=row.role, team=row.approver_name or NO_TEAM,
             weekly_capacity_hours=weekly, time_off_hours=off,
-            capacity=max(Decimal(0), Decimal(days) * weekly / 5 - off),
+            capacity=max(zero, Decimal(days) * weekly / 5 - off),
             billable_hours=_hours(row.billable_minutes), total_hours=_hours(row.total_minutes))
-        for monday in weeks:
-            logged = hours_by_week.get((row.id, monday))
-            person.weeks[monday] = Figures(
-                capacity=max(Decimal(0), Decimal(week_days[monday]) * weekly / 5 - off_by_week.get((row.id, monday),
-                                                                                                   Decimal(0))),
-                billable_hours=_hours(logged.billable_minutes) if logged else Decimal(0),
-                total_hours=_hours(logged.total_minutes) if logged else Decimal(0))
+        person_weeks = person.weeks
+        for monday, units in week_units:
+            capacity = units * weekly / 5
+            week_off = off_by_week.get((user_id, monday))
+            if week_off is not None:
+                capacity -= week_off
+            billable, total = logged_by_week.get((user_id, monday), nothing)
+            person_weeks[monday] = WeekFigures(capacity if capacity > 0 else zero, billable, total)
         people.append(person)
 
     def roll_up(key) -> list[GroupRow]:

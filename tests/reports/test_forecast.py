@@ -42,7 +42,7 @@ import pytest
 from psa.core import clock
 from psa.extensions import db
 from psa.projects.models import Milestone, Project, Task
-from psa.reports.forecast import months_from, revenue_forecast
+from psa.reports.forecast import PROJECTS_PER_PAGE, months_from, revenue_forecast
 from psa.timesheets.models import ProjectRate, TimeEntry, Timesheet
 from tests.conftest import login_as
 
@@ -268,6 +268,42 @@ def test_csv_holds_the_html_figures(client, world):
         for line, cell in zip(lines, cells[2:8], strict=True):
             assert cell.split(" at risk ")[0] == f"{D(line['forecast']):,}"
             assert (cell.split(" at risk ")[1] if " at risk " in cell else "0.00") == f"{D(line['at_risk']):,}"
+
+
+def _page_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<tr data-project-id="(\d+)">', html)]
+
+
+def _chart(html: str) -> str:
+    return re.search(r'id="forecast-chart".*?</svg>', html, re.S).group(0)
+
+
+def test_the_projects_are_paged_and_the_totals_cover_every_project(client, app, world):
+    """54 projects (the world's 4 and 25 more of each kind): 50 on the first page, 4 on the second, in the report's
+    order; the months' totals and the chart are those of every project on each page; a page past the last shows
+    the last; the CSV holds every project."""
+    add_projects(app, world["mia"].id, world["account"].id, world["cleo"].id, 25, "p")
+    login_as(client, world["lee"])
+    with clock.frozen(TODAY):
+        first = client.get("/reports/forecast").get_data(as_text=True)
+        second = client.get("/reports/forecast?page=2").get_data(as_text=True)
+        past = client.get("/reports/forecast?page=9").get_data(as_text=True)
+        wrong = client.get("/reports/forecast?page=x").get_data(as_text=True)
+        rows = _csv(client)
+        with app.app_context():
+            report = revenue_forecast()
+    assert PROJECTS_PER_PAGE == 50 and len(report.projects) == 54
+    assert _page_ids(first) + _page_ids(second) == [p.project_id for p in report.projects]
+    assert len(_page_ids(first)) == 50 and _page_ids(past) == _page_ids(second) and _page_ids(wrong) == _page_ids(first)
+    assert "1–50 of 54" in first and "51–54 of 54" in second and 'href="/reports/forecast?page=2"' in first
+    assert "(54 projects, 50 a page; the CSV holds them all)" in first
+    for month in months_from(TODAY.date()):
+        assert _month_row(first, month.key) == _month_row(second, month.key)
+    assert _chart(first) == _chart(second)
+    # the world's figures plus 25 × (500 fixed fee in June and 3 h × 90 = 270 T&M in June; 500 recognised in May)
+    assert _month_row(first, "2026-05") == ["May 2026", f"{D('3111') + 25 * D('500'):,.2f}", "3,800.00", "3,000.00"]
+    assert _month_row(first, "2026-06")[2] == f"{D('9450') + 25 * (D('500') + D('270')):,.2f}"
+    assert len({(r["project"]) for r in rows if r["row"] == "project"}) == 54
 
 
 def test_statement_count_is_the_same_at_3_and_30_projects(client, app, world, count_queries):

@@ -32,6 +32,7 @@ from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import Response, current_app, render_template, request, url_for
@@ -73,18 +74,17 @@ class Month:
         return self.first.strftime("%Y-%m")
 
 
-@dataclass(slots=True)
-class Cell:
-    """One project's (or the total's) figures in one month, exact until shown."""
+class Cell(NamedTuple):
+    """One project's (or the total's) figures in one month, exact until shown: a plain tuple (six per project,
+    thousands of projects: no garbage-collector work)."""
 
     recognised: Decimal = ZERO
     forecast: Decimal = ZERO
     at_risk: Decimal = ZERO
 
-    def add(self, other: Cell) -> None:
-        self.recognised += other.recognised
-        self.forecast += other.forecast
-        self.at_risk += other.at_risk
+
+#: Where a cell's figures sit in a project's flat list of sums while the forecast adds them up (3 per month).
+RECOGNISED, FORECAST, AT_RISK = 0, 1, 2
 
 
 @dataclass(slots=True)
@@ -143,58 +143,68 @@ def _utc(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=clock.zone(clock.org_zone_name())).astimezone(UTC)
 
 
+def _plain(result, size: int = 1000):
+    """A result's rows as plain tuples, fetched `size` at a time: not a fetch per row, and not thousands of Row
+    objects alive at once (which the garbage collector would move to its oldest generation, making its full
+    collections, of the whole process, come more often); a tuple of numbers and text is never scanned again."""
+    for part in result.partitions(size):
+        for row in part:
+            yield tuple(row)
+
+
 def revenue_forecast(today: date | None = None) -> Forecast:
     """The forecast for the six months from today's (the organisation's today by default)."""
     today = today or clock.org_today()
     months = months_from(today)
     open_project = sa.and_(Project.status.in_(OPEN_PROJECT_STATUSES), Project.fee_amount.is_not(None))
-    # plain rows through the session's connection: thousands of tuples, no ORM loading
+    # plain rows through the session's connection (thousands of tuples, no ORM loading), read by _plain
     connection = db.session.connection()
-    cells: dict[int, list[Cell]] = {}
+    # project → its sums, [recognised, forecast, at risk] for each month in turn (one list, made into Cells at the end)
+    sums: dict[int, list[Decimal]] = {}
 
-    def cell(project_id: int, bucket: int) -> Cell:
-        project_cells = cells.get(project_id)
-        if project_cells is None:
-            project_cells = cells[project_id] = [Cell() for _ in range(MONTHS)]
-        return project_cells[bucket]
+    def project_sums(project_id: int) -> list[Decimal]:
+        flat = sums.get(project_id)
+        if flat is None:
+            flat = sums[project_id] = [ZERO] * (3 * MONTHS)
+        return flat
 
     # every billable project's name, account, billing model and fee (the fee read once per project, not per row of
     # the milestones' statement): one plain statement, where an IN of the (thousands of) ids shown costs more to
     # render and send than the few rows more it reads
-    projects = {row[0]: row for row in connection.execute(
+    projects = {row[0]: row for row in _plain(connection.execute(
         sa.select(Project.id, Project.name, Account.name, Project.billing_model, Project.fee_amount)
         .join(Account, Account.id == Project.account_id)
-        .where(Project.billing_model != "non_billable"))}
+        .where(Project.billing_model != "non_billable")))}
 
     # 1. Fixed fee, open milestones forecast up to the sixth month (later ones are not shown and take no headroom):
     # (project, share %, forecast month, baseline month) → how many.
     due = sa.func.coalesce(Milestone.forecast_date, Milestone.due_date)
     f_bucket, b_bucket = _forecast_bucket(due, months), _baseline_bucket(Milestone.baseline_due_date, months)
     shares: dict[tuple[int, Decimal], Decimal] = {}  # fee_share once per (project, percent)
-    for project_id, percent, fb, bb, count in connection.execute(
+    for project_id, percent, fb, bb, count in _plain(connection.execute(
             sa.select(Milestone.project_id, Milestone.fee_share_percent, f_bucket, b_bucket, sa.func.count())
             .join(Project, Project.id == Milestone.project_id)
             .where(open_project, Project.billing_model == "fixed_fee", Milestone.status != "done",
                    due <= months[-1].last)
-            .group_by(Milestone.project_id, Milestone.fee_share_percent, f_bucket, b_bucket)):
+            .group_by(Milestone.project_id, Milestone.fee_share_percent, f_bucket, b_bucket))):
         share = shares.get((project_id, percent))
         if share is None:
             share = shares[(project_id, percent)] = fee_share(projects[project_id][4], percent)
         amount = share * count
-        target = cell(project_id, fb)
-        target.forecast += amount
+        flat = project_sums(project_id)
+        flat[3 * fb + FORECAST] += amount
         if bb < fb:
-            target.at_risk += amount
+            flat[3 * fb + AT_RISK] += amount
 
     # 2. Fixed fee recognised this month: milestones completed in it (the organisation's days).
-    for project_id, fee, percent, count in connection.execute(
+    for project_id, fee, percent, count in _plain(connection.execute(
             sa.select(Milestone.project_id, Project.fee_amount, Milestone.fee_share_percent, sa.func.count())
             .join(Project, Project.id == Milestone.project_id)
             .where(Project.billing_model == "fixed_fee", Project.fee_amount.is_not(None),
                    Milestone.status == "done", Milestone.completed_at >= _utc(months[0].first),
                    Milestone.completed_at < _utc(months[0].last + timedelta(days=1)))
-            .group_by(Milestone.project_id, Project.fee_amount, Milestone.fee_share_percent)):
-        cell(project_id, 0).recognised += fee_share(fee, percent) * int(count)
+            .group_by(Milestone.project_id, Project.fee_amount, Milestone.fee_share_percent))):
+        project_sums(project_id)[RECOGNISED] += fee_share(fee, percent) * int(count)
 
     # 3. Time and materials recognised: approved billable revenue before this month and through today, read through
     # the pre-aggregated sums (psa.timesheets.totals; cuts: the month's first day and the day after today), not the
@@ -203,14 +213,14 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     zero = sa.literal(Decimal(0), type_=AMOUNT)
     earned: dict[int, tuple[Decimal, Decimal]] = {}
     tm_project = Project.billing_model == "time_and_materials"
-    for project_id, before, through in connection.execute(
+    for project_id, before, through in _plain(connection.execute(
             sa.select(earned_rows.c.project_id,
                       money_sum(sa.case((earned_rows.c.day < months[0].first, earned_rows.c.bill_amount),
                                         else_=zero)),
                       money_sum(earned_rows.c.bill_amount))
             .join(Project, Project.id == earned_rows.c.project_id)
             .where(tm_project, earned_rows.c.billable.is_(True))
-            .group_by(earned_rows.c.project_id)):
+            .group_by(earned_rows.c.project_id))):
         earned[project_id] = (before / 60, through / 60)
 
     # 4. Time and materials forecast: remaining minutes of open tasks by (project, assignee, role, months). The open
@@ -228,12 +238,12 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     role = sa.func.coalesce(User.role, task.assignee_role)
     f_bucket = _forecast_bucket(sa.func.coalesce(task.forecast_date, task.due_date), months)
     b_bucket = _baseline_bucket(task.baseline_due_date, months)
-    work = connection.execute(
+    work = list(_plain(connection.execute(
         sa.select(task.project_id, task.assignee_id, role, f_bucket, b_bucket, remaining)
         .select_from(tasks)
         .outerjoin(User, User.id == task.assignee_id)
         .outerjoin(logged, logged.c.task_id == task.id)
-        .group_by(task.project_id, task.assignee_id, role, f_bucket, b_bucket)).all()
+        .group_by(task.project_id, task.assignee_id, role, f_bucket, b_bucket))))
 
     rates = RateBook((row[1] for row in work if row[1] is not None), (row[0] for row in work)) if work else None
     # uncapped T&M forecast per project and bucket (0 … LATER): [amount, slipped part]
@@ -260,7 +270,7 @@ def revenue_forecast(today: date | None = None) -> Forecast:
         if cap is not None:
             before, through = min(before, cap), min(through, cap)
         if through - before:
-            cell(project_id, 0).recognised += through - before
+            project_sums(project_id)[RECOGNISED] += through - before
         headroom = None if cap is None else cap - through
         for bucket in sorted(wanted.get(project_id, {})):
             amount, slipped = wanted[project_id][bucket]
@@ -269,20 +279,22 @@ def revenue_forecast(today: date | None = None) -> Forecast:
                 headroom -= amount
             if bucket == LATER:
                 continue
-            target = cell(project_id, bucket)
-            target.forecast += amount
-            target.at_risk += min(slipped, amount)
+            flat = project_sums(project_id)
+            flat[3 * bucket + FORECAST] += amount
+            flat[3 * bucket + AT_RISK] += min(slipped, amount)
 
-    rows, totals = [], [Cell() for _ in range(MONTHS)]
-    for project_id, project_cells in cells.items():
-        if not any(c.recognised or c.forecast for c in project_cells):
+    rows, totals = [], [ZERO] * (3 * MONTHS)
+    shown = [i for i in range(3 * MONTHS) if i % 3 != AT_RISK]
+    for project_id, flat in sums.items():
+        if not any(flat[i] for i in shown):
             continue
         _, name, account, model, fee = projects[project_id]
-        rows.append(ProjectForecast(project_id, name, account, model, fee, project_cells))
-        for total, c in zip(totals, project_cells, strict=True):
-            total.add(c)
+        rows.append(ProjectForecast(project_id, name, account, model, fee,
+                                    [Cell(*flat[i:i + 3]) for i in range(0, 3 * MONTHS, 3)]))
+        for i, value in enumerate(flat):
+            totals[i] += value
     rows.sort(key=lambda p: (p.account.lower(), p.name.lower(), p.project_id))
-    return Forecast(today, months, rows, totals)
+    return Forecast(today, months, rows, [Cell(*totals[i:i + 3]) for i in range(0, 3 * MONTHS, 3)])
 
 
 def money(amount: Decimal) -> str:

@@ -256,10 +256,14 @@ def utilization_report(period: Period, include_submitted: bool = False) -> Utili
             value = hours[minutes] = _hours(minutes)
         return value
 
-    logged_by_week = {(user_id, monday): (as_hours(billable), as_hours(total))
-                      for user_id, monday, billable, total in week_entries}
-    off_by_week = {(user_id, monday): as_hours(minutes) for user_id, monday, minutes in week_absences}
-    week_units = [(monday, Decimal(week_days[monday])) for monday in weeks]
+    logged_by_user: dict[int, dict[date, tuple[Decimal, Decimal]]] = {}  # person → week → (billable, total)
+    for user_id, monday, billable, total in week_entries:
+        logged_by_user.setdefault(user_id, {})[monday] = (as_hours(billable), as_hours(total))
+    off_by_user: dict[int, dict[date, Decimal]] = {}  # person → week → time off
+    for user_id, monday, minutes in week_absences:
+        off_by_user.setdefault(user_id, {})[monday] = as_hours(minutes)
+    week_list = [(monday, week_days[monday]) for monday in weeks]
+    day_counts = set(week_days.values())
     nothing = (zero, zero)
 
     people: list[PersonRow] = []
@@ -272,14 +276,18 @@ def utilization_report(period: Period, include_submitted: bool = False) -> Utili
             weekly_capacity_hours=weekly, time_off_hours=off,
             capacity=max(zero, Decimal(days) * weekly / 5 - off),
             billable_hours=_hours(row.billable_minutes), total_hours=_hours(row.total_minutes))
-        person_weeks = person.weeks
-        for monday, units in week_units:
-            capacity = units * weekly / 5
-            week_off = off_by_week.get((user_id, monday))
-            if week_off is not None:
-                capacity -= week_off
-            billable, total = logged_by_week.get((user_id, monday), nothing)
-            person_weeks[monday] = WeekFigures(capacity if capacity > 0 else zero, billable, total)
+        # a week's capacity before time off depends only on its working days (0 to 7): computed once per count
+        capacities = {n: Decimal(n) * weekly / 5 for n in day_counts}
+        logged = logged_by_user.get(user_id, {}).get
+        offs = off_by_user.get(user_id)
+        if offs is None:
+            person.weeks = {monday: WeekFigures(capacity if (capacity := capacities[n]) > 0 else zero,
+                                                *logged(monday, nothing))
+                            for monday, n in week_list}
+        else:
+            for monday, n in week_list:
+                capacity = capacities[n] - offs.get(monday, zero)
+                person.weeks[monday] = WeekFigures(capacity if capacity > 0 else zero, *logged(monday, nothing))
         people.append(person)
 
     def roll_up(key) -> list[GroupRow]:

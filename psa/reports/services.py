@@ -222,7 +222,9 @@ def utilization_report(period: Period, include_submitted: bool = False) -> Utili
                 .where(TimeOff.entry_date.between(period.start, period.end))
                 .group_by(TimeOff.user_id).subquery("time_off_sums"))
     approver = aliased(User, name="approver")
-    people_rows = db.session.execute(
+    # plain rows through the session's connection (no ORM loading of thousands of tuples)
+    connection = db.session.connection()
+    people_rows = connection.execute(
         sa.select(User.id, User.name, User.email, User.role, User.weekly_capacity_hours,
                   approver.name.label("approver_name"), entries.c.billable_minutes, entries.c.total_minutes,
                   absences.c.off_minutes)
@@ -232,8 +234,6 @@ def utilization_report(period: Period, include_submitted: bool = False) -> Utili
         .where(User.role.in_(ROLES), sa.or_(User.is_active_user.is_(True), entries.c.user_id.is_not(None)))
         .order_by(User.name, User.id)).all()
 
-    # plain rows through the session's connection (no ORM loading of thousands of tuples)
-    connection = db.session.connection()
     week_entries = connection.execute(
         sa.select(logged.c.user_id, logged.c.week_start, billable_minutes.label("billable_minutes"),
                   sa.func.sum(logged.c.minutes).label("total_minutes"))

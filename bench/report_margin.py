@@ -14,7 +14,7 @@ instance/bench-large.sqlite, or --database-url), prints:
    their sums per project (cost in the year, billed through the year's end and before its start, minutes, cost and
    minutes to date), the done milestones' fee shares per project, percent and month, the year's cost and billed
    amounts per project and calendar month, the fixed-fee projects' remaining estimated minutes (open tasks less the
-   minutes logged on each, summed for those tasks) and their members' current cost rates — every row fetched:
+   minutes logged on each, read from the task totals for those tasks) and their members' current cost rates — every row fetched:
    seconds (best of --repeat, alternating with 1); for context, once, the raw-entries sums the report read before
    the totals;
 3. the figures both give (projects, hours, revenue, cost, estimate at completion, and revenue and cost per
@@ -117,9 +117,9 @@ SELECT t.project_id,
        sum(CASE WHEN t.estimated_minutes - coalesce(l.minutes, 0) > 0
                 THEN t.estimated_minutes - coalesce(l.minutes, 0) ELSE 0 END)
 FROM tasks t
-LEFT JOIN (SELECT te.task_id, sum(te.minutes) AS minutes FROM time_entries te
-           WHERE te.task_id IN (SELECT ot.id FROM tasks ot WHERE ot.status <> 'done' AND ot.project_id IN ({FIXED}))
-           GROUP BY te.task_id) AS l ON l.task_id = t.id
+LEFT JOIN (SELECT tt.task_id, sum(tt.minutes) AS minutes FROM task_time_totals tt
+           WHERE tt.task_id IN (SELECT ot.id FROM tasks ot WHERE ot.status <> 'done' AND ot.project_id IN ({FIXED}))
+           GROUP BY tt.task_id) AS l ON l.task_id = t.id
 WHERE t.status <> 'done' AND t.project_id IN ({FIXED})
 GROUP BY t.project_id"""
 

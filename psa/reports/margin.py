@@ -18,7 +18,7 @@ estimate at completion and the projected margin. Routes and rules both live here
   month, so the months add up to the period).
 Every aggregate is SQL, GROUP BY project (and project × month): five statements whatever the number of projects or
 entries. Time sums read the pre-aggregated span totals (psa.timesheets.totals.entry_totals), never every entry; the
-remaining estimate reads the entries of the open tasks of fixed-fee projects (the entries' task index). Sums stay
+remaining estimate reads the open tasks' logged minutes from the task totals (psa.timesheets.totals.logged_minutes). Sums stay
 exact; each shown figure is rounded once, half-up.
 
 The page shows the portfolio, the months (chart and table), the billing models and the managers in full, and the
@@ -64,8 +64,8 @@ from psa.reports.forms import UtilizationForm
 from psa.reports.pdf_jobs import pdf_response
 from psa.reports.services import Period, counted_states, period_for
 from psa.timesheets.imports import escape_cell
-from psa.timesheets.models import AMOUNT, TimeEntry, UserRate, time_span_totals
-from psa.timesheets.totals import entry_totals
+from psa.timesheets.models import AMOUNT, UserRate, time_span_totals
+from psa.timesheets.totals import entry_totals, logged_minutes
 
 ZERO = Decimal(0)
 ONE_DECIMAL = Decimal("0.1")
@@ -291,9 +291,7 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
         Project.id.in_(overlapping)))
     # the minutes logged on the open tasks of those projects only (in any state)
     open_tasks = sa.select(Task.id).where(Task.status != "done", Task.project_id.in_(fixed))
-    logged = (sa.select(TimeEntry.task_id.label("task_id"), sa.func.sum(TimeEntry.minutes).label("minutes"))
-              .where(TimeEntry.task_id.in_(open_tasks))
-              .group_by(TimeEntry.task_id).subquery("task_minutes"))
+    logged = logged_minutes(open_tasks, "task_minutes")
     left = Task.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
     remaining = dict(db.session.execute(
         sa.select(Task.project_id, sa.func.sum(sa.case((left > 0, left), else_=0)))

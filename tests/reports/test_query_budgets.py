@@ -52,6 +52,8 @@ from psa.projects.models import (
     project_members,
 )
 from psa.reports.forecast import PROJECTS_PER_PAGE
+from psa.reports.margin import PER_PAGE as MARGIN_PER_PAGE
+from psa.reports.ttv_report import OPEN_ROWS_SHOWN
 from psa.timesheets.models import ProjectRate, TimeEntry, TimeOff, Timesheet, UserRate
 from tests.conftest import login_as
 
@@ -226,7 +228,7 @@ class World:
 def _pages(world: World) -> dict[str, str]:
     account = f"/accounts/{world.account.id}"
     return {"utilization": f"/reports/utilization?{MAY}", "utilization.csv": f"/reports/utilization.csv?{MAY}",
-            "margin": f"/reports/margin?{MAY}", "margin.csv": f"/reports/margin.csv?{MAY}",
+            "margin": f"/reports/margin?{MAY}&projects_page=1000", "margin.csv": f"/reports/margin.csv?{MAY}",
             "forecast": "/reports/forecast?page=1000", "forecast.csv": "/reports/forecast.csv",  # its last page
             "ttv": "/reports/ttv", "ttv.csv": "/reports/ttv.csv", "account view": account}
 
@@ -266,13 +268,14 @@ def _check_rows(texts: dict, world: World) -> None:
         expected = newest_person if name.startswith("utilization") else newest_project
         assert expected in text, f"{name} at {world.projects} projects does not show {expected!r}"
     if "margin" in texts:
-        assert texts["margin"].count("<tr data-project-id=") == world.projects
+        # the last page of projects (a page past the last shows the last), where the newest one is
+        assert texts["margin"].count("<tr data-project-id=") == (world.projects - 1) % MARGIN_PER_PAGE + 1
         assert texts["account view"].count('data-testid="project-row"') == world.projects
         assert texts["account view"].count('data-testid="escalation-row"') == world.projects
         billable = sum(1 for i in range(world.projects) if MODELS[i % 3] != "non_billable")
         assert texts["forecast"].count("<tr data-project-id=") == (billable - 1) % PROJECTS_PER_PAGE + 1
         assert texts["ttv"].count("<tr data-cohort=") == world.projects
-        assert texts["ttv"].count("<tr data-project-id=") == min(200, world.projects)
+        assert texts["ttv"].count("<tr data-project-id=") == min(OPEN_ROWS_SHOWN, world.projects)
         assert texts["ttv.csv"].count("\r\nopen,") == world.projects
 
 

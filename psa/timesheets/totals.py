@@ -36,7 +36,7 @@ import sqlalchemy as sa
 
 from psa.core.money import money_sum
 from psa.extensions import db
-from psa.timesheets.models import TimeEntry, Timesheet, task_time_totals, time_span_totals
+from psa.timesheets.models import AMOUNT, TimeEntry, Timesheet, task_time_totals, time_span_totals
 
 #: SQL for an entry's span (its first and last day) per dialect, `{d}` standing for the entry's date. The
 #: migration's trigger holds the same expressions.
@@ -129,10 +129,13 @@ def entry_totals(states: Iterable[str], cuts: Iterable[date] = (), date_from: da
     if not split:
         return whole.subquery(name)
 
+    # each column cast to the totals' own type: PostgreSQL then plans the UNION ALL as one append whose unused
+    # columns a reader's outer query drops (with bigint against integer, numeric against numeric(20, 2) it
+    # computes every column of both halves first)
     edges = (sa.select(TimeEntry.user_id, TimeEntry.project_id, TimeEntry.billable, TimeEntry.entry_date,
-                       Timesheet.week_start, sa.func.sum(TimeEntry.minutes),
-                       money_sum(TimeEntry.cost_rate * TimeEntry.minutes),
-                       money_sum(TimeEntry.bill_rate * TimeEntry.minutes))
+                       Timesheet.week_start, sa.cast(sa.func.sum(TimeEntry.minutes), sa.Integer),
+                       sa.cast(money_sum(TimeEntry.cost_rate * TimeEntry.minutes), AMOUNT),
+                       sa.cast(money_sum(TimeEntry.bill_rate * TimeEntry.minutes), AMOUNT))
              .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
              .where(Timesheet.state.in_(states),
                     sa.or_(*(TimeEntry.entry_date.between(first, last) for first, last in split)))

@@ -7,22 +7,31 @@ page offers it with one field replaced by a value of the catalogue, rotating so 
 bad value and every value is tried on every route. After every accepted post the database is put back as
 it was, so each post meets the same world. A new route is covered without a new test; a route whose form
 no page listed here renders fails the test until its page is added to PAGES.
+
+The walk is one test per group of about GROUP_SIZE routes (named after its first and last route), so that
+pytest-xdist spreads it over its workers. The world is built once per backend and module (`world_rows`) and
+put back into the database at the start of every group; each group signs its clients in, reads the forms
+off the pages and takes its own baseline, as one walk over every route did.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import tempfile
 from datetime import date, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
 from psa.extensions import db
-from tests.conftest import csrf_token, login_as
+from tests.conftest import csrf_token, login_as, make_test_app
+from tests.factories import Factories
 from tests.projects.helpers import ONBOARDING, build_template, create_project
 
 MISSING, DUPLICATE = object(), object()
@@ -247,17 +256,25 @@ def dump(app) -> dict:
                     for table in db.metadata.sorted_tables}
 
 
+def _rewrite(conn, tables: list, rows: dict) -> None:
+    for table in reversed(tables):
+        conn.execute(table.delete())
+    for table in tables:
+        if rows[table.name]:
+            columns = [c.name for c in table.columns]
+            conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows[table.name]])
+
+
 def restore(app, rows: dict) -> None:
-    """Put every table back as `rows` had it."""
+    """Put every table back as `rows` had it. The tables a trigger keeps (time_span_totals, from time_entries'
+    inserts and deletes) are written a second time, as `rows` has them: the trigger added to them too."""
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-            for table in db.metadata.sorted_tables:
-                if rows[table.name]:
-                    columns = [c.name for c in table.columns]
-                    conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows[table.name]])
+            _rewrite(conn, db.metadata.sorted_tables, rows)
+            moved = [table for table in db.metadata.sorted_tables
+                     if sorted((tuple(row) for row in conn.execute(table.select())), key=repr) != rows[table.name]]
+            _rewrite(conn, moved, rows)
 
 
 def changed_tables(before: dict, after: dict) -> list[str]:
@@ -335,6 +352,22 @@ def post_rules(app) -> list:
     return sorted(rules, key=lambda r: (r.endpoint in LAST, r.endpoint, r.rule))
 
 
+#: Routes in a group of the walk (one test each, spread by pytest-xdist).
+GROUP_SIZE = 6
+
+
+def _route_groups() -> list[tuple[str, ...]]:
+    """The endpoints of post_rules, in its order, cut into groups of at most GROUP_SIZE (read off an app made for
+    the URL map only: no database is opened)."""
+    endpoints = [rule.endpoint for rule in post_rules(make_test_app("sqlite://", Path(tempfile.gettempdir())))]
+    count = -(-len(endpoints) // GROUP_SIZE)
+    size = -(-len(endpoints) // count)
+    return [tuple(endpoints[i:i + size]) for i in range(0, len(endpoints), size)]
+
+
+ROUTE_GROUPS = _route_groups()
+
+
 def collect_forms(client, pages: list[str], world: dict) -> dict[str, list[dict]]:
     """Forms by the path they post to (query strings kept apart)."""
     found: dict[str, list[dict]] = {}
@@ -361,12 +394,10 @@ def merged(forms: list[dict]) -> dict:
     return result
 
 
-def hammer(app, client, rules, forms: dict, world: dict, baseline: dict, only=None,
-           unseen: set | None = None) -> tuple[list[str], int]:
-    """Post the catalogue to every route; the problems found, and the number of posts made. Routes no
-    page renders a form for go into `unseen`."""
-    problems: list[str] = []
-    posts = 0
+def plan(app, rules, forms: dict, world: dict, only=None, unseen: set | None = None):
+    """The posts of the walk, in order: (rule, form, path, url, field, value) for each route of `rules` that
+    `only` keeps, each field getting a bad value and each value of the catalogue tried, rotating from the
+    route's place in `rules`. Routes no page renders a form for go into `unseen`."""
     for offset, rule in enumerate(rules):
         if only and not only(rule):
             continue
@@ -379,63 +410,109 @@ def hammer(app, client, rules, forms: dict, world: dict, baseline: dict, only=No
         form = merged(found)
         url = form["url"] if urlsplit(form["url"]).path == path else path
         fields = [name for name in form["fields"] if name != "csrf_token"] or ["submit"]
-        token = next(f["fields"]["csrf_token"][0] for forms_ in forms.values() for f in forms_
-                     if f["fields"].get("csrf_token"))
         for i in range(max(len(fields), len(CATALOGUE))):
-            field, value = fields[i % len(fields)], CATALOGUE[(i + offset) % len(CATALOGUE)]
-            data = payload(form, path, field, value)
-            data.setlist("csrf_token", [token])
-            response = client.post(url, data=data, content_type="multipart/form-data")
-            posts += 1
-            shown = "MISSING" if value is MISSING else "DUPLICATE" if value is DUPLICATE else repr(value[:30])
-            where = f"{rule.endpoint} {field}={shown}"
-            if response.status_code >= 500:
-                problems.append(f"{where}: {response.status_code}")
-            if isinstance(value, str) and "\x00" in value and response.status_code != 400:
-                problems.append(f"{where}: {response.status_code}, not 400 at the boundary")
-            after = dump(app)
-            # an accepted post redirects; any other answer (a 4xx, or the form again) is a refusal, except the
-            # pages that show a new secret once (an API token, a webhook's signing secret): their 200 holds it
-            shows_secret = response.status_code == 200 and any(
-                marker in response.get_data(as_text=True) for marker in SECRET_SHOWN)
-            if not 300 <= response.status_code < 400 and not shows_secret:
-                moved = changed_tables(baseline, after)
-                if moved:
-                    problems.append(f"{where}: refused ({response.status_code}) but changed {moved}")
-            elif must_refuse(form, field, value):
-                problems.append(f"{where}: accepted ({response.status_code}), should be refused")
-            if after != baseline:
-                restore(app, baseline)
+            yield rule, form, path, url, fields[i % len(fields)], CATALOGUE[(i + offset) % len(CATALOGUE)]
+
+
+def hammer(app, client, rules, forms: dict, world: dict, baseline: dict, only=None,
+           unseen: set | None = None) -> tuple[list[str], int]:
+    """Post the catalogue to every route; the problems found, and the number of posts made. Routes no
+    page renders a form for go into `unseen`."""
+    problems: list[str] = []
+    posts = 0
+    token = next(f["fields"]["csrf_token"][0] for forms_ in forms.values() for f in forms_
+                 if f["fields"].get("csrf_token"))
+    for rule, form, path, url, field, value in plan(app, rules, forms, world, only, unseen):
+        data = payload(form, path, field, value)
+        data.setlist("csrf_token", [token])
+        response = client.post(url, data=data, content_type="multipart/form-data")
+        posts += 1
+        shown = "MISSING" if value is MISSING else "DUPLICATE" if value is DUPLICATE else repr(value[:30])
+        where = f"{rule.endpoint} {field}={shown}"
+        if response.status_code >= 500:
+            problems.append(f"{where}: {response.status_code}")
+        if isinstance(value, str) and "\x00" in value and response.status_code != 400:
+            problems.append(f"{where}: {response.status_code}, not 400 at the boundary")
+        after = dump(app)
+        # an accepted post redirects; any other answer (a 4xx, or the form again) is a refusal, except the
+        # pages that show a new secret once (an API token, a webhook's signing secret): their 200 holds it
+        shows_secret = response.status_code == 200 and any(
+            marker in response.get_data(as_text=True) for marker in SECRET_SHOWN)
+        if not 300 <= response.status_code < 400 and not shows_secret:
+            moved = changed_tables(baseline, after)
+            if moved:
+                problems.append(f"{where}: refused ({response.status_code}) but changed {moved}")
+        elif must_refuse(form, field, value):
+            problems.append(f"{where}: accepted ({response.status_code}), should be refused")
+        if after != baseline:
+            restore(app, baseline)
     return problems, posts
 
 
-def test_every_post_route_answers_bad_values_without_5xx_and_a_refusal_changes_nothing(app, make):
-    world = build_world(app, make)
-    admin, consultant, anonymous = app.test_client(), app.test_client(), app.test_client()
-    login_as(admin, world["admin"])
-    login_as(consultant, world["consultant"])
-    forms = collect_forms(admin, PAGES, world)
-    forms_consultant = collect_forms(consultant, ["/timesheets?week={monday}"], world)
-    forms_anonymous = collect_forms(anonymous, ANONYMOUS_PAGES, world)
-    baseline = dump(app)
-    rules = post_rules(app)
+@pytest.fixture(scope="module")
+def world_rows(app):
+    """The world, built once per backend for this module's tests: its objects and every row it holds."""
+    world = build_world(app, Factories(app))
+    return world, dump(app)
 
-    unseen_admin, unseen_consultant, unseen_anonymous = set(), set(), set()
-    problems, posts = hammer(app, admin, rules, forms, world, baseline, unseen=unseen_admin,
-                             only=lambda rule: not rule.endpoint.startswith("auth."))
-    more, count = hammer(app, consultant, rules, forms_consultant, world, baseline,
-                         only=lambda rule: rule.endpoint in ("timesheets.save", "timesheets.submit"),
-                         unseen=unseen_consultant)
-    problems += more
-    posts += count
-    more, count = hammer(app, anonymous, rules, forms_anonymous, world, baseline,
-                         only=lambda rule: rule.endpoint in ("auth.login", "auth.forgot_password",
-                                                             "auth.reset_password"), unseen=unseen_anonymous)
-    problems += more
-    posts += count
-    unseen = ((unseen_admin & unseen_consultant) | unseen_anonymous) - NEEDS_A_FAILED_JOB
-    problems += [f"{endpoint}: no page in PAGES renders a form posting to it" for endpoint in sorted(unseen)]
+
+#: Who walks which routes: the admin every route but the sign-in ones, a consultant their own week's grid,
+#: someone signed out the sign-in and password pages.
+WALKERS = {
+    "admin": lambda rule: not rule.endpoint.startswith("auth."),
+    "consultant": lambda rule: rule.endpoint in ("timesheets.save", "timesheets.submit"),
+    "anonymous": lambda rule: rule.endpoint in ("auth.login", "auth.forgot_password", "auth.reset_password"),
+}
+
+
+def walkers(app, world_rows) -> tuple[dict, dict]:
+    """The world put back into the database (the tests before emptied it), its clients signed in, and the
+    forms each one's pages offer: (clients, forms) by walker."""
+    world, rows = world_rows
+    restore(app, rows)
+    assert dump(app) == rows
+    clients = {who: app.test_client() for who in WALKERS}
+    login_as(clients["admin"], world["admin"])
+    login_as(clients["consultant"], world["consultant"])
+    pages = {"admin": PAGES, "consultant": ["/timesheets?week={monday}"], "anonymous": ANONYMOUS_PAGES}
+    return clients, {who: collect_forms(clients[who], pages[who], world) for who in WALKERS}
+
+
+def unwalked(unseen: dict) -> set:
+    """The routes no walker found a form for that the test holds against PAGES."""
+    return ((unseen["admin"] & unseen["consultant"]) | unseen["anonymous"]) - NEEDS_A_FAILED_JOB
+
+
+@pytest.mark.parametrize("group", ROUTE_GROUPS, ids=lambda group: f"{group[0]}..{group[-1]}")
+def test_every_post_route_answers_bad_values_without_5xx_and_a_refusal_changes_nothing(app, world_rows, group):
+    world = world_rows[0]
+    clients, forms = walkers(app, world_rows)
+    baseline = dump(app)
+    rules = post_rules(app)  # the whole walk's order: each route's rotation of the catalogue starts where it did
+    assert set(group) <= {rule.endpoint for rule in rules}, "the URL map changed since collection"
+
+    problems, posts, unseen = [], 0, {who: set() for who in WALKERS}
+    for who, walks in WALKERS.items():
+        more, count = hammer(app, clients[who], rules, forms[who], world, baseline, unseen=unseen[who],
+                             only=lambda rule, walks=walks: rule.endpoint in group and walks(rule))
+        problems += more
+        posts += count
+    problems += [f"{endpoint}: no page in PAGES renders a form posting to it" for endpoint in sorted(unwalked(unseen))]
     assert not problems, "\n".join(problems[:80]) + f"\n({len(problems)} problems in {posts} posts)"
+
+
+def test_the_walk_groups_cover_every_post_route_and_make_hundreds_of_posts(app, world_rows):
+    """The groups above, together: every route of the URL map in one of them once, and the posts of all of
+    them (counted off the same plan they post) more than 500."""
+    world = world_rows[0]
+    _, forms = walkers(app, world_rows)
+    rules = post_rules(app)
+    grouped = [endpoint for group in ROUTE_GROUPS for endpoint in group]
+    assert grouped == [rule.endpoint for rule in rules]
+    unseen = {who: set() for who in WALKERS}
+    posts = sum(1 for who, walks in WALKERS.items()
+                for _ in plan(app, rules, forms[who], world, only=walks, unseen=unseen[who]))
+    assert not unwalked(unseen), sorted(unwalked(unseen))
     assert posts > 500
 
 

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from psa.cli import SECRET_KEY_FILE
+from psa.extensions import db
 from tests.conftest import csrf_token, login_as
 
 PSA = shutil.which("psa") or os.path.join(os.path.dirname(sys.executable), "psa")
@@ -45,9 +46,14 @@ def secret_key_file():
 
 
 def test_create_user_reads_the_secret_key_file_when_none_is_exported(tmp_path, secret_key_file):
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_test_app
+
     database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'psa.sqlite'}"}
-    upgrade = _run(["db", "upgrade"], database, tmp_path)
-    assert upgrade.returncode == 0, upgrade.stderr
+    with make_test_app(database["DATABASE_URL"], tmp_path, REDIS_URL="").app_context():
+        upgrade()  # the schema, made here: the console script's own `db upgrade` is tests/cli/test_commands.py's
+        db.engine.dispose()
     created = _run(["create-user", "--email", "Ops@Example.com", "--role", "admin", "--password",
                     "long-enough-password"], database, tmp_path)
     assert created.returncode == 0, created.stderr

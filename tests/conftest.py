@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from psa import create_app
 from psa.admin.models import Settings
 from psa.config import normalise_database_url
+from psa.core import report_cache
 from psa.extensions import db as _db
 from psa.extensions import limiter
 from tests.factories import PASSWORD, Factories
@@ -155,6 +156,7 @@ def _clean(request):
             # back to the state the migrations leave: the settings row with its defaults
             conn.execute(Settings.__table__.insert().values(id=1))
         limiter.reset()
+        report_cache.clear()  # emptied tables can bring a data version back
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ from psa.api.core import ApiError, permission, responses
 from psa.api.time import Day
 from psa.core import clock
 from psa.core.money import round_money
-from psa.reports.forecast import revenue_forecast
-from psa.reports.margin import margin_report
-from psa.reports.services import Period, format_hours, period_for, utilization_report
-from psa.reports.ttv_report import BadFilter, parse_filters, ttv_report
+from psa.reports.forecast import cached_revenue_forecast
+from psa.reports.margin import cached_margin_report
+from psa.reports.services import Period, cached_utilization_report, format_hours, period_for
+from psa.reports.ttv_report import BadFilter, cached_ttv_report, parse_filters
 
 TAGS = ["reports"]
 
@@ -118,7 +118,7 @@ def utilization():
     Capacity, billable and total hours and utilization over the period (approved weeks; with include_submitted,
     submitted ones too): the figures of /reports/utilization and its CSV."""
     query: PeriodQuery = request.context.query
-    report = utilization_report(_period(query), include_submitted=query.include_submitted)
+    report = cached_utilization_report(_period(query), include_submitted=query.include_submitted)
     return UtilizationOut(
         period_start=report.period.start, period_end=report.period.end, include_submitted=report.include_submitted,
         working_days=report.working_days, target_percent=str(report.target_percent),
@@ -197,7 +197,7 @@ def margin():
     Revenue, cost, margin and margin % over the period, with the estimate at completion and projected margin of
     fixed-fee projects: the figures of /reports/margin and its CSV."""
     query: PeriodQuery = request.context.query
-    report = margin_report(_period(query), include_submitted=query.include_submitted)
+    report = cached_margin_report(_period(query), include_submitted=query.include_submitted)
     return MarginOut(
         period_start=report.period.start, period_end=report.period.end, include_submitted=report.include_submitted,
         projects=[MarginProject(project_id=p.project_id, name=p.name, status=p.status, billing_model=p.billing_model,
@@ -251,7 +251,7 @@ def forecast():
 
     Six calendar months from the organisation's current one, per project and in total, with revenue already
     recognised and the revenue at risk: the figures of /reports/forecast and its CSV."""
-    report = revenue_forecast()
+    report = cached_revenue_forecast()
     return ForecastOut(
         today=report.today, months=[m.key for m in report.months],
         projects=[ForecastProject(project_id=p.project_id, name=p.name, account=p.account,
@@ -329,7 +329,7 @@ def ttv():
             errors[name] = str(error)
     if errors:
         raise ApiError(422, fields=errors)
-    report = ttv_report(parse_filters({"template": query.template, "segment": query.segment}))
+    report = cached_ttv_report(parse_filters({"template": query.template, "segment": query.segment}))
     return TtvOut(
         template=report.filters.template, segment=report.filters.segment, snapshot_date=report.latest,
         cohorts=[TtvCohort(template_key=c.template_key, template=c.template_label, segment=c.segment,

@@ -14,4 +14,5 @@ SCHEDULE = [
     # every 15 minutes: contacts' due-soon and overdue task e-mails, users' Friday 14:00 timesheet reminder (each
     # once: recorded in reminders_sent)
     ("psa.reminders.tasks.reminders_job", 15 * 60),
+    ("psa.jobs.tasks.compact_report_changes_job", 24 * 60 * 60),  # daily: the report cache's change log
 ]

@@ -40,7 +40,7 @@ from flask_sqlalchemy.pagination import Pagination
 
 from psa.accounts.models import Account
 from psa.auth.models import User
-from psa.core import clock
+from psa.core import clock, report_cache
 from psa.core.auth import permission_required
 from psa.core.charts import bar_chart
 from psa.core.money import money_sum, round_money
@@ -297,6 +297,13 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     return Forecast(today, months, rows, [Cell(*totals[i:i + 3]) for i in range(0, 3 * MONTHS, 3)])
 
 
+def cached_revenue_forecast() -> Forecast:
+    """revenue_forecast from today, reused while its data is unchanged (psa.core.report_cache): what the page, the
+    CSV and the API show. Do not change the result."""
+    today = clock.org_today()
+    return report_cache.cached("forecast", today, lambda: revenue_forecast(today))
+
+
 def money(amount: Decimal) -> str:
     """A figure as shown: rounded once, half-up to the cent, with thousands separators."""
     return f"{round_money(amount):,}"
@@ -355,7 +362,7 @@ class RowsPage(Pagination):
 @permission_required("reports.view")
 def forecast():
     """The revenue forecast by month for six months, in total and per project (PROJECTS_PER_PAGE a page)."""
-    report = revenue_forecast()
+    report = cached_revenue_forecast()
     page = RowsPage(report.projects, requested_page(request.args.get("page")), PROJECTS_PER_PAGE)
     return render_template("reports/forecast.html", report=report, money=money, page=page,
                            report_links=report_links("reports.forecast"),
@@ -369,7 +376,7 @@ def forecast():
 @permission_required("reports.view")
 def forecast_csv():
     """The same figures as CSV, streamed (the report is read before the first line, so no request context is held)."""
-    report = revenue_forecast()
+    report = cached_revenue_forecast()
 
     def lines():
         buffer = io.StringIO()

@@ -43,7 +43,7 @@ from flask_sqlalchemy.pagination import Pagination
 
 from psa.accounts.models import Account
 from psa.auth.models import User
-from psa.core import clock
+from psa.core import clock, report_cache
 from psa.core.auth import permission_required
 from psa.core.charts import bar_chart
 from psa.core.money import money_sum, round_money
@@ -357,6 +357,14 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
     return report
 
 
+def cached_margin_report(period: Period, include_submitted: bool = False) -> MarginReport:
+    """margin_report as of today, reused while its data is unchanged (psa.core.report_cache): what the page, the
+    CSV, the PDF and the API show. Do not change the result."""
+    today = clock.org_today()
+    return report_cache.cached("margin", (period, include_submitted, today),
+                               lambda: margin_report(period, include_submitted, today))
+
+
 # --- display -----------------------------------------------------------------------------------------------------
 
 
@@ -482,7 +490,7 @@ def margin():
     form, period = _filters()
     if period is None:
         return _page(form, None, {}, 400)
-    return _page(form, margin_report(period, include_submitted=form.include_submitted.data), _args(form))
+    return _page(form, cached_margin_report(period, include_submitted=form.include_submitted.data), _args(form))
 
 
 @bp.route("/margin.csv")
@@ -492,7 +500,7 @@ def margin_csv():
     form, period = _filters()
     if period is None:
         return _page(form, None, {}, 400)
-    report = margin_report(period, include_submitted=form.include_submitted.data)
+    report = cached_margin_report(period, include_submitted=form.include_submitted.data)
 
     def lines():
         buffer = io.StringIO()
@@ -517,5 +525,5 @@ def margin_pdf():
     form, period = _filters()
     if period is None:
         return _page(form, None, {}, 400)
-    report = margin_report(period, include_submitted=form.include_submitted.data)
+    report = cached_margin_report(period, include_submitted=form.include_submitted.data)
     return pdf_response("margin", period, form.include_submitted.data, report, current_user)

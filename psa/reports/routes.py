@@ -18,11 +18,11 @@ from psa.reports.forms import UtilizationForm
 from psa.reports.pdf_jobs import pdf_response
 from psa.reports.services import (
     Period,
+    cached_utilization_report,
     csv_rows,
     format_hours,
     format_percent,
     period_for,
-    utilization_report,
 )
 
 
@@ -93,7 +93,7 @@ def utilization():
     if period is None:
         return render_template("reports/utilization.html", form=form, report=None, args={}, hrs=format_hours,
                                pct=format_percent), 400
-    report = utilization_report(period, include_submitted=form.include_submitted.data)
+    report = cached_utilization_report(period, include_submitted=form.include_submitted.data)
     return render_template("reports/utilization.html", form=form, report=report, args=_links(form), hrs=format_hours,
                            pct=format_percent, chart=utilization_chart(report), heat_rows=heat_map_rows(report),
                            export_link=export_links(report))
@@ -107,7 +107,7 @@ def utilization_csv():
     if period is None:
         return render_template("reports/utilization.html", form=form, report=None, args={}, hrs=format_hours,
                                pct=format_percent), 400
-    report = utilization_report(period, include_submitted=form.include_submitted.data)
+    report = cached_utilization_report(period, include_submitted=form.include_submitted.data)
 
     def lines():
         buffer = io.StringIO()
@@ -133,5 +133,5 @@ def utilization_pdf():
     if period is None:
         return render_template("reports/utilization.html", form=form, report=None, args={}, hrs=format_hours,
                                pct=format_percent), 400
-    report = utilization_report(period, include_submitted=form.include_submitted.data)
+    report = cached_utilization_report(period, include_submitted=form.include_submitted.data)
     return pdf_response("utilization", period, form.include_submitted.data, report, current_user)

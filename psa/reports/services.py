@@ -27,6 +27,7 @@ from sqlalchemy.orm import aliased
 
 from psa.admin.services import get_settings
 from psa.auth.models import ROLE_LABELS, ROLES, User
+from psa.core import clock, report_cache
 from psa.core.calendar import WorkCalendar, get_calendar
 from psa.extensions import db
 from psa.timesheets.imports import escape_cell
@@ -309,6 +310,13 @@ def utilization_report(period: Period, include_submitted: bool = False) -> Utili
     return UtilizationReport(period=period, include_submitted=include_submitted,
                              target_percent=Decimal(settings.utilization_target_percent), working_days=days,
                              weeks=weeks, people=people, roles=roles, teams=teams, total=total)
+
+
+def cached_utilization_report(period: Period, include_submitted: bool = False) -> UtilizationReport:
+    """utilization_report, reused while its data is unchanged (psa.core.report_cache): what the page, the CSV, the
+    PDF and the API show. Do not change the result."""
+    return report_cache.cached("utilization", (period, include_submitted, clock.org_today()),
+                               lambda: utilization_report(period, include_submitted))
 
 
 CSV_HEADER = ["section", "name", "email", "role", "team", "period_start", "period_end", "capacity_hours",

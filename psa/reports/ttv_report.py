@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from flask import Response, current_app, render_template, request, stream_with_context, url_for
 
 from psa.accounts.models import SEGMENT_LABELS, SEGMENTS, Account
+from psa.core import report_cache
 from psa.core.auth import permission_required
 from psa.core.clock import org_today
 from psa.extensions import db
@@ -297,6 +298,13 @@ def ttv_report(filters: Filters, today: date | None = None) -> TtvReport:
                      chosen_target=chosen_target)
 
 
+def cached_ttv_report(filters: Filters) -> TtvReport:
+    """ttv_report as of today, reused while its data is unchanged (psa.core.report_cache): what the page, the CSV
+    and the API show. Do not change the result."""
+    today = org_today()
+    return report_cache.cached("ttv", (filters, today), lambda: ttv_report(filters, today))
+
+
 #: (template filtered, segment filtered) -> the open projects' statement (bound: template_key, segment), built
 #: once: a new one would be traversed again for its cache key at each request.
 _OPEN_STATEMENTS: dict[tuple[bool, bool], sa.Select] = {}
@@ -418,7 +426,7 @@ def ttv():
         filters = parse_filters(request.args)
     except BadFilter as error:
         return _render(None, Filters(), str(error), 400)
-    return _render(ttv_report(filters), filters, show_all=request.args.get("open") == "all")
+    return _render(cached_ttv_report(filters), filters, show_all=request.args.get("open") == "all")
 
 
 @bp.route("/ttv.csv")
@@ -429,7 +437,7 @@ def ttv_csv():
         filters = parse_filters(request.args)
     except BadFilter as error:
         return _render(None, Filters(), str(error), 400)
-    report = ttv_report(filters)
+    report = cached_ttv_report(filters)
 
     def lines():
         buffer = io.StringIO()

@@ -260,14 +260,16 @@ def _rewrite(conn, tables: list, rows: dict) -> None:
     for table in reversed(tables):
         conn.execute(table.delete())
     for table in tables:
+        conn.execute(table.delete())  # what triggers of the tables written before it put there
         if rows[table.name]:
             columns = [c.name for c in table.columns]
             conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows[table.name]])
 
 
 def restore(app, rows: dict) -> None:
-    """Put every table back as `rows` had it. The tables a trigger keeps (time_span_totals, from time_entries'
-    inserts and deletes) are written a second time, as `rows` has them: the trigger added to them too."""
+    """Put every table back as `rows` had it. The tables a trigger keeps (the time totals from time_entries' inserts
+    and deletes, the report cache's version from every report table's) are written a second time, as `rows` has
+    them: the triggers wrote to them too."""
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:

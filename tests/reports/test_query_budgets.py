@@ -35,6 +35,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from pypdf import PdfReader
 
 from psa.auth.models import User
@@ -246,6 +247,12 @@ class PdfText:
 
     def __contains__(self, text: str) -> bool:
         return any(text in re.sub(r"\s+", " ", page.extract_text()) for page in reversed(self.pages))
+
+
+@pytest.fixture(autouse=True)
+def _computed(app, monkeypatch):
+    """Every request computes its report (psa.core.report_cache would serve the 10-project world's page again)."""
+    monkeypatch.setitem(app.config, "REPORT_CACHE", False)
 
 
 def _measure(client, count_queries, pages: dict[str, str]) -> tuple[dict[str, list[str]], dict]:

@@ -49,6 +49,9 @@ def from_environment(instance_path: Path) -> dict:
         "PROXY_COUNT": _int("PSA_PROXY_COUNT", 0),
         #: Rows a list page counts at most before it says "more than N" (psa/core/pagination.py).
         "PSA_COUNT_LIMIT": _int("PSA_COUNT_LIMIT", 1000),
+        #: Reuse a computed report until its data changes (psa/core/report_cache.py); PSA_REPORT_CACHE=0 computes
+        #: every request (the benches time both).
+        "REPORT_CACHE": env.get("PSA_REPORT_CACHE", "1") != "0",
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 ONE_DAY = timedelta(days=1)
 
@@ -87,3 +88,10 @@ def get_calendar() -> WorkCalendar:
     if has_app_context():
         g.psa_calendar = calendar
     return calendar
+
+
+def capacity_hours(working_days: int, weekly_hours: Decimal, off_hours: Decimal = Decimal(0)) -> Decimal:
+    """A person's capacity over days holding `working_days` working days (SPEC §3, utilization): working days ×
+    weekly capacity hours ÷ 5, less the time off logged in them, never below 0."""
+    capacity = Decimal(working_days) * Decimal(weekly_hours) / 5 - off_hours
+    return capacity if capacity > 0 else Decimal(0)

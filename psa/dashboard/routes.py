@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -21,6 +22,7 @@ from sqlalchemy.orm import aliased, contains_eager
 from psa.accounts.models import SEGMENT_LABELS, SEGMENTS, Account
 from psa.auth.models import User
 from psa.core.auth import can, permission_required
+from psa.core.calendar import capacity_hours, get_calendar
 from psa.core.clock import org_today, org_zone_name, user_today
 from psa.core.forms import ConfirmForm
 from psa.core.models import Notification
@@ -289,7 +291,10 @@ def _my_week(user) -> dict:
         .group_by(TimeEntry.entry_date)).all())
     weekly = int(user.weekly_capacity_hours * 60)
     off = int(row.off or 0)
-    capacity = max(weekly - off, 0)
+    # the utilization report's capacity (holidays and time off count): this week's working days × weekly ÷ 5
+    calendar = get_calendar()
+    working_days = sum(1 for i in range(7) if calendar.is_working_day(monday + timedelta(days=i)))
+    capacity = int(capacity_hours(working_days, user.weekly_capacity_hours, Decimal(off) / 60) * 60)
     logged = int(row.logged or 0)
     today = user_today(user)
     days = [{"date": day, "minutes": int(per_day.get(day) or 0), "today": day == today}

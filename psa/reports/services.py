@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 from psa.admin.services import get_settings
 from psa.auth.models import ROLE_LABELS, ROLES, User
 from psa.core import clock, report_cache
-from psa.core.calendar import WorkCalendar, get_calendar
+from psa.core.calendar import WorkCalendar, capacity_hours, get_calendar
 from psa.extensions import db
 from psa.timesheets.imports import escape_cell
 from psa.timesheets.models import TimeOff, Timesheet
@@ -275,20 +275,19 @@ def utilization_report(period: Period, include_submitted: bool = False) -> Utili
         person = PersonRow(
             user_id=user_id, name=row.name, email=row.email, role=row.role, team=row.approver_name or NO_TEAM,
             weekly_capacity_hours=weekly, time_off_hours=off,
-            capacity=max(zero, Decimal(days) * weekly / 5 - off),
+            capacity=capacity_hours(days, weekly, off),
             billable_hours=_hours(row.billable_minutes), total_hours=_hours(row.total_minutes))
-        # a week's capacity before time off depends only on its working days (0 to 7): computed once per count
-        capacities = {n: Decimal(n) * weekly / 5 for n in day_counts}
+        # a week's capacity without time off depends only on its working days (0 to 7): computed once per count
+        capacities = {n: capacity_hours(n, weekly) for n in day_counts}
         logged = logged_by_user.get(user_id, {}).get
         offs = off_by_user.get(user_id)
         if offs is None:
-            person.weeks = {monday: WeekFigures(capacity if (capacity := capacities[n]) > 0 else zero,
-                                                *logged(monday, nothing))
-                            for monday, n in week_list}
+            person.weeks = {monday: WeekFigures(capacities[n], *logged(monday, nothing)) for monday, n in week_list}
         else:
             for monday, n in week_list:
-                capacity = capacities[n] - offs.get(monday, zero)
-                person.weeks[monday] = WeekFigures(capacity if capacity > 0 else zero, *logged(monday, nothing))
+                week_off = offs.get(monday)
+                person.weeks[monday] = WeekFigures(capacity_hours(n, weekly, week_off) if week_off else capacities[n],
+                                                   *logged(monday, nothing))
         people.append(person)
 
     def roll_up(key) -> list[GroupRow]:

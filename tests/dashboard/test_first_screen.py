@@ -414,3 +414,15 @@ def test_the_first_screen_runs_as_many_statements_for_20_rows_as_for_2(app, clie
     with count_queries() as listing:
         page(client, "/tasks?show=mine")
     assert len(listing) <= len(few)
+
+
+def test_a_holiday_in_the_week_lowers_the_consultants_capacity(app, client, make):
+    """The week's capacity is the utilization report's: working days (a holiday excluded) × weekly ÷ 5, less time
+    off — 40 h a week with a holiday on this week's Wednesday is 32 h."""
+    me = make.user(role="consultant", weekly_capacity_hours=Decimal("40"))
+    with app.app_context():
+        monday = week_start(user_today(db.session.get(User, me.id)))
+    make.holiday(day=monday + timedelta(days=2), name="Founders' day")
+    login_as(client, me)
+    week = block(page(client), "week")
+    assert 'data-testid="week-capacity">32:00<' in week

@@ -113,23 +113,23 @@ FIXED = f"""SELECT p.id FROM projects p WHERE p.billing_model = 'fixed_fee' AND 
               AND t.span_start <= :end))"""
 
 REMAINING = f"""
-SELECT t.project_id,
-       sum(CASE WHEN t.estimated_minutes - coalesce(l.minutes, 0) > 0
-                THEN t.estimated_minutes - coalesce(l.minutes, 0) ELSE 0 END)
-FROM tasks t
+WITH o AS (SELECT t.id, t.project_id, t.estimated_minutes FROM tasks t
+           WHERE t.status <> 'done' AND t.project_id IN ({FIXED}))
+SELECT o.project_id,
+       sum(CASE WHEN o.estimated_minutes - coalesce(l.minutes, 0) > 0
+                THEN o.estimated_minutes - coalesce(l.minutes, 0) ELSE 0 END)
+FROM o
 LEFT JOIN (SELECT tt.task_id, sum(tt.minutes) AS minutes FROM task_time_totals tt
-           WHERE tt.task_id IN (SELECT ot.id FROM tasks ot WHERE ot.status <> 'done' AND ot.project_id IN ({FIXED}))
-           GROUP BY tt.task_id) AS l ON l.task_id = t.id
-WHERE t.status <> 'done' AND t.project_id IN ({FIXED})
-GROUP BY t.project_id"""
+           WHERE tt.task_id IN (SELECT id FROM o) GROUP BY tt.task_id) AS l ON l.task_id = o.id
+GROUP BY o.project_id"""
 
-MEMBER_RATES = f"""
+MEMBER_RATES = """
 SELECT pm.project_id, coalesce(sum(ur.cost_rate), 0), count(*)
 FROM project_members pm
 JOIN (SELECT user_id, max(effective_from) AS since FROM user_rates WHERE effective_from <= :today
       GROUP BY user_id) AS c ON c.user_id = pm.user_id
 JOIN user_rates ur ON ur.user_id = c.user_id AND ur.effective_from = c.since
-WHERE pm.project_id IN ({FIXED})
+WHERE pm.project_id IN (SELECT p.id FROM projects p WHERE p.billing_model = 'fixed_fee')
 GROUP BY pm.project_id"""
 
 #: For context only (untimed against the limit): the raw-entries SQL of the report before the span totals, its

@@ -289,15 +289,15 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
     fixed = sa.select(Project.id).where(Project.billing_model == "fixed_fee", sa.or_(
         Project.status.in_(OPEN_PROJECT_STATUSES), Project.id.in_(sa.select(Milestone.project_id).where(completed)),
         Project.id.in_(overlapping)))
-    # the minutes logged on the open tasks of those projects only (in any state)
-    open_tasks = sa.select(Task.id).where(Task.status != "done", Task.project_id.in_(fixed))
-    logged = logged_minutes(open_tasks, "task_minutes")
-    left = Task.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
+    # the open tasks of those projects (read once, a CTE) and the minutes logged on them (in any state)
+    open_tasks = (sa.select(Task.id, Task.project_id, Task.estimated_minutes)
+                  .where(Task.status != "done", Task.project_id.in_(fixed)).cte("open_fixed_tasks"))
+    logged = logged_minutes(sa.select(open_tasks.c.id), "task_minutes")
+    left = open_tasks.c.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
     remaining = dict(db.session.execute(
-        sa.select(Task.project_id, sa.func.sum(sa.case((left > 0, left), else_=0)))
-        .outerjoin(logged, logged.c.task_id == Task.id)
-        .where(Task.status != "done", Task.project_id.in_(fixed))
-        .group_by(Task.project_id)).all())
+        sa.select(open_tasks.c.project_id, sa.func.sum(sa.case((left > 0, left), else_=0)))
+        .outerjoin(logged, logged.c.task_id == open_tasks.c.id)
+        .group_by(open_tasks.c.project_id)).all())
 
     current = (sa.select(UserRate.user_id.label("user_id"), sa.func.max(UserRate.effective_from).label("since"))
                .where(UserRate.effective_from <= today).group_by(UserRate.user_id).subquery("current_rates"))
@@ -305,7 +305,7 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
         sa.select(project_members.c.project_id, money_sum(UserRate.cost_rate), sa.func.count())
         .join(current, current.c.user_id == project_members.c.user_id)
         .join(UserRate, sa.and_(UserRate.user_id == current.c.user_id, UserRate.effective_from == current.c.since))
-        .where(project_members.c.project_id.in_(fixed))
+        .where(project_members.c.project_id.in_(sa.select(Project.id).where(Project.billing_model == "fixed_fee")))
         .group_by(project_members.c.project_id))}
 
     report = MarginReport(period=period, include_submitted=include_submitted, today=today, projects=[],

@@ -271,13 +271,13 @@ def ttv_report(filters: Filters, today: date | None = None) -> TtvReport:
                 newest[key] = (day, name)
         templates = sorted(((k, template_label(k, n)) for k, (_d, n) in newest.items()),
                            key=lambda kv: (kv[0] == 0, kv[1].lower(), kv[0]))
-        rows = db.session.execute(_snapshot_filters(
-            sa.select(TtvSnapshot, Template.target_ttv_days)
-            .outerjoin(Template, Template.id == TtvSnapshot.template_key)
-            .where(TtvSnapshot.taken_on == latest), filters)).all()
-        cohorts = sorted((CohortRow(s.template_key, s.template_name, s.segment, s.kickoff_quarter, s.project_count,
-                                    s.median_days, s.p75_days, s.mean_days, s.within_target_share, target)
-                          for s, target in rows),
+        s = TtvSnapshot
+        rows = db.session.execute(_snapshot_filters(  # plain columns, in CohortRow's order: no ORM objects
+            sa.select(s.template_key, s.template_name, s.segment, s.kickoff_quarter, s.project_count, s.median_days,
+                      s.p75_days, s.mean_days, s.within_target_share, Template.target_ttv_days)
+            .outerjoin(Template, Template.id == s.template_key)
+            .where(s.taken_on == latest), filters)).all()
+        cohorts = sorted((CohortRow(*row) for row in rows),
                          key=lambda c: (c.template_key == 0, c.template_label.lower(), c.template_key,
                                         SEGMENTS.index(c.segment) if c.segment in SEGMENTS else 9,
                                         c.kickoff_quarter))

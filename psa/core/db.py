@@ -69,6 +69,7 @@ class ExactNumeric(sa.types.TypeDecorator):
     def __init__(self, precision: int, scale: int):
         super().__init__(precision=precision, scale=scale, asdecimal=True)
         self.precision, self.scale = precision, scale
+        self._unit = Decimal(1).scaleb(-scale)
 
     @property
     def largest(self) -> Decimal:
@@ -109,9 +110,11 @@ class ExactNumeric(sa.types.TypeDecorator):
             if not isinstance(value, int):  # a float would mean inexact arithmetic somewhere
                 raise ValueError(f"{value!r} read from an exact column is not a whole number of units")
             return Decimal(value).scaleb(-self.scale)
-        number = Decimal(value)
-        unit = Decimal(1).scaleb(-self.scale)
-        return number.quantize(unit) if number.as_tuple().exponent > -self.scale else number
+        number = value if type(value) is Decimal else Decimal(value)
+        # exactly `scale` places: fewer are padded (5 → 5.00); more are kept as read unless they are zeros (a
+        # quantize and a comparison: a report reads tens of thousands of these, as_tuple() cost twice as much)
+        quantized = number.quantize(self._unit)
+        return quantized if quantized == number else number
 
     def coerce_compared_value(self, op, value):
         if isinstance(value, float):

@@ -249,7 +249,9 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
         .correlate(Project).exists()
     has_time = sa.func.coalesce(entries.c.period_rows, 0) > 0
     listed = sa.or_(Project.status.in_(OPEN_PROJECT_STATUSES), has_time, has_milestone)
-    rows = db.session.execute(
+    # Core rows through the session's connection: thousands of rows, no ORM result handling
+    connection = db.session.connection()
+    rows = connection.execute(
         sa.select(Project.id, Project.name, Project.status, Project.billing_model, Project.fee_amount,
                   Account.id.label("account_id"), Account.name.label("account_name"),
                   User.id.label("manager_id"), User.name.label("manager_name"),
@@ -264,7 +266,7 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
     shares: dict[int, list[tuple[Decimal, int]]] = {}
     milestone_month = _month_bucket(Milestone.completed_at, months)
     # a project with a milestone completed in the period is listed: no need to ask again
-    monthly_shares = db.session.execute(
+    monthly_shares = connection.execute(
         sa.select(Milestone.project_id, Milestone.fee_share_percent, milestone_month, sa.func.count())
         .join(Project, Project.id == Milestone.project_id)
         .where(completed, Project.billing_model == "fixed_fee")
@@ -274,7 +276,7 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
 
     in_period = entry_totals(states, (), period.start, period.end, name="period_rows")
     entry_month = _month_bucket(in_period.c.day, months)
-    monthly_entries = db.session.execute(
+    monthly_entries = connection.execute(
         sa.select(in_period.c.project_id, entry_month, money_sum(in_period.c.cost_amount),
                   money_sum(sa.case((in_period.c.billable.is_(True), in_period.c.bill_amount),
                                     else_=sa.literal(Decimal(0), type_=AMOUNT))))
@@ -294,14 +296,14 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
                   .where(Task.status != "done", Task.project_id.in_(fixed)).cte("open_fixed_tasks"))
     logged = logged_minutes(sa.select(open_tasks.c.id), "task_minutes")
     left = open_tasks.c.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
-    remaining = dict(db.session.execute(
+    remaining = dict(connection.execute(
         sa.select(open_tasks.c.project_id, sa.func.sum(sa.case((left > 0, left), else_=0)))
         .outerjoin(logged, logged.c.task_id == open_tasks.c.id)
         .group_by(open_tasks.c.project_id)).all())
 
     current = (sa.select(UserRate.user_id.label("user_id"), sa.func.max(UserRate.effective_from).label("since"))
                .where(UserRate.effective_from <= today).group_by(UserRate.user_id).subquery("current_rates"))
-    member_rates = {project_id: (total, int(count)) for project_id, total, count in db.session.execute(
+    member_rates = {project_id: (total, int(count)) for project_id, total, count in connection.execute(
         sa.select(project_members.c.project_id, money_sum(UserRate.cost_rate), sa.func.count())
         .join(current, current.c.user_id == project_members.c.user_id)
         .join(UserRate, sa.and_(UserRate.user_id == current.c.user_id, UserRate.effective_from == current.c.since))

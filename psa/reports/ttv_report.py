@@ -256,13 +256,14 @@ def build_chart(trend: list[TrendPoint], target: int | None) -> Chart | None:
 
 def ttv_report(filters: Filters, today: date | None = None) -> TtvReport:
     today = today or org_today()
-    latest = db.session.scalar(sa.select(sa.func.max(TtvSnapshot.taken_on)))
+    connection = db.session.connection()  # Core rows: no ORM result handling
+    latest = connection.scalar(sa.select(sa.func.max(TtvSnapshot.taken_on)))
     templates: list[tuple[int, str]] = []
     cohorts: list[CohortRow] = []
     trend: list[TrendPoint] = []
     if latest is not None:
         # the template choices: every template a snapshot names, with the name of its latest row
-        names = db.session.execute(
+        names = connection.execute(
             sa.select(TtvSnapshot.template_key, TtvSnapshot.template_name, sa.func.max(TtvSnapshot.taken_on))
             .group_by(TtvSnapshot.template_key, TtvSnapshot.template_name)).all()
         newest: dict[int, tuple[date, str]] = {}
@@ -272,7 +273,7 @@ def ttv_report(filters: Filters, today: date | None = None) -> TtvReport:
         templates = sorted(((k, template_label(k, n)) for k, (_d, n) in newest.items()),
                            key=lambda kv: (kv[0] == 0, kv[1].lower(), kv[0]))
         s = TtvSnapshot
-        rows = db.session.execute(_snapshot_filters(  # plain columns, in CohortRow's order: no ORM objects
+        rows = connection.execute(_snapshot_filters(  # plain columns, in CohortRow's order: no ORM objects
             sa.select(s.template_key, s.template_name, s.segment, s.kickoff_quarter, s.project_count, s.median_days,
                       s.p75_days, s.mean_days, s.within_target_share, Template.target_ttv_days)
             .outerjoin(Template, Template.id == s.template_key)
@@ -282,7 +283,7 @@ def ttv_report(filters: Filters, today: date | None = None) -> TtvReport:
                                         SEGMENTS.index(c.segment) if c.segment in SEGMENTS else 9,
                                         c.kickoff_quarter))
         weighted = sa.func.sum(TtvSnapshot.median_days * TtvSnapshot.project_count)
-        for day, total, count in db.session.execute(_snapshot_filters(
+        for day, total, count in connection.execute(_snapshot_filters(
                 sa.select(TtvSnapshot.taken_on, weighted, sa.func.sum(TtvSnapshot.project_count))
                 .group_by(TtvSnapshot.taken_on).order_by(TtvSnapshot.taken_on), filters)):
             if count:

@@ -113,6 +113,9 @@ def build(app, args) -> ReportBench:
     def bare(sql):
         billable = sql.boolean("l.billable")
         true = "true" if sql.dialect == "postgresql" else "1"
+        # the organisation's working weekdays and target, and its holidays: the capacity and the target need them
+        sql.rows("SELECT working_days, utilization_target_percent FROM settings WHERE id = 1")
+        sql.rows("SELECT day FROM holidays")
         return (sql.rows(PEOPLE.format(billable=billable, true=true, logged=logged), **params),
                 sql.rows(WEEKS.format(billable=billable, logged=logged), **params), sql.rows(WEEK_OFF, **params))
 
@@ -142,8 +145,9 @@ def build(app, args) -> ReportBench:
         name="utilization", what=f"utilization report, {period.start} to {period.end}, approved hours",
         service=lambda: utilization_report(period, include_submitted=False), bare=bare,
         figures=figures, bare_figures=bare_figures, page=page,
-        baseline="3 hand-written statements over the span totals and the cut spans' entries (people with their "
-                 "sums, sums per person and week, time off per person and week)")
+        baseline="5 hand-written statements: the settings and holidays the capacity needs, then over the span "
+                 "totals and the cut spans' entries people with their sums, sums per person and week, time off per "
+                 "person and week")
 
 
 if __name__ == "__main__":

@@ -218,20 +218,18 @@ def _render_grid(user: User, monday: date, *, grid: WeekGrid | None = None, copy
 
 
 def _queue() -> list:
-    """Submitted weeks the current user may approve (services.can_approve decides; the query narrows), each
-    with the name of its owner's approver in effect (None: no approver, the PS leaders approve) — one query.
-    A manager's queue holds the weeks of the people they approve; a leader's or admin's holds every week."""
+    """Submitted weeks the current user may approve (services.can_approve_clause: can_approve as SQL, held to it by
+    a parity test), each with the name of its owner's approver in effect (None: no approver, the PS leaders
+    approve) — one query. A manager's queue holds the weeks of the people they approve; a leader's every week but
+    their own; an admin's every week."""
     approver = aliased(User)
     in_effect = services.approver_in_effect_clause(User, approver)
     stmt = (sa.select(Timesheet, sa.case((in_effect, approver.name), else_=None).label("approver"))
             .join(User, User.id == Timesheet.user_id).outerjoin(approver, approver.id == User.approver_id)
             .options(contains_eager(Timesheet.user))
-            .where(Timesheet.state == "submitted").order_by(Timesheet.week_start, User.name, Timesheet.id))
-    if current_user.role == "manager":
-        stmt = stmt.where(User.approver_id == current_user.id)
-    elif current_user.role not in ("admin", "leader"):
-        stmt = stmt.where(sa.false())
-    return [row for row in db.session.execute(stmt).all() if services.can_approve(current_user, row.Timesheet.user)]
+            .where(Timesheet.state == "submitted", services.can_approve_clause(current_user, User))
+            .order_by(Timesheet.week_start, User.name, Timesheet.id))
+    return db.session.execute(stmt).all()
 
 
 def _recently_approved() -> list:

@@ -16,10 +16,15 @@ estimate at completion and the projected margin. Routes and rules both live here
   fee − EAC.
 - by month: the same figures for the portfolio over each calendar month of the period (the cap applied month by
   month, so the months add up to the period).
-Every aggregate is SQL, GROUP BY project (and project × month): five statements whatever the number of projects or
-entries. Time sums read the pre-aggregated span totals (psa.timesheets.totals.entry_totals), never every entry; the
-remaining estimate reads the open tasks' logged minutes from the task totals (psa.timesheets.totals.logged_minutes). Sums stay
-exact; each shown figure is rounded once, half-up.
+Five statements whatever the number of projects or entries. The counted time is read once, through the
+pre-aggregated span totals (psa.timesheets.totals.entry_totals, never every entry), GROUP BY project × bucket (before
+the period, each of its months, after it) × to date; the per-project sums (the period's cost and minutes, billed
+before and through its end, cost and minutes to date) and the month split are added up from those rows in Python. A
+second statement reads every project with whether a milestone of it was completed in the period, which with its
+status and its time decides the listing; then the fee shares per month, the listed fixed-fee projects' remaining
+estimate (their open tasks' logged minutes from the task totals, as psa.timesheets.totals.logged_minutes) and, for
+those without counted time to date, their members' current cost rates. Sums stay exact (a month's cost is its exact
+sum ÷ 60, once); each shown figure is rounded once, half-up.
 
 The page shows the portfolio, the months (chart and table), the billing models and the managers in full, and the
 projects and accounts tables 50 rows a page (each table its own page parameter, projects_page and accounts_page, so
@@ -40,6 +45,7 @@ import sqlalchemy as sa
 from flask import Response, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.dialects import postgresql
 
 from psa.accounts.models import Account
 from psa.auth.models import User
@@ -64,8 +70,8 @@ from psa.reports.forms import UtilizationForm
 from psa.reports.pdf_jobs import pdf_response
 from psa.reports.services import Period, counted_states, period_for
 from psa.timesheets.imports import escape_cell
-from psa.timesheets.models import AMOUNT, UserRate, time_span_totals
-from psa.timesheets.totals import entry_totals, logged_minutes
+from psa.timesheets.models import AMOUNT, UserRate, task_time_totals
+from psa.timesheets.totals import entry_totals
 
 ZERO = Decimal(0)
 ONE_DECIMAL = Decimal("0.1")
@@ -182,87 +188,85 @@ def _month_bucket(column, months: list[MonthRow]):
                    else_=len(months))
 
 
-def _split_by_month(report: MarginReport, rows, billed_before: dict, fee_amounts: dict,
-                    monthly_entries, monthly_shares) -> None:
-    """Fill report.months from the per project × month sums: cost as logged; time and materials as the capped
-    revenue through each month's last day less through the previous one (so the months add up to the period's
-    figure, the cap included); fixed fee per milestone completed in the month."""
-    models = {row.id: row.billing_model for row in rows}
-    by_project: dict[int, dict[int, Decimal]] = {}
-    for project_id, bucket, cost, billed in monthly_entries:
-        if bucket >= len(report.months) or project_id not in models:
-            continue
-        report.months[bucket].cost += (cost or ZERO) / 60
-        if models[project_id] == "time_and_materials":
-            by_project.setdefault(project_id, {})[bucket] = billed or ZERO
-    for project_id, billed in by_project.items():
-        fee, running = fee_amounts[project_id], billed_before.get(project_id) or ZERO
-        earned = capped_time_and_materials(running, fee)
-        for index, month in enumerate(report.months):
-            running += billed.get(index, ZERO)
-            capped = capped_time_and_materials(running, fee)
-            month.revenue += capped - earned
-            earned = capped
-    for project_id, percent, bucket, count in monthly_shares:
-        fee = fee_amounts.get(project_id)
-        if bucket < len(report.months) and fee is not None:
-            report.months[bucket].revenue += fee_share(fee, percent) * count
+def _among(column, ids: list[int], connection):
+    """`column` IN the ids: on PostgreSQL one array parameter (= ANY), not a parameter per id (a thousand ids would
+    be rendered, sent and parsed one by one)."""
+    if connection.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(ids)
 
 
-def _entry_sums(states, period: Period, today) -> sa.Subquery:
-    """Per project with counted time (ever), the sums the report needs, read through the pre-aggregated span totals
-    (psa.timesheets.totals.entry_totals: whole spans from the totals; the spans that the period's first day, the day
-    after its last and the day after today fall inside, from their entries): cost, minutes and rows of counted time
-    in the period, billed through its last day and before its first, cost and minutes to date."""
+def _entry_buckets(states, period: Period, today, months: list[MonthRow], dialect: str) -> sa.Select:
+    """The counted time, read once through the pre-aggregated span totals (psa.timesheets.totals.entry_totals:
+    whole spans from the totals; the spans that the period's first day, the day after its last and the day after
+    today fall inside, from their entries), summed per project × bucket × to date: the bucket -1 before the period,
+    0 to n-1 the period's months, n after it; to date 1 for the days up to today. Columns: project, bucket, to
+    date, cost (Σ minutes × cost rate), billed (Σ billable minutes × bill rate), minutes. A span never crosses a
+    month, so every row lies in one bucket; the report derives every time sum from these rows. On PostgreSQL the
+    sums are read as the driver's Decimals (NUMERIC sums of NUMERIC(20, 2): the same values, without the exact
+    type's check of thousands of them)."""
     cuts = (period.start, period.end + timedelta(days=1), today + timedelta(days=1))
     rows = entry_totals(states, cuts, name="span_rows")
+    day = rows.c.day
+    bucket = sa.case((day < period.start, -1), *((day <= m.last, i) for i, m in enumerate(months)),
+                     else_=len(months))
+    to_date = sa.case((day <= today, 1), else_=0)
     zero = sa.literal(Decimal(0), type_=AMOUNT)
-    in_period = rows.c.day.between(period.start, period.end)
-    billable = rows.c.billable.is_(True)
-    to_date = rows.c.day <= today
-    sums = (
-        sa.select(
-            rows.c.project_id.label("project_id"),
-            money_sum(sa.case((in_period, rows.c.cost_amount), else_=zero)).label("cost"),
-            money_sum(sa.case((sa.and_(billable, rows.c.day <= period.end), rows.c.bill_amount), else_=zero))
-            .label("billed_to_end"),
-            money_sum(sa.case((sa.and_(billable, rows.c.day < period.start), rows.c.bill_amount), else_=zero))
-            .label("billed_before"),
-            sa.func.sum(sa.case((in_period, rows.c.minutes), else_=0)).label("minutes"),
-            money_sum(sa.case((to_date, rows.c.cost_amount), else_=zero)).label("cost_to_date"),
-            sa.func.sum(sa.case((to_date, rows.c.minutes), else_=0)).label("minutes_to_date"),
-            # rows of counted time in the period: a row stands for at least one entry
-            sa.func.sum(sa.case((in_period, 1), else_=0)).label("period_rows"),
-        )
-        .group_by(rows.c.project_id).subquery("entry_sums"))
-    return sums
+    cost = money_sum(rows.c.cost_amount)
+    billed = money_sum(sa.case((rows.c.billable.is_(True), rows.c.bill_amount), else_=zero))
+    if dialect == "postgresql":
+        cost, billed = (sa.type_coerce(sums, sa.Numeric(asdecimal=True)) for sums in (cost, billed))
+    return (sa.select(rows.c.project_id, bucket, to_date, cost, billed, sa.func.sum(rows.c.minutes))
+            .group_by(rows.c.project_id, bucket, to_date))
 
 
 def margin_report(period: Period, include_submitted: bool = False, today=None) -> MarginReport:
     """The report over `period`: every project open now or with counted time or a completed milestone in it."""
     today = today or clock.org_today()
     states = counted_states(include_submitted)
-    entries = _entry_sums(states, period, today)
+    months = period_months(period)
+    count = len(months)
+    # Core rows through the session's connection: thousands of rows, no ORM result handling
+    connection = db.session.connection()
+
+    # per project: [cost, minutes, billed before, billed in the period, cost to date, minutes to date,
+    # {month: [cost, billed]}] — exact sums of the bucket rows (Decimal addition is exact at these sizes)
+    sums: dict[int, list] = {}
+    for project_id, bucket, to_date, cost, billed, minutes in connection.execute(
+            _entry_buckets(states, period, today, months, connection.dialect.name)).all():
+        found = sums.get(project_id)
+        if found is None:
+            found = sums[project_id] = [ZERO, 0, ZERO, ZERO, ZERO, 0, {}]
+        if to_date:
+            found[4] += cost
+            found[5] += minutes
+        if bucket < 0:
+            found[2] += billed
+        elif bucket < count:
+            found[0] += cost
+            found[1] += minutes
+            found[3] += billed
+            month = found[6].get(bucket)
+            if month is None:
+                found[6][bucket] = [cost, billed]
+            else:
+                month[0] += cost
+                month[1] += billed
+
     starts, ends = _org_instant(period.start), _org_instant(period.end + timedelta(days=1))
     completed = sa.and_(Milestone.status == "done", Milestone.completed_at >= starts, Milestone.completed_at < ends)
     has_milestone = sa.select(Milestone.id).where(Milestone.project_id == Project.id, completed) \
         .correlate(Project).exists()
-    has_time = sa.func.coalesce(entries.c.period_rows, 0) > 0
-    listed = sa.or_(Project.status.in_(OPEN_PROJECT_STATUSES), has_time, has_milestone)
-    # Core rows through the session's connection: thousands of rows, no ORM result handling
-    connection = db.session.connection()
-    rows = connection.execute(
+    # every project, with whether one of its milestones was completed in the period: listed when open, with that,
+    # or with counted time in the period (a month bucket above)
+    open_statuses = set(OPEN_PROJECT_STATUSES)
+    rows = [row for row in connection.execute(
         sa.select(Project.id, Project.name, Project.status, Project.billing_model, Project.fee_amount,
-                  Account.id.label("account_id"), Account.name.label("account_name"),
-                  User.id.label("manager_id"), User.name.label("manager_name"),
-                  entries.c.cost, entries.c.billed_to_end, entries.c.billed_before, entries.c.minutes,
-                  entries.c.cost_to_date, entries.c.minutes_to_date)
+                  Account.id, Account.name, User.id, User.name, has_milestone)
         .join(Account, Account.id == Project.account_id).join(User, User.id == Project.manager_id)
-        .outerjoin(entries, entries.c.project_id == Project.id)
-        .where(listed)
         .order_by(sa.func.lower(Account.name), Account.id, sa.func.lower(Project.name), Project.id)).all()
+        if row[2] in open_statuses or row[9] or (row[0] in sums and sums[row[0]][6])]
 
-    months = period_months(period)
     shares: dict[int, list[tuple[Decimal, int]]] = {}
     milestone_month = _month_bucket(Milestone.completed_at, months)
     # a project with a milestone completed in the period is listed: no need to ask again
@@ -271,91 +275,113 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
         .join(Project, Project.id == Milestone.project_id)
         .where(completed, Project.billing_model == "fixed_fee")
         .group_by(Milestone.project_id, Milestone.fee_share_percent, milestone_month)).all()
-    for project_id, percent, _, count in monthly_shares:
-        shares.setdefault(project_id, []).append((percent, int(count)))
+    for project_id, percent, _, number in monthly_shares:
+        shares.setdefault(project_id, []).append((percent, int(number)))
 
-    in_period = entry_totals(states, (), period.start, period.end, name="period_rows")
-    entry_month = _month_bucket(in_period.c.day, months)
-    monthly_entries = connection.execute(
-        sa.select(in_period.c.project_id, entry_month, money_sum(in_period.c.cost_amount),
-                  money_sum(sa.case((in_period.c.billable.is_(True), in_period.c.bill_amount),
-                                    else_=sa.literal(Decimal(0), type_=AMOUNT))))
-        .group_by(in_period.c.project_id, entry_month)).all()
-
-    # The fixed-fee projects that may be listed: open, or with a milestone completed in the period, or with a span
-    # total overlapping the period (in any state: a superset of "with counted time in the period", read off the
-    # totals). The rows above hold the listed ones; only their figures are read below.
-    spans = time_span_totals.c
-    overlapping = sa.select(spans.project_id).where(spans.entries > 0, spans.span_end >= period.start,
-                                                    spans.span_start <= period.end)
-    fixed = sa.select(Project.id).where(Project.billing_model == "fixed_fee", sa.or_(
-        Project.status.in_(OPEN_PROJECT_STATUSES), Project.id.in_(sa.select(Milestone.project_id).where(completed)),
-        Project.id.in_(overlapping)))
-    # the open tasks of those projects (read once, a CTE) and the minutes logged on them (in any state)
+    # the listed fixed-fee projects: their open tasks' remaining minutes (less the minutes logged on each, in any
+    # state, from the task totals); the members' current cost rates for those without counted time to date
+    fixed_ids = [row[0] for row in rows if row[3] == "fixed_fee"]
     open_tasks = (sa.select(Task.id, Task.project_id, Task.estimated_minutes)
-                  .where(Task.status != "done", Task.project_id.in_(fixed)).cte("open_fixed_tasks"))
-    logged = logged_minutes(sa.select(open_tasks.c.id), "task_minutes")
+                  .where(Task.status != "done", _among(Task.project_id, fixed_ids, connection)).cte("open_fixed_tasks"))
+    # the minutes logged on them, in any state (the task totals, psa.timesheets.totals.logged_minutes's source),
+    # joined to the open tasks rather than probed for each: a hash join over the totals
+    totals = task_time_totals.c
+    logged = (sa.select(totals.task_id.label("task_id"), sa.func.sum(totals.minutes).label("minutes"))
+              .join(open_tasks, open_tasks.c.id == totals.task_id).group_by(totals.task_id).subquery("task_minutes"))
     left = open_tasks.c.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
     remaining = dict(connection.execute(
         sa.select(open_tasks.c.project_id, sa.func.sum(sa.case((left > 0, left), else_=0)))
         .outerjoin(logged, logged.c.task_id == open_tasks.c.id)
         .group_by(open_tasks.c.project_id)).all())
 
+    unlogged = [project_id for project_id in fixed_ids if not (project_id in sums and sums[project_id][5])]
     current = (sa.select(UserRate.user_id.label("user_id"), sa.func.max(UserRate.effective_from).label("since"))
                .where(UserRate.effective_from <= today).group_by(UserRate.user_id).subquery("current_rates"))
-    member_rates = {project_id: (total, int(count)) for project_id, total, count in connection.execute(
+    member_rates = {project_id: (total, int(number)) for project_id, total, number in connection.execute(
         sa.select(project_members.c.project_id, money_sum(UserRate.cost_rate), sa.func.count())
         .join(current, current.c.user_id == project_members.c.user_id)
         .join(UserRate, sa.and_(UserRate.user_id == current.c.user_id, UserRate.effective_from == current.c.since))
-        .where(project_members.c.project_id.in_(sa.select(Project.id).where(Project.billing_model == "fixed_fee")))
+        .where(_among(project_members.c.project_id, unlogged, connection))
         .group_by(project_members.c.project_id))}
 
     report = MarginReport(period=period, include_submitted=include_submitted, today=today, projects=[],
                           months=months)
-    for row in rows:
-        item = ProjectRow(project_id=row.id, name=row.name, status=row.status, billing_model=row.billing_model,
-                          account_id=row.account_id, account_name=row.account_name, manager_id=row.manager_id,
-                          manager_name=row.manager_name, minutes=int(row.minutes or 0))
-        item.cost = (row.cost or ZERO) / 60
-        if row.billing_model == "time_and_materials":
-            item.revenue = (capped_time_and_materials(row.billed_to_end or ZERO, row.fee_amount)
-                            - capped_time_and_materials(row.billed_before or ZERO, row.fee_amount))
-        elif row.billing_model == "fixed_fee":
-            done = shares.get(row.id, [])
-            item.milestones_done = sum(count for _, count in done)
-            if row.fee_amount is not None:
-                item.revenue = sum((fee_share(row.fee_amount, percent) * count for percent, count in done), ZERO)
-            cost_to_date = (row.cost_to_date or ZERO) / 60
-            minutes_to_date = int(row.minutes_to_date or 0)
-            item.remaining_minutes = int(remaining.get(row.id) or 0)
+    month_cost = [ZERO] * count
+    month_revenue = [ZERO] * count
+    empty = (ZERO, 0, ZERO, ZERO, ZERO, 0, {})
+    projects = report.projects
+    amounts: dict[tuple[int, Decimal], Decimal] = {}  # a milestone's share of its project's fee, per percent
+    for project_id, name, status, model, fee, account_id, account_name, manager_id, manager_name, _ in rows:
+        cost, minutes, billed_before, billed, cost_to_date, minutes_to_date, by_month = sums.get(project_id, empty)
+        item = ProjectRow(project_id=project_id, name=name, status=status, billing_model=model,
+                          account_id=account_id, account_name=account_name, manager_id=manager_id,
+                          manager_name=manager_name, minutes=minutes, cost=cost / 60)
+        for index, (amount, _) in by_month.items():
+            month_cost[index] += amount  # exact: ÷ 60 once per month below
+        if model == "time_and_materials":
+            earned = capped_time_and_materials(billed_before, fee)
+            item.revenue = capped_time_and_materials(billed_before + billed, fee) - earned
+            if by_month:
+                # the capped running revenue's steps month by month (so the months add up to the period)
+                running = billed_before
+                for index in range(count):
+                    month = by_month.get(index)
+                    if month is not None:
+                        running += month[1]
+                    capped = capped_time_and_materials(running, fee)
+                    month_revenue[index] += capped - earned
+                    earned = capped
+        elif model == "fixed_fee":
+            done = shares.get(project_id, ())
+            item.milestones_done = sum(number for _, number in done)
+            if fee is not None:
+                revenue = ZERO
+                for percent, number in done:
+                    amount = amounts.get((project_id, percent))
+                    if amount is None:
+                        amount = amounts[project_id, percent] = fee_share(fee, percent)
+                    revenue += amount * number
+                item.revenue = revenue
+            cost_to_date = cost_to_date / 60
+            item.remaining_minutes = int(remaining.get(project_id) or 0)
             if minutes_to_date:
                 blended = cost_to_date * 60 / minutes_to_date
             else:
-                total, count = member_rates.get(row.id, (ZERO, 0))
-                blended = total / count if count else ZERO
+                total, number = member_rates.get(project_id, (ZERO, 0))
+                blended = total / number if number else ZERO
             item.eac = cost_to_date + Decimal(item.remaining_minutes) / 60 * blended
-            item.fee = row.fee_amount if row.fee_amount is not None else ZERO
-        report.projects.append(item)
+            item.fee = fee if fee is not None else ZERO
+        projects.append(item)
+    fee_of = {row[0]: row[4] for row in rows}
+    for project_id, percent, bucket, number in monthly_shares:
+        fee = fee_of.get(project_id)
+        if bucket < count and fee is not None:
+            amount = amounts.get((project_id, percent))
+            month_revenue[bucket] += (fee_share(fee, percent) if amount is None else amount) * number
+    for month, cost, revenue in zip(months, month_cost, month_revenue, strict=True):
+        month.cost, month.revenue = cost / 60, revenue
 
-    def roll_up(key, label) -> list[GroupRow]:
-        groups: dict = {}
-        for item in report.projects:
-            group = groups.setdefault(key(item), GroupRow(label=label(item), key=key(item)))
+    # the roll-ups, in one pass over the projects (each group in the order of its first project)
+    accounts: dict = {}
+    managers: dict = {}
+    models: dict = {}
+    total = report.total
+    for item in projects:
+        for groups, key, label in ((accounts, item.account_id, item.account_name),
+                                   (managers, item.manager_id, item.manager_name),
+                                   (models, item.billing_model, None)):
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = GroupRow(label=item.billing_label if label is None else label,
+                                                   key=key)
             group.add(item)
             group.projects += 1
-        return list(groups.values())
-
-    report.accounts = roll_up(lambda p: p.account_id, lambda p: p.account_name)
-    report.managers = sorted(roll_up(lambda p: p.manager_id, lambda p: p.manager_name),
-                             key=lambda g: (g.label.lower(), g.key))
+        total.add(item)
+    total.projects = len(projects)
+    report.accounts = list(accounts.values())
+    report.managers = sorted(managers.values(), key=lambda g: (g.label.lower(), g.key))
     order = {model: n for n, model in enumerate(BILLING_MODELS)}
-    report.models = sorted(roll_up(lambda p: p.billing_model, lambda p: p.billing_label),
-                           key=lambda g: order.get(g.key, 99))
-    report.total.projects = len(report.projects)
-    for item in report.projects:
-        report.total.add(item)
-    _split_by_month(report, rows, {row.id: row.billed_before for row in rows},
-                    {row.id: row.fee_amount for row in rows}, monthly_entries, monthly_shares)
+    report.models = sorted(models.values(), key=lambda g: order.get(g.key, 99))
     return report
 
 

@@ -14,7 +14,8 @@ On the large demo (`psa demo --scale large`; BENCH_DATABASE_URL or instance/benc
    service reads it (the pre-aggregated span totals, and the entries of the spans the month's first day and the
    day after today cut: psa.timesheets.totals); the open time-and-materials tasks' remaining minutes (estimate
    less the minutes logged on those tasks, read from the per-timesheet task totals task_time_totals; the open
-   tasks a CTE read once, as the service's) per project, assignee, role, forecast and baseline month,
+   tasks read twice, for the rows and for the IN, as the service reads them — a CTE named once, which PostgreSQL
+   inlines) per project, assignee, role, forecast and baseline month where some work remains,
    with the bill rate the rate book would resolve joined in SQL (the project's rate card for the assignee, else
    for the role, else the assignee's rate in force today, else 0: one statement where the service reads the
    rate book's two and resolves in Python) — every row fetched: seconds (best of --repeat, alternating with 1);
@@ -116,7 +117,9 @@ WITH open_tm_tasks AS (SELECT t.id, t.project_id, t.assignee_id, t.assignee_role
                        FROM tasks t JOIN projects p ON p.id = t.project_id
                        WHERE p.status IN :open AND p.billing_model = 'time_and_materials' AND t.status <> 'done'),
 logged AS (SELECT task_id, sum(minutes) AS minutes FROM task_time_totals
-           WHERE task_id IN (SELECT id FROM open_tm_tasks)
+           WHERE task_id IN (SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id
+                             WHERE p.status IN :open AND p.billing_model = 'time_and_materials'
+                               AND t.status <> 'done')
            GROUP BY task_id),
 work AS (
   SELECT t.project_id, t.assignee_id, coalesce(u.role, t.assignee_role) AS role_name,
@@ -127,7 +130,9 @@ work AS (
   FROM open_tm_tasks t
   LEFT JOIN users u ON u.id = t.assignee_id
   LEFT JOIN logged l ON l.task_id = t.id
-  GROUP BY 1, 2, 3, 4, 5)
+  GROUP BY 1, 2, 3, 4, 5
+  HAVING sum(CASE WHEN t.estimated_minutes - coalesce(l.minutes, 0) > 0
+                  THEN t.estimated_minutes - coalesce(l.minutes, 0) ELSE 0 END) > 0)
 SELECT w.project_id, w.fb, w.bb, w.minutes,
        coalesce(pu.bill_rate, pr.bill_rate,
                 (SELECT ur.bill_rate FROM user_rates ur WHERE ur.user_id = w.assignee_id AND ur.effective_from <= :today

@@ -152,6 +152,16 @@ def _plain(result, size: int = 1000):
             yield tuple(row)
 
 
+def _exact_reader(dialect: str):
+    """How the forecast reads its exact (ExactNumeric) columns: on PostgreSQL a NUMERIC arrives from the driver as
+    an exact Decimal already, so they are read as plain Numeric (the same SQL, without ExactNumeric's per-value
+    check in Python: thousands of values a call); SQLite stores them as whole units, which ExactNumeric turns back
+    into Decimals."""
+    if dialect != "postgresql":
+        return lambda column: column
+    return lambda column: sa.type_coerce(column, sa.Numeric(asdecimal=True))
+
+
 def revenue_forecast(today: date | None = None) -> Forecast:
     """The forecast for the six months from today's (the organisation's today by default)."""
     today = today or clock.org_today()
@@ -159,6 +169,7 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     open_project = sa.and_(Project.status.in_(OPEN_PROJECT_STATUSES), Project.fee_amount.is_not(None))
     # plain rows through the session's connection (thousands of tuples, no ORM loading), read by _plain
     connection = db.session.connection()
+    exact = _exact_reader(connection.dialect.name)
     # project → its sums, [recognised, forecast, at risk] for each month in turn (one list, made into Cells at the end)
     sums: dict[int, list[Decimal]] = {}
 
@@ -172,7 +183,7 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     # the milestones' statement): one plain statement, where an IN of the (thousands of) ids shown costs more to
     # render and send than the few rows more it reads
     projects = {row[0]: row for row in _plain(connection.execute(
-        sa.select(Project.id, Project.name, Account.name, Project.billing_model, Project.fee_amount)
+        sa.select(Project.id, Project.name, Account.name, Project.billing_model, exact(Project.fee_amount))
         .join(Account, Account.id == Project.account_id)
         .where(Project.billing_model != "non_billable")))}
 
@@ -182,7 +193,7 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     f_bucket, b_bucket = _forecast_bucket(due, months), _baseline_bucket(Milestone.baseline_due_date, months)
     shares: dict[tuple[int, Decimal], Decimal] = {}  # fee_share once per (project, percent)
     for project_id, percent, fb, bb, count in _plain(connection.execute(
-            sa.select(Milestone.project_id, Milestone.fee_share_percent, f_bucket, b_bucket, sa.func.count())
+            sa.select(Milestone.project_id, exact(Milestone.fee_share_percent), f_bucket, b_bucket, sa.func.count())
             .join(Project, Project.id == Milestone.project_id)
             .where(open_project, Project.billing_model == "fixed_fee", Milestone.status != "done",
                    due <= months[-1].last)
@@ -191,14 +202,15 @@ def revenue_forecast(today: date | None = None) -> Forecast:
         if share is None:
             share = shares[(project_id, percent)] = fee_share(projects[project_id][4], percent)
         amount = share * count
-        flat = project_sums(project_id)
+        flat = sums.get(project_id) or project_sums(project_id)
         flat[3 * fb + FORECAST] += amount
         if bb < fb:
             flat[3 * fb + AT_RISK] += amount
 
     # 2. Fixed fee recognised this month: milestones completed in it (the organisation's days).
     for project_id, fee, percent, count in _plain(connection.execute(
-            sa.select(Milestone.project_id, Project.fee_amount, Milestone.fee_share_percent, sa.func.count())
+            sa.select(Milestone.project_id, exact(Project.fee_amount), exact(Milestone.fee_share_percent),
+                      sa.func.count())
             .join(Project, Project.id == Milestone.project_id)
             .where(Project.billing_model == "fixed_fee", Project.fee_amount.is_not(None),
                    Milestone.status == "done", Milestone.completed_at >= _utc(months[0].first),
@@ -215,24 +227,27 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     tm_project = Project.billing_model == "time_and_materials"
     for project_id, before, through in _plain(connection.execute(
             sa.select(earned_rows.c.project_id,
-                      money_sum(sa.case((earned_rows.c.day < months[0].first, earned_rows.c.bill_amount),
-                                        else_=zero)),
-                      money_sum(earned_rows.c.bill_amount))
+                      exact(money_sum(sa.case((earned_rows.c.day < months[0].first, earned_rows.c.bill_amount),
+                                              else_=zero))),
+                      exact(money_sum(earned_rows.c.bill_amount)))
             .join(Project, Project.id == earned_rows.c.project_id)
             .where(tm_project, earned_rows.c.billable.is_(True))
             .group_by(earned_rows.c.project_id))):
         earned[project_id] = (before / 60, through / 60)
 
     # 4. Time and materials forecast: remaining minutes of open tasks by (project, assignee, role, months). The open
-    # tasks of open T&M projects are a CTE read once (PostgreSQL materialises a CTE named twice: the tasks are
-    # scanned once, not once for the rows and again for the IN); the minutes logged on those tasks only are read
-    # from the per-timesheet task totals (psa.timesheets.totals.logged_minutes), not from their entries.
+    # tasks of open T&M projects are read through the partial index of open tasks by project (ix_tasks_project_open:
+    # an index-only scan of those projects' open tasks, not a scan of every task), once for the rows and once for the
+    # minutes logged on those tasks only, read from the per-timesheet task totals
+    # (psa.timesheets.totals.logged_minutes), not from their entries. Not a CTE: PostgreSQL would materialise it
+    # and, blind to its ids' uniqueness, overestimate the join with the logged minutes by a hundredfold.
     open_tm_task = sa.and_(Project.status.in_(OPEN_PROJECT_STATUSES), tm_project, Task.status != "done")
     tasks = (sa.select(Task.id, Task.project_id, Task.assignee_id, Task.assignee_role, Task.estimated_minutes,
                        Task.forecast_date, Task.due_date, Task.baseline_due_date)
-             .join(Project, Project.id == Task.project_id).where(open_tm_task).cte("open_tm_tasks"))
+             .join(Project, Project.id == Task.project_id).where(open_tm_task).subquery("open_tm_tasks"))
     task = tasks.c
-    logged = logged_minutes(sa.select(task.id), name="logged")
+    logged = logged_minutes(sa.select(Task.id).join(Project, Project.id == Task.project_id).where(open_tm_task),
+                            name="logged")
     left = task.estimated_minutes - sa.func.coalesce(logged.c.minutes, 0)
     remaining = sa.func.sum(sa.case((left > 0, left), else_=0))
     role = sa.func.coalesce(User.role, task.assignee_role)
@@ -243,7 +258,8 @@ def revenue_forecast(today: date | None = None) -> Forecast:
         .select_from(tasks)
         .outerjoin(User, User.id == task.assignee_id)
         .outerjoin(logged, logged.c.task_id == task.id)
-        .group_by(task.project_id, task.assignee_id, role, f_bucket, b_bucket))))
+        .group_by(task.project_id, task.assignee_id, role, f_bucket, b_bucket)
+        .having(remaining > 0))))  # a quarter of the groups have no work left: they would bring 0
 
     rates = RateBook((row[1] for row in work if row[1] is not None), (row[0] for row in work)) if work else None
     # uncapped T&M forecast per project and bucket (0 … LATER): [amount, slipped part]
@@ -252,12 +268,17 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     for project_id, assignee_id, role_name, fb, bb, minutes in work:
         if not minutes:
             continue
-        bill = bills.get((assignee_id, role_name, project_id))
+        key = (assignee_id, role_name, project_id)
+        bill = bills.get(key)
         if bill is None:
-            bill = bills[(assignee_id, role_name, project_id)] = rates.resolve(assignee_id, role_name, project_id,
-                                                                               today).bill
+            bill = bills[key] = rates.resolve(assignee_id, role_name, project_id, today).bill
         amount = bill * int(minutes) / 60
-        slot = wanted.setdefault(project_id, {}).setdefault(fb, [ZERO, ZERO])
+        buckets = wanted.get(project_id)
+        if buckets is None:
+            buckets = wanted[project_id] = {}
+        slot = buckets.get(fb)
+        if slot is None:
+            slot = buckets[fb] = [ZERO, ZERO]
         slot[0] += amount
         if bb < fb:
             slot[1] += amount
@@ -284,15 +305,17 @@ def revenue_forecast(today: date | None = None) -> Forecast:
             flat[3 * bucket + AT_RISK] += min(slipped, amount)
 
     rows, totals = [], [ZERO] * (3 * MONTHS)
-    shown = [i for i in range(3 * MONTHS) if i % 3 != AT_RISK]
     for project_id, flat in sums.items():
-        if not any(flat[i] for i in shown):
+        # the month by month figures as three slices (C loops, not a generator per project)
+        recognised, forecast, at_risk = flat[RECOGNISED::3], flat[FORECAST::3], flat[AT_RISK::3]
+        if not (any(recognised) or any(forecast)):
             continue
         _, name, account, model, fee = projects[project_id]
         rows.append(ProjectForecast(project_id, name, account, model, fee,
-                                    [Cell(*flat[i:i + 3]) for i in range(0, 3 * MONTHS, 3)]))
+                                    list(map(Cell, recognised, forecast, at_risk))))
         for i, value in enumerate(flat):
-            totals[i] += value
+            if value:  # most are zero: adding them changes nothing
+                totals[i] += value
     rows.sort(key=lambda p: (p.account.lower(), p.name.lower(), p.project_id))
     return Forecast(today, months, rows, [Cell(*totals[i:i + 3]) for i in range(0, 3 * MONTHS, 3)])
 

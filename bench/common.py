@@ -121,7 +121,8 @@ class Gunicorn:
         import urllib.request
 
         env = {**os.environ, "DATABASE_URL": self.url, "SECRET_KEY": "bench", "REDIS_URL": "",
-               "RATELIMIT_STORAGE_URI": "memory://", "PSA_BASE_URL": self.base, **self.extra_env}
+               "RATELIMIT_STORAGE_URI": "memory://", "PSA_BASE_URL": self.base,
+               "PSA_IN_PROCESS_SCHEDULER": "0", **self.extra_env}
         env.pop("TEST_DATABASE_URL", None)
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(

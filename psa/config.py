@@ -23,6 +23,15 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, not {value!r}") from exc
 
 
+def _flag(name: str) -> bool | None:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return None
+    if value not in ("0", "1"):
+        raise ConfigError(f"{name} must be 0 or 1, not {value!r}")
+    return value == "1"
+
+
 def from_environment(instance_path: Path) -> dict:
     """Return the configuration dict built from the environment variables of SPEC §4."""
     env = os.environ
@@ -52,6 +61,9 @@ def from_environment(instance_path: Path) -> dict:
         #: Reuse a computed report until its data changes (psa/core/report_cache.py); PSA_REPORT_CACHE=0 computes
         #: every request (the benches time both).
         "REPORT_CACHE": env.get("PSA_REPORT_CACHE", "1") != "0",
+        #: Run the periodic jobs in the web process: unset means "when there is no Redis" (psa/core/scheduler.py);
+        #: 0 never (the benches, so a sweep never runs inside a timing), 1 always.
+        "PSA_IN_PROCESS_SCHEDULER": _flag("PSA_IN_PROCESS_SCHEDULER"),
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,
     }

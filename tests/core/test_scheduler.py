@@ -6,6 +6,8 @@ import threading
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from psa.core.scheduler import InProcessScheduler, next_run_at, should_start
 
 
@@ -82,3 +84,22 @@ def test_the_thread_runs_the_job_at_start_then_waits_for_the_next_run(app):
     finally:
         scheduler.stop(timeout=10)
     assert not scheduler.thread.is_alive()
+
+
+@pytest.mark.parametrize("value, expected", [(None, None), ("", None), ("0", False), ("1", True)])
+def test_the_environment_decides_the_in_process_scheduler(monkeypatch, tmp_path, value, expected):
+    from psa.config import from_environment
+
+    if value is None:
+        monkeypatch.delenv("PSA_IN_PROCESS_SCHEDULER", raising=False)
+    else:
+        monkeypatch.setenv("PSA_IN_PROCESS_SCHEDULER", value)
+    assert from_environment(tmp_path)["PSA_IN_PROCESS_SCHEDULER"] is expected
+
+
+def test_a_wrong_in_process_scheduler_value_is_refused(monkeypatch, tmp_path):
+    from psa.config import ConfigError, from_environment
+
+    monkeypatch.setenv("PSA_IN_PROCESS_SCHEDULER", "yes")
+    with pytest.raises(ConfigError, match="PSA_IN_PROCESS_SCHEDULER must be 0 or 1"):
+        from_environment(tmp_path)

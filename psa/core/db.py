@@ -157,6 +157,17 @@ class Model(DeclarativeBase):
         return f"<{type(self).__name__} {getattr(self, 'id', None)}{' ' + fields if fields else ''}>"
 
 
+def among(column, ids, dialect: str) -> sa.ColumnElement[bool]:
+    """`column` IN the ids: on PostgreSQL one array parameter (= ANY), not a parameter per id (a thousand ids
+    would be rendered, sent and parsed one by one)."""
+    ids = list(ids)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(ids)
+
+
 def contains_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, lower-cased, with %, _ and \\ taken literally (escape='\\')."""
     escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

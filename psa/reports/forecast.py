@@ -94,7 +94,17 @@ class ProjectForecast:
     account: str
     billing_model: str
     fee_amount: Decimal | None
-    months: list[Cell] = field(default_factory=lambda: [Cell() for _ in range(MONTHS)])
+    #: [recognised, forecast, at risk] for each month in turn, as the forecast added them up
+    sums: list[Decimal] = field(default_factory=lambda: [ZERO] * (3 * MONTHS))
+    _months: list[Cell] | None = None
+
+    @property
+    def months(self) -> list[Cell]:
+        """The month by month figures (built when first read: a page shows 50 projects of thousands)."""
+        if self._months is None:
+            flat = self.sums
+            self._months = list(map(Cell, flat[RECOGNISED::3], flat[FORECAST::3], flat[AT_RISK::3]))
+        return self._months
 
     @property
     def billing_label(self) -> str:
@@ -102,7 +112,7 @@ class ProjectForecast:
 
     @property
     def forecast_total(self) -> Decimal:
-        return sum((cell.forecast for cell in self.months), ZERO)
+        return sum(self.sums[FORECAST::3], ZERO)
 
 
 @dataclass
@@ -304,18 +314,14 @@ def revenue_forecast(today: date | None = None) -> Forecast:
             flat[3 * bucket + FORECAST] += amount
             flat[3 * bucket + AT_RISK] += min(slipped, amount)
 
-    rows, totals = [], [ZERO] * (3 * MONTHS)
+    rows = []
     for project_id, flat in sums.items():
-        # the month by month figures as three slices (C loops, not a generator per project)
-        recognised, forecast, at_risk = flat[RECOGNISED::3], flat[FORECAST::3], flat[AT_RISK::3]
-        if not (any(recognised) or any(forecast)):
+        if not (any(flat[RECOGNISED::3]) or any(flat[FORECAST::3])):
             continue
         _, name, account, model, fee = projects[project_id]
-        rows.append(ProjectForecast(project_id, name, account, model, fee,
-                                    list(map(Cell, recognised, forecast, at_risk))))
-        for i, value in enumerate(flat):
-            if value:  # most are zero: adding them changes nothing
-                totals[i] += value
+        rows.append(ProjectForecast(project_id, name, account, model, fee, flat))
+    # the totals column by column over the listed projects' sums (C loops: sum over a zip)
+    totals = [sum(column, ZERO) for column in zip(*(p.sums for p in rows))] if rows else [ZERO] * (3 * MONTHS)
     rows.sort(key=lambda p: (p.account.lower(), p.name.lower(), p.project_id))
     return Forecast(today, months, rows, [Cell(*totals[i:i + 3]) for i in range(0, 3 * MONTHS, 3)])
 

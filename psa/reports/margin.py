@@ -45,13 +45,13 @@ import sqlalchemy as sa
 from flask import Response, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy.dialects import postgresql
 
 from psa.accounts.models import Account
 from psa.auth.models import User
 from psa.core import clock, report_cache
 from psa.core.auth import permission_required
 from psa.core.charts import bar_chart
+from psa.core.db import among
 from psa.core.money import money_sum, round_money
 from psa.core.pagination import requested_page
 from psa.customers.services import capped_time_and_materials, fee_share
@@ -189,11 +189,8 @@ def _month_bucket(column, months: list[MonthRow]):
 
 
 def _among(column, ids: list[int], connection):
-    """`column` IN the ids: on PostgreSQL one array parameter (= ANY), not a parameter per id (a thousand ids would
-    be rendered, sent and parsed one by one)."""
-    if connection.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.Integer)))
-    return column.in_(ids)
+    """`column` IN the ids, as one array on PostgreSQL (psa.core.db.among)."""
+    return among(column, ids, connection.dialect.name)
 
 
 def _entry_buckets(states, period: Period, today, months: list[MonthRow], dialect: str) -> sa.Select:

@@ -19,8 +19,8 @@ from psa.auth.models import User
 from psa.auth.services import APPROVER_ROLES, can_be_approver
 from psa.core.audit import record_audit, snapshot
 from psa.core.clock import user_today  # noqa: F401 - the grid's routes read services.user_today
+from psa.core.db import among, utcnow
 from psa.core.db import lock as lock_rows
-from psa.core.db import utcnow
 from psa.core.errors import ValidationError
 from psa.core.events import publish as publish_event
 from psa.core.money import MAX_RATE, to_money
@@ -46,33 +46,38 @@ class RateBook:
 
     def __init__(self, user_ids: Iterable[int], project_ids: Iterable[int]):
         user_ids, project_ids = sorted(set(user_ids)), sorted(set(project_ids))
-        self._history: dict[int, tuple[list[date], list[UserRate]]] = {}
-        rows = db.session.scalars(sa.select(UserRate).where(UserRate.user_id.in_(user_ids))
-                                  .order_by(UserRate.user_id, UserRate.effective_from)).all() if user_ids else []
-        for rate in rows:
-            days, rates = self._history.setdefault(rate.user_id, ([], []))
-            days.append(rate.effective_from)
-            rates.append(rate)
+        # plain rows (no ORM objects: the forecast and the imports load thousands of lines), ids as one array on
+        # PostgreSQL; user → (the days its rates start, (cost, bill) from each)
+        dialect = db.session.get_bind().dialect.name
+        self._history: dict[int, tuple[list[date], list[tuple[Decimal, Decimal]]]] = {}
+        if user_ids:
+            for user_id, day, cost, bill in db.session.execute(
+                    sa.select(UserRate.user_id, UserRate.effective_from, UserRate.cost_rate, UserRate.bill_rate)
+                    .where(among(UserRate.user_id, user_ids, dialect))
+                    .order_by(UserRate.user_id, UserRate.effective_from)):
+                days, rates = self._history.setdefault(user_id, ([], []))
+                days.append(day)
+                rates.append((cost, bill))
         self._card: dict[tuple[int, str], Decimal] = {}
-        cards = db.session.scalars(sa.select(ProjectRate).where(ProjectRate.project_id.in_(project_ids))).all() \
-            if project_ids else []
-        for line in cards:
-            key = f"user:{line.user_id}" if line.user_id else f"role:{line.role}"
-            self._card[(line.project_id, key)] = line.bill_rate
+        if project_ids:
+            for project_id, user_id, role, bill in db.session.execute(
+                    sa.select(ProjectRate.project_id, ProjectRate.user_id, ProjectRate.role, ProjectRate.bill_rate)
+                    .where(among(ProjectRate.project_id, project_ids, dialect))):
+                key = f"user:{user_id}" if user_id else f"role:{role}"
+                self._card[(project_id, key)] = bill
 
     def resolve(self, user_id: int, role: str, project_id: int, day: date) -> Rates:
         """The rates for (user, project, date): the user's cost rate in force that day; the bill rate from the
         project's rate card for the user, else for the user's role, else the user's default bill rate in
         force that day. No rate on record yet means 0."""
-        days, rates = self._history.get(user_id, ([], []))
+        days, rates = self._history.get(user_id, ((), ()))
         index = bisect.bisect_right(days, day) - 1
-        base = rates[index] if index >= 0 else None
-        cost = base.cost_rate if base else ZERO
+        cost, base_bill = rates[index] if index >= 0 else (ZERO, ZERO)
         bill = self._card.get((project_id, f"user:{user_id}"))
         if bill is None:
             bill = self._card.get((project_id, f"role:{role}"))
         if bill is None:
-            bill = base.bill_rate if base else ZERO
+            bill = base_bill
         return Rates(bill=bill, cost=cost)
 
 

@@ -321,7 +321,8 @@ def revenue_forecast(today: date | None = None) -> Forecast:
         _, name, account, model, fee = projects[project_id]
         rows.append(ProjectForecast(project_id, name, account, model, fee, flat))
     # the totals column by column over the listed projects' sums (C loops: sum over a zip)
-    totals = [sum(column, ZERO) for column in zip(*(p.sums for p in rows))] if rows else [ZERO] * (3 * MONTHS)
+    totals = ([sum(column, ZERO) for column in zip(*(p.sums for p in rows), strict=True)] if rows
+              else [ZERO] * (3 * MONTHS))
     rows.sort(key=lambda p: (p.account.lower(), p.name.lower(), p.project_id))
     return Forecast(today, months, rows, [Cell(*totals[i:i + 3]) for i in range(0, 3 * MONTHS, 3)])
 

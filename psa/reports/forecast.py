@@ -6,7 +6,7 @@ current one.
   recognised revenue, shown beside the forecast.
 - Time and materials: each open task's remaining estimated hours, max(0, estimate − hours logged on the task; every
   entry counts, whatever its week's state), × the bill rate the project's rate card gives the task's assignee, or
-  its role when no one is assigned (psa.timesheets.services.RateBook.resolve, the one rule, at today's date), in
+  its role when no one is assigned (RateBook.resolve's rule at today's date, as SQL: bill_rate_clause), in
   the month of the task's forecast end (its due date while none is cached). Capped so that recognised revenue
   (approved billable entries over the project's life, capped) plus forecast never exceeds the not-to-exceed
   amount: the remaining headroom goes to the earliest months first. Recognised T&M revenue of the current month =
@@ -51,7 +51,7 @@ from psa.projects.models import BILLING_LABELS, OPEN_PROJECT_STATUSES, Milestone
 from psa.reports import bp
 from psa.timesheets.imports import escape_cell
 from psa.timesheets.models import AMOUNT
-from psa.timesheets.services import RateBook
+from psa.timesheets.services import bill_rate_clause
 from psa.timesheets.totals import entry_totals, logged_minutes
 
 MONTHS = 6
@@ -263,26 +263,23 @@ def revenue_forecast(today: date | None = None) -> Forecast:
     role = sa.func.coalesce(User.role, task.assignee_role)
     f_bucket = _forecast_bucket(sa.func.coalesce(task.forecast_date, task.due_date), months)
     b_bucket = _baseline_bucket(task.baseline_due_date, months)
-    work = list(_plain(connection.execute(
-        sa.select(task.project_id, task.assignee_id, role, f_bucket, b_bucket, remaining)
-        .select_from(tasks)
-        .outerjoin(User, User.id == task.assignee_id)
-        .outerjoin(logged, logged.c.task_id == task.id)
-        .group_by(task.project_id, task.assignee_id, role, f_bucket, b_bucket)
-        .having(remaining > 0))))  # a quarter of the groups have no work left: they would bring 0
-
-    rates = RateBook((row[1] for row in work if row[1] is not None), (row[0] for row in work)) if work else None
+    work = (sa.select(task.project_id, task.assignee_id, role.label("role"), f_bucket.label("fb"),
+                      b_bucket.label("bb"), remaining.label("minutes"))
+            .select_from(tasks)
+            .outerjoin(User, User.id == task.assignee_id)
+            .outerjoin(logged, logged.c.task_id == task.id)
+            .group_by(task.project_id, task.assignee_id, role, f_bucket, b_bucket)
+            .having(remaining > 0)  # a quarter of the groups have no work left: they would bring 0
+            .subquery("work"))
+    # each group's minutes at the bill rate RateBook.resolve would give its assignee (or role) on the project today
+    # (timesheets.services.bill_rate_clause, held to it by a test), summed per project and month in SQL
+    w = work.c
+    rate_minutes = sa.func.sum(bill_rate_clause(w.assignee_id, w.role, w.project_id, today) * w.minutes)
     # uncapped T&M forecast per project and bucket (0 … LATER): [amount, slipped part]
     wanted: dict[int, dict[int, list[Decimal]]] = {}
-    bills: dict[tuple, Decimal] = {}  # one resolve per (assignee, role, project), whatever its months
-    for project_id, assignee_id, role_name, fb, bb, minutes in work:
-        if not minutes:
-            continue
-        key = (assignee_id, role_name, project_id)
-        bill = bills.get(key)
-        if bill is None:
-            bill = bills[key] = rates.resolve(assignee_id, role_name, project_id, today).bill
-        amount = bill * int(minutes) / 60
+    for project_id, fb, bb, total in _plain(connection.execute(
+            sa.select(w.project_id, w.fb, w.bb, exact(rate_minutes)).group_by(w.project_id, w.fb, w.bb))):
+        amount = total / 60
         buckets = wanted.get(project_id)
         if buckets is None:
             buckets = wanted[project_id] = {}

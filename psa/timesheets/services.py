@@ -81,6 +81,24 @@ class RateBook:
         return Rates(bill=bill, cost=cost)
 
 
+def bill_rate_clause(user_id, role, project_id, day: date) -> sa.ColumnElement:
+    """RateBook.resolve's bill rate as SQL, for a query with the user, role and project as columns: the project's
+    rate card line for the user, else for the role, else the user's bill rate in force on `day`, else 0. A
+    hypothesis test holds it to RateBook.resolve (tests/timesheets/test_rate_clause.py)."""
+    for_user = (sa.select(ProjectRate.bill_rate)
+                .where(ProjectRate.project_id == project_id, ProjectRate.user_id == user_id)
+                .correlate_except(ProjectRate).scalar_subquery())
+    for_role = (sa.select(ProjectRate.bill_rate)
+                .where(ProjectRate.project_id == project_id, ProjectRate.user_id.is_(None), ProjectRate.role == role)
+                .correlate_except(ProjectRate).scalar_subquery())
+    in_force = (sa.select(UserRate.bill_rate)
+                .where(UserRate.user_id == user_id, UserRate.effective_from <= day)
+                .order_by(UserRate.effective_from.desc()).limit(1)
+                .correlate_except(UserRate).scalar_subquery())
+    return sa.func.coalesce(for_user, for_role, in_force, sa.literal(ZERO, type_=ProjectRate.bill_rate.type),
+                            type_=ProjectRate.bill_rate.type)
+
+
 def resolve_rates(user: User, project_id: int, day: date) -> Rates:
     """The rates in force for one user on one project on one day (see RateBook.resolve)."""
     return RateBook([user.id], [project_id]).resolve(user.id, user.role, project_id, day)

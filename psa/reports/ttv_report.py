@@ -336,22 +336,23 @@ def _open_rows(filters: Filters, today: date) -> list[OpenRow]:
     first."""
     stmt = _open_statement(filters.template is not None, filters.segment is not None)
     params = {"template_key": filters.template, "segment": filters.segment}
-    labels: dict[tuple[int, str | None], str] = {}
-    keyed = []
+    labels: dict[int, str] = {}  # a template's label, per template key (its name is the same on every row)
+    keyed: list[tuple[tuple, OpenRow]] = []
+    append, new_row, order = keyed.append, tuple.__new__, STATE_ORDER  # OpenRow built as the plain tuple it is
     # plain rows through the session's connection, fetched at once (fetchall, not a fetchone per row): no ORM
     # loading for 1,000s of tuples
     for project_id, start, forecast_date, name, account, segment, key, template_name, target in \
             db.session.connection().execute(stmt, params).all():
         elapsed, forecast = open_ttv_days(start, forecast_date, today)
         state, over_by = against_target(elapsed, forecast, target)
-        label = labels.get((key, template_name))
+        label = labels.get(key)
         if label is None:
-            label = labels[(key, template_name)] = template_label(key, template_name or "")
-        keyed.append(((STATE_ORDER[state], -(over_by or 0), -elapsed, name.lower(), project_id),
-                      OpenRow(project_id, name, account, label, segment, start, elapsed, forecast, target, state,
-                              over_by)))
+            label = labels[key] = template_label(key, template_name or "")
+        append(((order[state], -(over_by or 0), -elapsed, name.lower(), project_id),
+                new_row(OpenRow, (project_id, name, account, label, segment, start, elapsed, forecast, target, state,
+                                  over_by))))
     keyed.sort(key=itemgetter(0))  # each row's key computed once
-    return [row for _key, row in keyed]
+    return list(map(itemgetter(1), keyed))
 
 
 def fmt_days(value) -> str:

@@ -6,7 +6,7 @@ current one.
   recognised revenue, shown beside the forecast.
 - Time and materials: each open task's remaining estimated hours, max(0, estimate − hours logged on the task; every
   entry counts, whatever its week's state), × the bill rate the project's rate card gives the task's assignee, or
-  its role when no one is assigned (RateBook.resolve's rule at today's date, as SQL: bill_rate_clause), in
+  its role when no one is assigned (RateBook.resolve's rule at today's date, as SQL: bill_rate_sql), in
   the month of the task's forecast end (its due date while none is cached). Capped so that recognised revenue
   (approved billable entries over the project's life, capped) plus forecast never exceeds the not-to-exceed
   amount: the remaining headroom goes to the earliest months first. Recognised T&M revenue of the current month =
@@ -51,7 +51,7 @@ from psa.projects.models import BILLING_LABELS, OPEN_PROJECT_STATUSES, Milestone
 from psa.reports import bp
 from psa.timesheets.imports import escape_cell
 from psa.timesheets.models import AMOUNT
-from psa.timesheets.services import bill_rate_clause
+from psa.timesheets.services import bill_rate_sql
 from psa.timesheets.totals import entry_totals, logged_minutes
 
 MONTHS = 6
@@ -272,13 +272,14 @@ def revenue_forecast(today: date | None = None) -> Forecast:
             .having(remaining > 0)  # a quarter of the groups have no work left: they would bring 0
             .subquery("work"))
     # each group's minutes at the bill rate RateBook.resolve would give its assignee (or role) on the project today
-    # (timesheets.services.bill_rate_clause, held to it by a test), summed per project and month in SQL
+    # (timesheets.services.bill_rate_sql, held to it by a test), summed per project and month in SQL
     w = work.c
-    rate_minutes = sa.func.sum(bill_rate_clause(w.assignee_id, w.role, w.project_id, today) * w.minutes)
+    rated, bill = bill_rate_sql(work, w.assignee_id, w.role, w.project_id, today)
     # uncapped T&M forecast per project and bucket (0 … LATER): [amount, slipped part]
     wanted: dict[int, dict[int, list[Decimal]]] = {}
     for project_id, fb, bb, total in _plain(connection.execute(
-            sa.select(w.project_id, w.fb, w.bb, exact(rate_minutes)).group_by(w.project_id, w.fb, w.bb))):
+            sa.select(w.project_id, w.fb, w.bb, exact(sa.func.sum(bill * w.minutes))).select_from(rated)
+            .group_by(w.project_id, w.fb, w.bb))):
         amount = total / 60
         buckets = wanted.get(project_id)
         if buckets is None:

@@ -81,22 +81,23 @@ class RateBook:
         return Rates(bill=bill, cost=cost)
 
 
-def bill_rate_clause(user_id, role, project_id, day: date) -> sa.ColumnElement:
-    """RateBook.resolve's bill rate as SQL, for a query with the user, role and project as columns: the project's
-    rate card line for the user, else for the role, else the user's bill rate in force on `day`, else 0. A
-    hypothesis test holds it to RateBook.resolve (tests/timesheets/test_rate_clause.py)."""
-    for_user = (sa.select(ProjectRate.bill_rate)
-                .where(ProjectRate.project_id == project_id, ProjectRate.user_id == user_id)
-                .correlate_except(ProjectRate).scalar_subquery())
-    for_role = (sa.select(ProjectRate.bill_rate)
-                .where(ProjectRate.project_id == project_id, ProjectRate.user_id.is_(None), ProjectRate.role == role)
-                .correlate_except(ProjectRate).scalar_subquery())
+def bill_rate_sql(rows, user_id, role, project_id, day: date) -> tuple[sa.FromClause, sa.ColumnElement]:
+    """RateBook.resolve's bill rate as SQL, for a query over `rows` (a subquery or table whose columns include the
+    user, role and project given): the project's rate card line for the user, else for the role, else the user's
+    bill rate in force on `day`, else 0. Returns `rows` outer-joined to the two rate card lines (to select from)
+    and the rate's expression. A hypothesis test holds it to RateBook.resolve (tests/timesheets/test_rate_sql.py)."""
+    user_line = sa.orm.aliased(ProjectRate, name="user_line")
+    role_line = sa.orm.aliased(ProjectRate, name="role_line")
+    joined = (sa.outerjoin(rows, user_line, sa.and_(user_line.project_id == project_id, user_line.user_id == user_id))
+              .outerjoin(role_line, sa.and_(role_line.project_id == project_id, role_line.user_id.is_(None),
+                                            role_line.role == role)))
     in_force = (sa.select(UserRate.bill_rate)
                 .where(UserRate.user_id == user_id, UserRate.effective_from <= day)
                 .order_by(UserRate.effective_from.desc()).limit(1)
-                .correlate_except(UserRate).scalar_subquery())
-    return sa.func.coalesce(for_user, for_role, in_force, sa.literal(ZERO, type_=ProjectRate.bill_rate.type),
-                            type_=ProjectRate.bill_rate.type)
+                .scalar_subquery())
+    rate_type = ProjectRate.bill_rate.type
+    return joined, sa.func.coalesce(user_line.bill_rate, role_line.bill_rate, in_force,
+                                    sa.literal(ZERO, type_=rate_type), type_=rate_type)
 
 
 def resolve_rates(user: User, project_id: int, day: date) -> Rates:

@@ -1,4 +1,4 @@
-"""bill_rate_clause (the revenue forecast's bill rate, in SQL) gives what RateBook.resolve gives, for any rate
+"""bill_rate_sql (the revenue forecast's bill rate, in SQL) gives what RateBook.resolve gives, for any rate
 history and rate card: the project's line for the user, else for the role, else the user's rate in force that day,
 else 0."""
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from psa.auth.models import User
 from psa.extensions import db
 from psa.timesheets.models import ProjectRate, UserRate
-from psa.timesheets.services import RateBook, bill_rate_clause
+from psa.timesheets.services import RateBook, bill_rate_sql
 
 FIRST = date(2026, 1, 1)
 #: The days asked about: before any rate, inside the history, on a change day, after the last.
@@ -42,9 +42,17 @@ CARD = st.dictionaries(st.tuples(st.integers(0, 1), st.sampled_from(["user:0", "
                        BILLS, max_size=6)
 
 
+def rate_in_sql(user_id, role, project_id, day):
+    """bill_rate_sql over a one-row subquery of the user, role and project."""
+    asked = sa.select(sa.literal(user_id, sa.Integer).label("user_id"), sa.literal(role, sa.String).label("role"),
+                      sa.literal(project_id, sa.Integer).label("project_id")).subquery("asked")
+    joined, bill = bill_rate_sql(asked, asked.c.user_id, asked.c.role, asked.c.project_id, day)
+    return db.session.scalar(sa.select(bill).select_from(joined))
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=HISTORY, card=CARD)
-def test_the_clause_gives_the_rate_books_bill_rate(cast, history, card):
+def test_the_sql_gives_the_rate_books_bill_rate(cast, history, card):
     people, projects = cast
     for (person, offset), bill in history.items():
         db.session.add(UserRate(user_id=people[person], effective_from=FIRST + timedelta(days=offset),
@@ -61,9 +69,7 @@ def test_the_clause_gives_the_rate_books_bill_rate(cast, history, card):
                  for project_id in projects for day in DAYS]
         for user_id, role, project_id, day in asked:
             expected = book.resolve(user_id, role, project_id, day).bill
-            found = db.session.scalar(sa.select(bill_rate_clause(
-                sa.literal(user_id, sa.Integer), sa.literal(role, sa.String), sa.literal(project_id, sa.Integer),
-                day)))
+            found = rate_in_sql(user_id, role, project_id, day)
             assert found == expected, (user_id, role, project_id, day, history, card)
     finally:
         db.session.rollback()
@@ -86,10 +92,7 @@ def test_a_worked_example(cast):
     ])
     db.session.flush()
 
-    def rate(user_id, role, project_id, day):
-        return db.session.scalar(sa.select(bill_rate_clause(
-            sa.literal(user_id, sa.Integer), sa.literal(role, sa.String), sa.literal(project_id, sa.Integer), day)))
-
+    rate = rate_in_sql
     assert rate(ann, "consultant", a, FIRST + timedelta(days=4)) == Decimal("200.00")
     assert rate(manager, "manager", a, FIRST) == Decimal("180.00")
     assert rate(None, "manager", a, FIRST) == Decimal("180.00")

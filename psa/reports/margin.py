@@ -305,6 +305,7 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
                           months=months)
     month_cost = [ZERO] * count
     month_revenue = [ZERO] * count
+    month_billed = [ZERO] * count  # uncapped T&M billed amounts (Σ minutes × bill rate) per month
     empty = (ZERO, 0, ZERO, ZERO, ZERO, 0, {})
     projects = report.projects
     amounts: dict[tuple[int, Decimal], Decimal] = {}  # a milestone's share of its project's fee, per percent
@@ -319,15 +320,22 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
             earned = capped_time_and_materials(billed_before, fee)
             item.revenue = capped_time_and_materials(billed_before + billed, fee) - earned
             if by_month:
-                # the capped running revenue's steps month by month (so the months add up to the period)
-                running = billed_before
-                for index in range(count):
-                    month = by_month.get(index)
-                    if month is not None:
-                        running += month[1]
-                    capped = capped_time_and_materials(running, fee)
-                    month_revenue[index] += capped - earned
-                    earned = capped
+                through = billed_before + billed
+                if capped_time_and_materials(through, fee) == capped_time_and_materials(through, None):
+                    # the cap does not bite by the period's end: each month's revenue is its billed amount ÷ 60,
+                    # added up exactly across projects and divided once per month below
+                    for index, (_, amount) in by_month.items():
+                        month_billed[index] += amount
+                else:
+                    # the capped running revenue's steps month by month (so the months add up to the period)
+                    running = billed_before
+                    for index in range(count):
+                        month = by_month.get(index)
+                        if month is not None:
+                            running += month[1]
+                        capped = capped_time_and_materials(running, fee)
+                        month_revenue[index] += capped - earned
+                        earned = capped
         elif model == "fixed_fee":
             done = shares.get(project_id, ())
             item.milestones_done = sum(number for _, number in done)
@@ -355,8 +363,8 @@ def margin_report(period: Period, include_submitted: bool = False, today=None) -
         if bucket < count and fee is not None:
             amount = amounts.get((project_id, percent))
             month_revenue[bucket] += (fee_share(fee, percent) if amount is None else amount) * number
-    for month, cost, revenue in zip(months, month_cost, month_revenue, strict=True):
-        month.cost, month.revenue = cost / 60, revenue
+    for month, cost, revenue, billed in zip(months, month_cost, month_revenue, month_billed, strict=True):
+        month.cost, month.revenue = cost / 60, revenue + billed / 60
 
     # the roll-ups, in one pass over the projects (each group in the order of its first project)
     accounts: dict = {}

@@ -467,9 +467,13 @@ def margin_charts(report: MarginReport, projects: list[ProjectRow] | None = None
 
 
 def margin_pdf_html(report: MarginReport) -> str:
-    """The PDF's HTML (reports/margin_pdf.html): the page's figures, formatters and charts, for WeasyPrint."""
+    """The PDF's HTML (reports/margin_pdf.html): the page's figures, formatters and charts, for WeasyPrint. Its
+    chart of margin by project draws what the page's first page draws (the first PER_PAGE projects in the table's
+    order) and says so when there are more: thousands of bars would be a grey block over many pages; the table
+    lists every project."""
     return render_template("reports/margin_pdf.html", report=report, money=money, pct=percent, hrs=hours,
-                           generated_on=clock.org_today().isoformat(), **margin_charts(report))
+                           generated_on=clock.org_today().isoformat(), chart_limit=PER_PAGE,
+                           **margin_charts(report, report.projects[:PER_PAGE]))
 
 
 #: Rows per page of the page's projects and accounts tables (the CSV and the PDF hold every row).

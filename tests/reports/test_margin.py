@@ -332,6 +332,16 @@ def test_the_projects_table_pages_by_50_and_the_totals_cover_every_project(app, 
     assert 'data-testid="accounts_page"' not in first  # two accounts: one page, no pager
     # the chart draws the page's projects
     assert len(re.findall(r'data-testid="margin-chart-bar"', second)) == 5
+    # the PDF's chart draws the first page's 50 and says so; its table holds all 55
+    from psa.reports.margin import margin_pdf_html, margin_report
+    from psa.reports.services import Period
+
+    with app.test_request_context():
+        pdf_html = margin_pdf_html(margin_report(Period(date(2026, 5, 1), date(2026, 5, 31))))
+    chart = re.search(r'data-testid="margin-chart".*?</svg>', pdf_html, re.S).group(0)
+    assert len(re.findall(r'data-testid="margin-chart-bar"', chart)) == 50
+    assert "The first 50 of 55 projects, in the table" in pdf_html
+    assert all(f">{name}<" in pdf_html for name in names)
     # a page past the last shows the last; a bad one the first
     assert _rows(_get(client, f"/reports/margin?{MAY}&projects_page=9").get_data(as_text=True),
                  "margin-projects").keys() == _rows(second, "margin-projects").keys()

@@ -200,6 +200,7 @@ def test_margin_pdf_draws_the_pages_charts(client, margin_world):
     html = _get(client, f"/reports/margin?{period}").get_data(as_text=True)
     text = _pdf_text(_get(client, f"/reports/margin.pdf?{period}"))
     assert "Margin by project" in text and "By month" in text
+    assert "The first 50 of" not in text  # five projects: the chart draws every one
     by_project = _chart_labels(html, "margin-chart")
     assert [label for label, _ in by_project] == ["Alpha", "Beta", "Delta", "Epsilon", "Gamma"]
     by_month = _chart_labels(html, "margin-month-chart")

@@ -18,6 +18,9 @@ class ApiToken(db.Model):
 
     __tablename__ = "api_tokens"
     __repr_fields__ = ("name", "user_id", "prefix")
+    #: One token per (user, form_key): the new-token form carries a random key, so a page refreshed after making a
+    #: token (the browser sending the POST again) or a double click never makes a second one.
+    __table_args__ = (sa.Index("uq_api_tokens_user_id_form_key", "user_id", "form_key", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -28,6 +31,8 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The random key of the form that made it (None from the command line).
+    form_key: Mapped[str | None] = mapped_column(sa.String(64))
 
     user = relationship("User", lazy="joined")
 

@@ -9,6 +9,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from psa.api.models import ApiToken
 from psa.auth.models import ROLES, User
@@ -26,9 +27,25 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(actor: User, user: User, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+class TokenAlreadyMade(Exception):
+    """The form with this key already made a token (a refreshed page sending its POST again, a double click): the
+    token it made, whose secret was shown once and is not kept."""
+
+    def __init__(self, token: ApiToken):
+        super().__init__(f"token {token.id} was already made by this form")
+        self.token = token
+
+
+def _made_by_form(user: User, form_key: str) -> ApiToken | None:
+    return db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.form_key == form_key))
+
+
+def create_token(actor: User, user: User, name: str, expires_at: datetime | None = None,
+                 form_key: str | None = None) -> tuple[ApiToken, str]:
     """A new token of `user` (an active internal user: a contact never has one), named; (token, its secret shown
-    this once). `actor` is the user themself, or an admin (the CLI passes the user)."""
+    this once). `actor` is the user themself, or an admin (the CLI passes the user). `form_key`, the random key of
+    the form sent, makes a second sending of that form raise TokenAlreadyMade instead of making a second token
+    (the database's unique (user, form_key) decides between two sendings at once)."""
     name = (name or "").strip()
     errors = {}
     if not name:
@@ -41,11 +58,23 @@ def create_token(actor: User, user: User, name: str, expires_at: datetime | None
         errors["user"] = "Tokens belong to active internal users only."
     if errors:
         raise ValidationError(errors)
+    form_key = form_key or None
+    if form_key is not None:
+        made = _made_by_form(user, form_key)
+        if made is not None:
+            raise TokenAlreadyMade(made)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, token_hash=hash_secret(secret), prefix=secret[:12],
-                     expires_at=expires_at)
-    db.session.add(token)
-    db.session.flush()
+                     expires_at=expires_at, form_key=form_key)
+    try:
+        with db.session.begin_nested():  # the token added inside it: begin_nested flushes what is pending first
+            db.session.add(token)
+            db.session.flush()
+    except IntegrityError:
+        made = _made_by_form(user, form_key) if form_key is not None else None
+        if made is None:
+            raise
+        raise TokenAlreadyMade(made) from None
     audit.record_audit(actor, "api_token.created", token, after={"name": name, "user_id": user.id})
     db.session.commit()
     return token, secret

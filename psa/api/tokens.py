@@ -20,7 +20,7 @@ from flask_login import current_user
 
 from psa.api.forms import NewTokenForm
 from psa.api.models import ApiToken
-from psa.api.services import create_token, revoke_token, revoke_user_tokens, tokens_of
+from psa.api.services import TokenAlreadyMade, create_token, revoke_token, revoke_user_tokens, tokens_of
 from psa.auth import services as auth_services
 from psa.auth.models import User
 from psa.core import clock
@@ -100,7 +100,17 @@ def create():
         return _page(owner, form, status=400)
     try:
         token, secret = create_token(owner, owner, form.name.data,
-                                     expires_at=expiry_at_end_of(form.expires_on.data, owner))
+                                     expires_at=expiry_at_end_of(form.expires_on.data, owner),
+                                     form_key=form.form_key.data)
+    except TokenAlreadyMade as exc:
+        db.session.rollback()
+        made = exc.token
+        fresh = NewTokenForm(formdata=None)
+        fresh.form_errors.append(
+            f"This form already made the token “{made.name}” ({made.prefix}…); nothing new was made. Its secret was "
+            "shown once, when it was made, and is not kept: if you did not copy it, revoke that token and make "
+            "another.")
+        return _page(owner, fresh, status=409)
     except ValidationError as exc:
         db.session.rollback()
         errors = dict(exc.errors)

@@ -277,3 +277,56 @@ def test_deactivating_from_the_admin_page_revokes_the_tokens(app, client, make):
     assert response.status_code == 302
     assert _tokens(app, user.id)[0].revoked_at is not None
     assert _me(client, secret).status_code == 401
+
+
+# --- the same form sent twice -------------------------------------------------------------------------------------
+
+
+def _form_key(html: str) -> str:
+    return re.search(r'<input[^>]*name="form_key"[^>]*value="([^"]+)"', html).group(1)
+
+
+def test_a_refreshed_page_makes_no_second_token(app, client, make):
+    """The form sent again (the browser's "resend" after a refresh, a double click) answers 409 with what the
+    first sending made, shows no secret and makes nothing; the answer's fresh form has a new key, which makes a
+    second token."""
+    user = make.user(role="consultant")
+    login_as(client, user)
+    page = client.get(PAGE).get_data(as_text=True)
+    key = _form_key(page)
+    data = {"csrf_token": csrf_token(client, PAGE), "name": "CRM sync", "expires_on": "", "form_key": key}
+    first = client.post(PAGE, data=data)
+    first_html = first.get_data(as_text=True)
+    assert first.status_code == 200 and SECRET_RE.search(first_html)
+    made = _tokens(app, user.id)
+    assert len(made) == 1 and made[0].form_key == key
+    events = _audit_types(app)
+
+    again = client.post(PAGE, data=data)
+    html = again.get_data(as_text=True)
+    assert again.status_code == 409
+    assert f"This form already made the token “CRM sync” ({made[0].prefix}…); nothing new was made." in html
+    assert not SECRET_RE.search(html) and again.headers["Cache-Control"] == "no-store"
+    assert [t.id for t in _tokens(app, user.id)] == [made[0].id] and _audit_types(app) == events
+
+    fresh = _form_key(first_html)
+    assert fresh != key and _form_key(html) not in (key, fresh)
+    third = client.post(PAGE, data={**data, "form_key": fresh, "name": "Billing export"})
+    assert third.status_code == 200 and len(_tokens(app, user.id)) == 2
+
+
+def test_the_form_key_binds_one_user_and_the_command_line_has_none(app, make):
+    from psa.api.services import TokenAlreadyMade, create_token
+
+    ann, bob = make.user(role="consultant"), make.user(role="manager")
+    with app.app_context():
+        ann, bob = db.session.get(User, ann.id), db.session.get(User, bob.id)
+        token, _ = create_token(ann, ann, "One", form_key="k1")
+        with pytest.raises(TokenAlreadyMade) as refused:
+            create_token(ann, ann, "Another name, same form", form_key="k1")
+        assert refused.value.token.id == token.id
+        db.session.rollback()
+        create_token(bob, bob, "Bob's, same key", form_key="k1")  # the key binds the user's own tokens only
+        create_token(ann, ann, "CLI 1")
+        create_token(ann, ann, "CLI 2", form_key="")  # no key: never the same form
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 4

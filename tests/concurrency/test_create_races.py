@@ -117,3 +117,32 @@ def test_a_create_rolled_back_afterwards_leaves_nothing(ctx, make):
     create_account(None, name="Soylent")
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 0
+
+
+def test_the_same_token_form_sent_from_many_sessions_at_once_makes_one_token(app, make):
+    """Eight sendings of one new-token form (one form key) at once: one token; every other sending is told which
+    token the form made (psa.api.services.TokenAlreadyMade), none fails."""
+    from psa.api.models import ApiToken
+    from psa.api.services import TokenAlreadyMade, create_token
+
+    owner = make.user(role="consultant")
+    for round_ in range(ROUNDS):
+        def submit(i, go, round_=round_):
+            user = db.session.get(User, owner.id)
+            go()
+            try:
+                token, _ = create_token(user, user, f"CRM sync {i}", form_key=f"form-{round_}")
+            except TokenAlreadyMade as exc:
+                db.session.rollback()
+                return ("already", exc.token.id)
+            return ("made", token.id)
+
+        outcomes = race(app, submit)
+        no_errors(outcomes)
+        results = sorted(o.value for o in outcomes)
+        made = [token_id for what, token_id in results if what == "made"]
+        assert len(made) == 1 and [what for what, _ in results].count("already") == THREADS - 1
+        assert {token_id for _, token_id in results} == set(made)
+        with app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)
+                                     .where(ApiToken.form_key == f"form-{round_}")) == 1
